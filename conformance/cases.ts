@@ -1,0 +1,117 @@
+/**
+ * Conformance cases as plain objects: the same list drives `deno test`,
+ * `cli conform` and the committed llama.cpp vectors.
+ *
+ * @module
+ */
+
+import { makeQ5KBlob, type Q5KBlobMode } from "../kernels/make_blob.ts";
+import { mulberry32, uniformF32 } from "../kernels/_rng.ts";
+
+/** y = x·Wᵀ with an N×K Q5_K weight and M×K activations. */
+export interface LinearCase {
+  op: "linear";
+  m: number;
+  n: number;
+  k: number;
+  mode: Q5KBlobMode;
+  seed: number;
+}
+
+/** Rows `ids` of a rows×K Q5_K table. */
+export interface EmbeddingCase {
+  op: "embedding";
+  rows: number;
+  k: number;
+  ids: number;
+  mode: Q5KBlobMode;
+  seed: number;
+}
+
+/** Either kind of case. */
+export type ConformanceCase = LinearCase | EmbeddingCase;
+
+/** A printable name like `linear(q5_K, m=8, n=4096, k=14336, random, seed=1)`. */
+export function caseName(c: ConformanceCase): string {
+  return c.op === "linear"
+    ? `linear(q5_K, m=${c.m}, n=${c.n}, k=${c.k}, ${c.mode}, seed=${c.seed})`
+    : `embedding(q5_K, rows=${c.rows}, k=${c.k}, ids=${c.ids}, ${c.mode}, seed=${c.seed})`;
+}
+
+/** A file-system friendly form of {@linkcode caseName}. */
+export function caseSlug(c: ConformanceCase): string {
+  return c.op === "linear"
+    ? `linear_m${c.m}_n${c.n}_k${c.k}_${c.mode}_s${c.seed}`
+    : `embedding_r${c.rows}_k${c.k}_i${c.ids}_${c.mode}_s${c.seed}`;
+}
+
+/** The weight or table blob of a case, regenerated from its seed. */
+export function caseBlob(c: ConformanceCase): Uint8Array {
+  return makeQ5KBlob(c.op === "linear" ? c.n : c.rows, c.k, { seed: c.seed, mode: c.mode });
+}
+
+/** The activations of a linear case: uniform[-1, 1), as test-backend-ops uses. */
+export function caseActivations(c: LinearCase): Float32Array {
+  return uniformF32(c.m * c.k, (c.seed ^ 0x9e3779b9) >>> 0);
+}
+
+/** The ids of an embedding case: the last and first rows, then seeded picks (repeats allowed). */
+export function caseIds(c: EmbeddingCase): Int32Array {
+  const rand = mulberry32((c.seed ^ 0x85ebca6b) >>> 0);
+  const ids = new Int32Array(c.ids);
+  for (let i = 0; i < ids.length; i++) {
+    ids[i] = i === 0 ? c.rows - 1 : i === 1 ? 0 : Math.floor(rand() * c.rows);
+  }
+  return ids;
+}
+
+function linear(m: number, n: number, k: number, mode: Q5KBlobMode, seed: number): LinearCase {
+  return { op: "linear", m, n, k, mode, seed };
+}
+
+function embedding(
+  rows: number,
+  k: number,
+  ids: number,
+  mode: Q5KBlobMode,
+  seed: number,
+): EmbeddingCase {
+  return { op: "embedding", rows, k, ids, mode, seed };
+}
+
+/**
+ * The cases committed as llama.cpp vectors: llama.cpp test-backend-ops' Q5_K
+ * shapes, executorch's seed shapes, ragged N, M from 1 to 130, every blob mode.
+ */
+export const VECTOR_CASES: readonly ConformanceCase[] = [
+  // test-backend-ops MUL_MAT: 16 rows, 1..9 columns, K 256; and (1, 64, 256).
+  ...[1, 2, 3, 4, 5, 6, 7, 8, 9].map((m) => linear(m, 16, 256, "quantized", 100 + m)),
+  linear(64, 1, 256, "quantized", 110),
+  // executorch's seed shapes (M, N, K), random bytes with d = dmin = 7e-4.
+  linear(1, 256, 256, "random", 120),
+  linear(1, 512, 1024, "random", 121),
+  linear(8, 512, 512, "random", 122),
+  linear(128, 512, 512, "random", 123),
+  linear(40, 300, 256, "random", 124),
+  linear(1, 5376, 5376, "random", 125),
+  // Ragged N and M up to 130, every mode, all edge kinds.
+  linear(130, 300, 512, "quantized", 130),
+  linear(17, 33, 768, "edge", 131),
+  linear(3, 24, 256, "edge", 132),
+  linear(2, 257, 256, "edge", 133),
+  linear(5, 100, 1024, "edge", 134),
+  linear(65, 48, 256, "edge", 135),
+  linear(33, 64, 512, "quantized", 136),
+  linear(100, 20, 512, "random", 137),
+  linear(1, 16, 4096, "edge", 138),
+  // test-backend-ops GET_ROWS: 256 columns, 5 rows, 4 ids, batch 1 and 7.
+  embedding(5, 256, 4, "quantized", 200),
+  embedding(5, 256, 28, "quantized", 201),
+  // executorch's seed shapes: vocab 512/300/2048, K 256/1024/5376.
+  embedding(512, 256, 1, "random", 210),
+  embedding(300, 1024, 8, "random", 211),
+  embedding(2048, 5376, 4, "random", 212),
+  embedding(512, 256, 16, "random", 213),
+  embedding(300, 1024, 6, "quantized", 214),
+  embedding(24, 512, 24, "edge", 215),
+];

@@ -1,0 +1,135 @@
+/**
+ * How outputs are compared with llama.cpp: non-finite values first, then the
+ * NMSE bound of llama.cpp's test-backend-ops, or ulps for exact kernels.
+ *
+ * @module
+ */
+
+/** The result of one comparison. */
+export interface Comparison {
+  ok: boolean;
+  /** Σ(a−b)² / Σb², the normalized mean squared error (b is the reference). */
+  nmse: number;
+  /** Largest distance in units in the last place (f32), for exact comparisons. */
+  maxUlp: number;
+  /** Why it failed, or "" when ok. */
+  detail: string;
+}
+
+const f32 = new Float32Array(2);
+const i32 = new Int32Array(f32.buffer);
+
+/** Distance between two f32 values in representable steps (±0 are equal). */
+export function ulpDistance(a: number, b: number): number {
+  if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b) ? 0 : Infinity;
+  f32[0] = a;
+  f32[1] = b;
+  const ordered = (i: number) => (i < 0 ? -0x80000000 - i : i);
+  return Math.abs(ordered(i32[0]) - ordered(i32[1]));
+}
+
+/** Index and values of the first place where NaN/±Inf differ, or null. */
+export function firstNonFiniteMismatch(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+): string | null {
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i];
+    const b = expected[i];
+    if (Number.isFinite(a) && Number.isFinite(b)) continue;
+    if (Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b))) continue;
+    return `non-finite mismatch at index ${i}: got ${a}, expected ${b}`;
+  }
+  return null;
+}
+
+/**
+ * Compares by NMSE after the non-finite check; a NaN anywhere fails unless the
+ * reference has NaN in the same place.
+ */
+export function compareNmse(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  bound: number,
+): Comparison {
+  if (actual.length !== expected.length) {
+    return {
+      ok: false,
+      nmse: Infinity,
+      maxUlp: Infinity,
+      detail: `length ${actual.length} != ${expected.length}`,
+    };
+  }
+  const bad = firstNonFiniteMismatch(actual, expected);
+  if (bad) return { ok: false, nmse: Infinity, maxUlp: Infinity, detail: bad };
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const b = expected[i];
+    if (!Number.isFinite(b)) continue;
+    const d = actual[i] - b;
+    num += d * d;
+    den += b * b;
+  }
+  const nmse = den === 0 ? (num === 0 ? 0 : Infinity) : num / den;
+  const ok = nmse <= bound;
+  return { ok, nmse, maxUlp: NaN, detail: ok ? "" : `NMSE ${nmse.toExponential(3)} > ${bound}` };
+}
+
+/** Compares element by element in f32 ulps after the non-finite check. */
+export function compareUlp(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  maxUlp: number,
+): Comparison {
+  if (actual.length !== expected.length) {
+    return {
+      ok: false,
+      nmse: Infinity,
+      maxUlp: Infinity,
+      detail: `length ${actual.length} != ${expected.length}`,
+    };
+  }
+  const bad = firstNonFiniteMismatch(actual, expected);
+  if (bad) return { ok: false, nmse: Infinity, maxUlp: Infinity, detail: bad };
+  let worst = 0;
+  let worstAt = -1;
+  for (let i = 0; i < actual.length; i++) {
+    const u = ulpDistance(actual[i], expected[i]);
+    if (u > worst) {
+      worst = u;
+      worstAt = i;
+    }
+  }
+  const ok = worst <= maxUlp;
+  const nmse = compareNmse(actual, expected, Infinity).nmse;
+  return {
+    ok,
+    nmse,
+    maxUlp: worst,
+    detail: ok
+      ? ""
+      : `${worst} ulp at index ${worstAt}: got ${actual[worstAt]}, expected ${expected[worstAt]}`,
+  };
+}
+
+/** The f64 reference y = x·Wᵀ for M×K activations and N×K dequantized weights. */
+export function referenceLinear(
+  x: Float32Array,
+  w: Float32Array,
+  m: number,
+  n: number,
+  k: number,
+): Float64Array {
+  const y = new Float64Array(m * n);
+  for (let j = 0; j < n; j++) {
+    const row = j * k;
+    for (let i = 0; i < m; i++) {
+      const xr = i * k;
+      let s = 0;
+      for (let t = 0; t < k; t++) s += x[xr + t] * w[row + t];
+      y[i * n + j] = s;
+    }
+  }
+  return y;
+}

@@ -1,0 +1,71 @@
+// Argument checks shared by every public entry point. Messages follow the
+// house rule: what was being done, what was wrong, the current value.
+
+/** Renders a value for an error message without dumping whole arrays. */
+export function show(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (ArrayBuffer.isView(value)) {
+    return `${value.constructor.name}(${(value as Uint8Array).length})`;
+  }
+  if (Array.isArray(value)) return `Array(${value.length})`;
+  if (typeof value === "bigint") return `${value}n`;
+  if (value === null || typeof value !== "object") return String(value);
+  return Object.prototype.toString.call(value);
+}
+
+/** Throws unless `value` is an integer ≥ 1 (TypeError for non-numbers). */
+export function positiveInt(action: string, name: string, value: unknown): number {
+  if (typeof value !== "number") {
+    throw new TypeError(
+      `Cannot ${action}: ${name} must be a number, current value is ${show(value)}`,
+    );
+  }
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot ${action}: ${name} must be a positive integer, current value is ${value}`,
+    );
+  }
+  return value;
+}
+
+/** Throws unless `k` is a positive multiple of 256. */
+export function blockMultiple(action: string, name: string, k: unknown): number {
+  positiveInt(action, name, k);
+  if ((k as number) % 256 !== 0) {
+    throw new RangeError(
+      `Cannot ${action}: ${name} must be a multiple of 256, current value is ${k}`,
+    );
+  }
+  return k as number;
+}
+
+/** Throws unless `value` is a Uint8Array. */
+export function bytes(action: string, name: string, value: unknown): Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new TypeError(
+      `Cannot ${action}: ${name} must be a Uint8Array, current value is ${show(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Throws unless `value` is a Float32Array. */
+export function floats(action: string, name: string, value: unknown): Float32Array {
+  if (!(value instanceof Float32Array)) {
+    throw new TypeError(
+      `Cannot ${action}: ${name} must be a Float32Array, current value is ${show(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Throws unless every element is finite; names the first bad index. */
+export function allFinite(action: string, name: string, x: Float32Array): void {
+  for (let i = 0; i < x.length; i++) {
+    if (!Number.isFinite(x[i])) {
+      throw new RangeError(
+        `Cannot ${action}: ${name} must be finite, current value at index ${i} is ${x[i]}`,
+      );
+    }
+  }
+}
