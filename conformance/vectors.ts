@@ -77,10 +77,10 @@ export async function sha256(a: AnyArray): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function caseArrays(
+function caseArrays(
   oracle: LlamaCppOracle,
   c: ConformanceCase,
-): Promise<Record<string, AnyArray>> {
+): Record<string, AnyArray> {
   const blob = caseBlob(c);
   const dequant = oracle.dequantize(blob);
   if (c.op === "linear") {
@@ -116,7 +116,7 @@ export async function buildVectors(
     cases: [],
   };
   for (const c of VECTOR_CASES) {
-    const arrays = await caseArrays(oracle, c);
+    const arrays = caseArrays(oracle, c);
     const entry: VectorEntry = {
       name: caseName(c),
       case: c,
