@@ -1,0 +1,151 @@
+// Running a kernel description: pipelines compiled once per device and key,
+// uniform buffers, bind groups and encoding, written once for every kernel.
+
+/** A kernel as a small pure description (see ../shared style: tfjs/onnxruntime-web). */
+export interface KernelSpec {
+  /** Human-readable name, used as the label of every GPU object. */
+  name: string;
+  /** Cache key made only of compile-time facts (never shapes). */
+  key: string;
+  /** The WGSL source. */
+  wgsl: string;
+  /** Workgroups to dispatch. */
+  workgroups: [number, number, number];
+  /** Values of the shader's uniform struct, in order (u32 words). */
+  uniforms: Uint32Array;
+}
+
+/** A storage binding: a whole buffer or a range of one. */
+export type BufferRange = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
+/** The compiled pipeline of a spec, compiled on first use per device. */
+export function pipelineFor(device: GPUDevice, spec: KernelSpec): GPUComputePipeline {
+  let cache = pipelines.get(device);
+  if (!cache) pipelines.set(device, cache = new Map());
+  let pipeline = cache.get(spec.key);
+  if (!pipeline) {
+    if (Deno.env.get("KQUANT_PRINT_WGSL")) {
+      // deno-lint-ignore no-console
+      console.error(`// ${spec.name} [${spec.key}]\n${spec.wgsl}`);
+    }
+    const module = device.createShaderModule({ label: spec.name, code: spec.wgsl });
+    pipeline = device.createComputePipeline({
+      label: spec.name,
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+    });
+    cache.set(spec.key, pipeline);
+  }
+  return pipeline;
+}
+
+/** Number of pipelines compiled for a device (for tests). */
+export function pipelineCount(device: GPUDevice): number {
+  return pipelines.get(device)?.size ?? 0;
+}
+
+function asBinding(range: BufferRange): GPUBufferBinding {
+  return range instanceof GPUBuffer ? { buffer: range } : range;
+}
+
+/**
+ * Uniform buffers keyed by content, owned by one kernel object so that an
+ * encode() can be submitted later and the same shape reuses its buffer.
+ */
+export class UniformPool {
+  #buffers = new Map<string, GPUBuffer>();
+  constructor(readonly device: GPUDevice, readonly label: string) {}
+
+  get(words: Uint32Array): GPUBuffer {
+    const key = words.join(",");
+    let buffer = this.#buffers.get(key);
+    if (!buffer) {
+      buffer = this.device.createBuffer({
+        label: `${this.label} uniforms`,
+        size: Math.max(16, Math.ceil(words.byteLength / 16) * 16),
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+      });
+      this.device.queue.writeBuffer(buffer, 0, words as Uint32Array<ArrayBuffer>);
+      this.#buffers.set(key, buffer);
+    }
+    return buffer;
+  }
+
+  destroy(): void {
+    for (const b of this.#buffers.values()) b.destroy();
+    this.#buffers.clear();
+  }
+}
+
+/**
+ * Records one dispatch of `spec` into `pass`: binding 0 is the uniform
+ * struct, bindings 1.. are `storage` in order.
+ */
+export function dispatch(
+  device: GPUDevice,
+  pass: GPUComputePassEncoder,
+  spec: KernelSpec,
+  uniforms: UniformPool,
+  storage: BufferRange[],
+): void {
+  const pipeline = pipelineFor(device, spec);
+  const entries: GPUBindGroupEntry[] = [
+    { binding: 0, resource: { buffer: uniforms.get(spec.uniforms) } },
+    ...storage.map((s, i) => ({ binding: i + 1, resource: asBinding(s) })),
+  ];
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(
+    0,
+    device.createBindGroup({ label: spec.name, layout: pipeline.getBindGroupLayout(0), entries }),
+  );
+  pass.dispatchWorkgroups(...spec.workgroups);
+}
+
+/** Copies `size` bytes of a GPU buffer back to the CPU. */
+export async function readBack(
+  device: GPUDevice,
+  source: GPUBuffer,
+  size: number,
+  offset = 0,
+  encoder?: GPUCommandEncoder,
+): Promise<ArrayBuffer> {
+  const staging = device.createBuffer({
+    label: "kquant readback",
+    size,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const enc = encoder ?? device.createCommandEncoder({ label: "kquant readback" });
+  enc.copyBufferToBuffer(source, offset, staging, 0, size);
+  device.queue.submit([enc.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const out = staging.getMappedRange().slice(0);
+  staging.unmap();
+  staging.destroy();
+  return out;
+}
+
+/** Creates a storage buffer holding `data` (padded to 4 bytes). */
+export function uploadStorage(
+  device: GPUDevice,
+  label: string,
+  data: ArrayBufferView,
+  extraUsage = 0,
+): GPUBuffer {
+  const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+  const buffer = device.createBuffer({
+    label,
+    size,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | extraUsage,
+  });
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  const whole = bytes.byteLength - (bytes.byteLength % 4);
+  if (whole > 0) device.queue.writeBuffer(buffer, 0, bytes as Uint8Array<ArrayBuffer>, 0, whole);
+  if (whole < bytes.byteLength) {
+    const tail = new Uint8Array(4);
+    tail.set(bytes.subarray(whole));
+    device.queue.writeBuffer(buffer, whole, tail);
+  }
+  return buffer;
+}

@@ -1,0 +1,38 @@
+/**
+ * Dispatch math shared by every kernel.
+ *
+ * @module
+ */
+
+/**
+ * Folds a 1-D count of workgroups into an x·y grid that respects
+ * `maxComputeWorkgroupsPerDimension`; kernels recover the index as
+ * `wid.x + wid.y * groupsX` and guard against the padding.
+ *
+ * @param count Workgroups needed (≥ 0).
+ * @param maxPerDimension The device limit (65535 by default in WebGPU).
+ * @returns `[x, y]` with `x · y ≥ count`, both ≤ maxPerDimension.
+ * @throws {RangeError} If the count cannot fit in a 2-D grid.
+ */
+export function foldWorkgroups(count: number, maxPerDimension = 65535): [number, number] {
+  if (!Number.isSafeInteger(count) || count < 0) {
+    throw new RangeError(
+      `Cannot fold workgroups: count must be a non-negative integer, current value is ${count}`,
+    );
+  }
+  if (count <= maxPerDimension) return [Math.max(count, 1), 1];
+  const y = Math.ceil(count / maxPerDimension);
+  if (y > maxPerDimension) {
+    throw new RangeError(
+      `Cannot fold workgroups: count must be at most ${
+        maxPerDimension ** 2
+      }, current value is ${count}`,
+    );
+  }
+  return [Math.ceil(count / y), y];
+}
+
+/** Integer division rounding up. */
+export function ceilDiv(a: number, b: number): number {
+  return Math.floor((a + b - 1) / b);
+}

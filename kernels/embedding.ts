@@ -1,0 +1,231 @@
+/**
+ * Q5_K embedding table on WebGPU: gathers dequantized rows by id.
+ *
+ * @module
+ */
+
+import { type BufferRange, dispatch, readBack, UniformPool, uploadStorage } from "./_gpu.ts";
+import { type GpuBlob, uploadBlob } from "./_weights.ts";
+import { embeddingKernel } from "./embedding_kernel.ts";
+import { show } from "./_validate.ts";
+
+/** Options of {@linkcode Q5KEmbedding.create}. */
+export interface Q5KEmbeddingOptions {
+  /** Rows of the table (vocabulary size). */
+  rows: number;
+  /** Width of a row: a multiple of 256. */
+  k: number;
+  /** @internal Caps storage bindings below the device limit (tests the chunked path). */
+  maxBindingBytes?: number;
+}
+
+/** Ids accepted by {@linkcode Q5KEmbedding.lookup}. */
+export type Ids = Int32Array | Uint32Array | readonly number[];
+
+/**
+ * A Q5_K embedding table whose rows×K blocks live on the GPU.
+ *
+ * @example GPU
+ * ```ts ignore
+ * import { makeQ5KBlob, Q5KEmbedding, requestDevice } from "@kquant/webgpu";
+ * const device = await requestDevice();
+ * const table = Q5KEmbedding.create(device, makeQ5KBlob(32000, 4096), { rows: 32000, k: 4096 });
+ * const rows = await table.lookup([1, 15043, 3186]); // 3×4096 floats
+ * table.destroy();
+ * ```
+ */
+export class Q5KEmbedding {
+  readonly device: GPUDevice;
+  readonly rows: number;
+  readonly k: number;
+  #table: GpuBlob;
+  #uniforms: UniformPool;
+  #scratch: { ids: GPUBuffer; y: GPUBuffer } | null = null;
+  #destroyed = false;
+
+  private constructor(device: GPUDevice, rows: number, k: number, table: GpuBlob) {
+    this.device = device;
+    this.rows = rows;
+    this.k = k;
+    this.#table = table;
+    this.#uniforms = new UniformPool(device, "q5_K embedding");
+  }
+
+  /**
+   * Uploads a rows×K Q5_K table once.
+   *
+   * @param device A device, e.g. from {@linkcode requestDevice}.
+   * @param table `rows · k/256 · 176` bytes.
+   * @param options Shape.
+   * @returns The table; call `destroy()` when done.
+   * @throws {TypeError} If an argument has the wrong type.
+   * @throws {RangeError} If a size is bad, the length does not match, or the device cannot hold it.
+   */
+  static create(device: GPUDevice, table: Uint8Array, options: Q5KEmbeddingOptions): Q5KEmbedding {
+    const action = "create Q5_K embedding";
+    if (!(device instanceof GPUDevice)) {
+      throw new TypeError(
+        `Cannot ${action}: device must be a GPUDevice, current value is ${show(device)}`,
+      );
+    }
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(
+        `Cannot ${action}: options must be an object, current value is ${show(options)}`,
+      );
+    }
+    const maxBinding = Math.min(
+      device.limits.maxStorageBufferBindingSize,
+      options.maxBindingBytes ?? Infinity,
+    );
+    const blob = uploadBlob(
+      device,
+      action,
+      "table",
+      table,
+      options.rows,
+      options.k,
+      "rows",
+      maxBinding,
+    );
+    return new Q5KEmbedding(device, options.rows, options.k, blob);
+  }
+
+  /**
+   * Checks ids and converts them to the u32 words the kernel reads.
+   *
+   * @throws {TypeError} If ids is not an array of numbers or an integer typed array.
+   * @throws {RangeError} If empty, or an id is not an integer in 0..rows-1.
+   */
+  #ids(action: string, ids: Ids): Uint32Array {
+    if (this.#destroyed) throw new TypeError(`Cannot ${action}: the table was destroyed`);
+    if (!(ids instanceof Int32Array || ids instanceof Uint32Array || Array.isArray(ids))) {
+      throw new TypeError(
+        `Cannot ${action}: ids must be an Int32Array, Uint32Array or number[], current value is ${
+          show(ids)
+        }`,
+      );
+    }
+    if (ids.length === 0) {
+      throw new RangeError(`Cannot ${action}: ids must not be empty, current value is []`);
+    }
+    const out = new Uint32Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (typeof id !== "number") {
+        throw new TypeError(
+          `Cannot ${action}: ids must be numbers, current value at index ${i} is ${show(id)}`,
+        );
+      }
+      if (!Number.isInteger(id) || id < 0 || id >= this.rows) {
+        throw new RangeError(
+          `Cannot ${action}: ids must be integers in 0..${
+            this.rows - 1
+          }, current value at index ${i} is ${id}`,
+        );
+      }
+      out[i] = id;
+    }
+    return out;
+  }
+
+  /**
+   * Records the gather into `encoder`: `ids` (u32 words on the GPU, already
+   * range-checked by the caller) to `y` (count×K f32).
+   *
+   * @param encoder The command encoder.
+   * @param ids A buffer or range of `count` u32 ids, each below `rows`.
+   * @param y A buffer or range of at least count·k·4 bytes.
+   * @param count Number of ids.
+   * @param timestampWrites Optional GPU timestamps around the pass.
+   * @throws {RangeError} If count is bad or a buffer is too small.
+   */
+  encode(
+    encoder: GPUCommandEncoder,
+    ids: BufferRange,
+    y: BufferRange,
+    count: number,
+    timestampWrites?: GPUComputePassTimestampWrites,
+  ): void {
+    const action = "encode Q5_K embedding";
+    if (this.#destroyed) throw new TypeError(`Cannot ${action}: the table was destroyed`);
+    if (!Number.isSafeInteger(count) || count < 1) {
+      throw new RangeError(
+        `Cannot ${action}: count must be a positive integer, current value is ${count}`,
+      );
+    }
+    const size = (r: BufferRange) =>
+      r instanceof GPUBuffer ? r.size : r.size ?? r.buffer.size - (r.offset ?? 0);
+    if (size(ids) < count * 4) {
+      throw new RangeError(
+        `Cannot ${action}: ids must hold count·4 = ${count * 4} bytes, current value is ${
+          size(ids)
+        }`,
+      );
+    }
+    if (size(y) < count * this.k * 4) {
+      throw new RangeError(
+        `Cannot ${action}: y must hold count·k·4 = ${count * this.k * 4} bytes, current value is ${
+          size(y)
+        }`,
+      );
+    }
+    const pass = encoder.beginComputePass({ label: "q5_K embedding", timestampWrites });
+    for (const chunk of this.#table.chunks) {
+      const spec = embeddingKernel({
+        count,
+        k: this.k,
+        row0: chunk.row0,
+        rows: chunk.rows,
+        maxWorkgroupsPerDimension: this.device.limits.maxComputeWorkgroupsPerDimension,
+      });
+      dispatch(this.device, pass, spec, this.#uniforms, [
+        { buffer: this.#table.buffer, offset: chunk.offset, size: chunk.size },
+        ids,
+        y,
+      ]);
+    }
+    pass.end();
+  }
+
+  /**
+   * Gathers the dequantized rows `ids` and reads them back.
+   *
+   * @param ids Row indices in 0..rows-1.
+   * @returns ids.length × K floats, row-major.
+   * @throws {TypeError} If ids has the wrong type or the table was destroyed.
+   * @throws {RangeError} If ids is empty or holds an id out of range.
+   */
+  async lookup(ids: Ids): Promise<Float32Array> {
+    const words = this.#ids("look up Q5_K embedding", ids);
+    const yBytes = words.length * this.k * 4;
+    if (
+      !this.#scratch || this.#scratch.ids.size < words.byteLength || this.#scratch.y.size < yBytes
+    ) {
+      this.#scratch?.ids.destroy();
+      this.#scratch?.y.destroy();
+      this.#scratch = {
+        ids: uploadStorage(this.device, "q5_K embedding ids", new Uint32Array(words.length)),
+        y: this.device.createBuffer({
+          label: "q5_K embedding y",
+          size: yBytes,
+          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+        }),
+      };
+    }
+    this.device.queue.writeBuffer(this.#scratch.ids, 0, words as Uint32Array<ArrayBuffer>);
+    const encoder = this.device.createCommandEncoder({ label: "q5_K embedding lookup" });
+    this.encode(encoder, this.#scratch.ids, this.#scratch.y, words.length);
+    return new Float32Array(await readBack(this.device, this.#scratch.y, yBytes, 0, encoder));
+  }
+
+  /** Frees every GPU resource the table owns; later calls throw. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#table.buffer.destroy();
+    this.#uniforms.destroy();
+    this.#scratch?.ids.destroy();
+    this.#scratch?.y.destroy();
+    this.#scratch = null;
+  }
+}

@@ -1,0 +1,289 @@
+/**
+ * Q5_K linear layer on WebGPU: y = x·Wᵀ (+ bias) with W kept as raw
+ * `block_q5_K` blocks.
+ *
+ * @module
+ */
+
+import { type BufferRange, dispatch, readBack, UniformPool, uploadStorage } from "./_gpu.ts";
+import { type GpuBlob, uploadBlob } from "./_weights.ts";
+import { matvecKernel } from "./matvec_kernel.ts";
+import { tiledKernel } from "./tiled_kernel.ts";
+import { crossoverFor } from "./crossover.ts";
+import { floats, positiveInt, show } from "./_validate.ts";
+
+/** Which kernel family runs a linear layer. */
+export type LinearVariant = "auto" | "matvec" | "tiled";
+/** How mat-vec partial sums are reduced. */
+export type Reduction = "auto" | "subgroup" | "workgroup";
+
+/** Options of {@linkcode Q5KLinear.create}. */
+export interface Q5KLinearOptions {
+  /** Output features: rows of W. */
+  n: number;
+  /** Input features: a multiple of 256. */
+  k: number;
+  /** Optional bias of length n. */
+  bias?: Float32Array;
+  /** Kernel family; `"auto"` (default) picks by M at the device's crossover. */
+  variant?: LinearVariant;
+  /** Mat-vec reduction; `"auto"` uses subgroups where the device granted them. */
+  reduction?: Reduction;
+  /** @internal Caps storage bindings below the device limit (tests the chunked path). */
+  maxBindingBytes?: number;
+}
+
+const VARIANTS: readonly LinearVariant[] = ["auto", "matvec", "tiled"];
+const REDUCTIONS: readonly Reduction[] = ["auto", "subgroup", "workgroup"];
+const MATVEC_MAX_COLS = 8;
+
+function oneOf<T extends string>(
+  action: string,
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+): T {
+  if (!allowed.includes(value as T)) {
+    throw new RangeError(
+      `Cannot ${action}: ${name} must be one of ${allowed.join(", ")}, current value is ${
+        show(value)
+      }`,
+    );
+  }
+  return value as T;
+}
+
+/** Resolves a GPUBuffer or range to its binding and byte size. */
+function rangeSize(r: BufferRange): number {
+  if (r instanceof GPUBuffer) return r.size;
+  return r.size ?? r.buffer.size - (r.offset ?? 0);
+}
+
+/**
+ * A Q5_K linear layer whose N×K weights live on the GPU.
+ *
+ * @example GPU
+ * ```ts ignore
+ * import { makeQ5KBlob, Q5KLinear, requestDevice } from "@kquant/webgpu";
+ * const device = await requestDevice();
+ * const layer = Q5KLinear.create(device, makeQ5KBlob(4096, 4096), { n: 4096, k: 4096 });
+ * const y = await layer.run(new Float32Array(4096).fill(0.5), 1); // 1×4096
+ * layer.destroy();
+ * ```
+ */
+export class Q5KLinear {
+  readonly device: GPUDevice;
+  readonly n: number;
+  readonly k: number;
+  readonly variant: LinearVariant;
+  /** The reduction the mat-vec kernel uses on this device. */
+  readonly reduction: "subgroup" | "workgroup";
+  /** `"auto"` uses mat-vec for M up to this. */
+  readonly maxMatvecM: number;
+  #weights: GpuBlob;
+  #bias: GPUBuffer | null;
+  #uniforms: UniformPool;
+  #scratch: { x: GPUBuffer; y: GPUBuffer } | null = null;
+  #destroyed = false;
+
+  private constructor(
+    device: GPUDevice,
+    n: number,
+    k: number,
+    variant: LinearVariant,
+    reduction: "subgroup" | "workgroup",
+    weights: GpuBlob,
+    bias: GPUBuffer | null,
+  ) {
+    this.device = device;
+    this.n = n;
+    this.k = k;
+    this.variant = variant;
+    this.reduction = reduction;
+    this.maxMatvecM = crossoverFor(device.adapterInfo).maxMatvecM;
+    this.#weights = weights;
+    this.#bias = bias;
+    this.#uniforms = new UniformPool(device, "q5_K linear");
+  }
+
+  /**
+   * Uploads the N×K Q5_K weight blob (row-major: N rows of K/256 blocks) once.
+   *
+   * @param device A device, e.g. from {@linkcode requestDevice}.
+   * @param weights `n · k/256 · 176` bytes.
+   * @param options Shape, bias, variant.
+   * @returns The layer; call `destroy()` when done.
+   * @throws {TypeError} If an argument has the wrong type.
+   * @throws {RangeError} If a size is bad, lengths do not match, or the device cannot hold the weights.
+   */
+  static create(device: GPUDevice, weights: Uint8Array, options: Q5KLinearOptions): Q5KLinear {
+    const action = "create Q5_K linear";
+    if (!(device instanceof GPUDevice)) {
+      throw new TypeError(
+        `Cannot ${action}: device must be a GPUDevice, current value is ${show(device)}`,
+      );
+    }
+    if (options === null || typeof options !== "object") {
+      throw new TypeError(
+        `Cannot ${action}: options must be an object, current value is ${show(options)}`,
+      );
+    }
+    const { n, k } = options;
+    positiveInt(action, "n", n);
+    const variant = oneOf(action, "variant", options.variant ?? "auto", VARIANTS);
+    const wanted = oneOf(action, "reduction", options.reduction ?? "auto", REDUCTIONS);
+    const hasSubgroups = device.features.has("subgroups" as GPUFeatureName);
+    if (wanted === "subgroup" && !hasSubgroups) {
+      throw new RangeError(
+        `Cannot ${action}: reduction "subgroup" needs a device with the subgroups feature, current value is "subgroup"`,
+      );
+    }
+    const reduction = wanted === "auto" ? (hasSubgroups ? "subgroup" : "workgroup") : wanted;
+    if (options.bias !== undefined) {
+      floats(action, "bias", options.bias);
+      if (options.bias.length !== n) {
+        throw new RangeError(
+          `Cannot ${action}: bias length must equal n = ${n}, current value is ${options.bias.length}`,
+        );
+      }
+    }
+    const maxBinding = Math.min(
+      device.limits.maxStorageBufferBindingSize,
+      options.maxBindingBytes ?? Infinity,
+    );
+    const blob = uploadBlob(device, action, "weights", weights, n, k, "n", maxBinding);
+    const bias = options.bias ? uploadStorage(device, "q5_K linear bias", options.bias) : null;
+    return new Q5KLinear(device, n, k, variant, reduction, blob, bias);
+  }
+
+  /** The kernel family that runs batch size `m`. */
+  kernelFor(m: number): "matvec" | "tiled" {
+    if (this.variant !== "auto") return this.variant;
+    return m <= this.maxMatvecM ? "matvec" : "tiled";
+  }
+
+  #check(action: string, m: unknown): number {
+    if (this.#destroyed) throw new TypeError(`Cannot ${action}: the layer was destroyed`);
+    return positiveInt(action, "m", m);
+  }
+
+  /**
+   * Records y = x·Wᵀ (+ bias) into `encoder` with GPU-resident buffers; no readback.
+   *
+   * @param encoder The command encoder to record into.
+   * @param x M×K f32 activations (row-major), a buffer or range of at least m·k·4 bytes.
+   * @param y M×N f32 output, a buffer or range of at least m·n·4 bytes.
+   * @param m Batch size.
+   * @param timestampWrites Optional GPU timestamps around the pass.
+   * @throws {RangeError} If m is bad or a buffer is too small.
+   */
+  encode(
+    encoder: GPUCommandEncoder,
+    x: BufferRange,
+    y: BufferRange,
+    m: number,
+    timestampWrites?: GPUComputePassTimestampWrites,
+  ): void {
+    const action = "encode Q5_K linear";
+    this.#check(action, m);
+    if (rangeSize(x) < m * this.k * 4) {
+      throw new RangeError(
+        `Cannot ${action}: x must hold m·k·4 = ${m * this.k * 4} bytes, current value is ${
+          rangeSize(x)
+        }`,
+      );
+    }
+    if (rangeSize(y) < m * this.n * 4) {
+      throw new RangeError(
+        `Cannot ${action}: y must hold m·n·4 = ${m * this.n * 4} bytes, current value is ${
+          rangeSize(y)
+        }`,
+      );
+    }
+    const pass = encoder.beginComputePass({ label: "q5_K linear", timestampWrites });
+    const family = this.kernelFor(m);
+    const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
+    for (const chunk of this.#weights.chunks) {
+      const shape = {
+        m,
+        n: this.n,
+        k: this.k,
+        row0: chunk.row0,
+        rows: chunk.rows,
+        maxWorkgroupsPerDimension: maxDim,
+      };
+      const spec = family === "matvec"
+        ? matvecKernel({
+          workgroupSize: 128,
+          rows: 2,
+          cols: Math.min(m, MATVEC_MAX_COLS),
+          subgroups: this.reduction === "subgroup",
+          bias: this.#bias !== null,
+        }, shape)
+        : tiledKernel({ bm: m > 64 ? 128 : 64, bias: this.#bias !== null }, shape);
+      const storage: BufferRange[] = [
+        { buffer: this.#weights.buffer, offset: chunk.offset, size: chunk.size },
+        x,
+        y,
+      ];
+      if (this.#bias) storage.push(this.#bias);
+      dispatch(this.device, pass, spec, this.#uniforms, storage);
+    }
+    pass.end();
+  }
+
+  /**
+   * Computes y = x·Wᵀ (+ bias) and reads it back.
+   *
+   * @param x M×K activations, row-major.
+   * @param m Batch size M.
+   * @returns M×N outputs, row-major.
+   * @throws {TypeError} If x is not a Float32Array or the layer was destroyed.
+   * @throws {RangeError} If m is not a positive integer or x.length ≠ m·k.
+   */
+  async run(x: Float32Array, m: number): Promise<Float32Array> {
+    const action = "run Q5_K linear";
+    this.#check(action, m);
+    floats(action, "x", x);
+    if (x.length !== m * this.k) {
+      throw new RangeError(
+        `Cannot ${action}: x length must be m·k = ${m * this.k}, current value is ${x.length}`,
+      );
+    }
+    const xBytes = x.byteLength;
+    const yBytes = m * this.n * 4;
+    if (!this.#scratch || this.#scratch.x.size < xBytes || this.#scratch.y.size < yBytes) {
+      this.#scratch?.x.destroy();
+      this.#scratch?.y.destroy();
+      const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+      this.#scratch = {
+        x: this.device.createBuffer({
+          label: "q5_K linear x",
+          size: Math.max(xBytes, this.#scratch?.x.size ?? 0),
+          usage,
+        }),
+        y: this.device.createBuffer({
+          label: "q5_K linear y",
+          size: Math.max(yBytes, this.#scratch?.y.size ?? 0),
+          usage,
+        }),
+      };
+    }
+    this.device.queue.writeBuffer(this.#scratch.x, 0, x as Float32Array<ArrayBuffer>);
+    const encoder = this.device.createCommandEncoder({ label: "q5_K linear run" });
+    this.encode(encoder, this.#scratch.x, this.#scratch.y, m);
+    return new Float32Array(await readBack(this.device, this.#scratch.y, yBytes, 0, encoder));
+  }
+
+  /** Frees every GPU resource the layer owns; later calls throw. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#weights.buffer.destroy();
+    this.#bias?.destroy();
+    this.#uniforms.destroy();
+    this.#scratch?.x.destroy();
+    this.#scratch?.y.destroy();
+    this.#scratch = null;
+  }
+}
