@@ -115,3 +115,30 @@ export const VECTOR_CASES: readonly ConformanceCase[] = [
   embedding(300, 1024, 6, "quantized", 214),
   embedding(24, 512, 24, "edge", 215),
 ];
+
+/**
+ * Cases run against the live oracle: a sample of M ∈ {1,2,3,4,5,7,8,9,16,33,64,128},
+ * N ∈ {16,256,300,512}, K ∈ {256,512,1024,4096} that reaches every kernel path
+ * (mat-vec column counts 1..8 and column groups, both tiled tile heights),
+ * ragged tile edges and every blob mode.
+ */
+export const LIVE_CASES: readonly ConformanceCase[] = [
+  linear(1, 16, 256, "quantized", 300),
+  linear(2, 256, 512, "edge", 301),
+  linear(3, 300, 1024, "random", 302),
+  linear(4, 512, 4096, "quantized", 303),
+  linear(5, 300, 256, "edge", 304),
+  linear(7, 16, 1024, "quantized", 305),
+  linear(8, 512, 512, "random", 306),
+  linear(9, 256, 4096, "edge", 307),
+  linear(16, 300, 512, "quantized", 308),
+  linear(33, 16, 256, "edge", 309),
+  linear(64, 512, 1024, "random", 310),
+  linear(128, 256, 512, "quantized", 311),
+  linear(1, 512, 4096, "edge", 312),
+  linear(33, 300, 4096, "random", 313),
+  linear(128, 300, 256, "edge", 314),
+  embedding(300, 4096, 33, "edge", 320),
+  embedding(512, 1024, 128, "quantized", 321),
+  embedding(16, 256, 9, "random", 322),
+];

@@ -1,0 +1,145 @@
+/**
+ * Runs one conformance case on a WebGPU device and compares it with llama.cpp:
+ * non-finite values first, then the bound; sentinel words around every output
+ * must come back untouched (llama.cpp's test-backend-ops guards its tensors the
+ * same way to catch out-of-bounds writes).
+ *
+ * @module
+ */
+
+import { caseName, type EmbeddingCase, type LinearCase } from "./cases.ts";
+import { compareNmse, compareUlp, type Comparison } from "./compare.ts";
+import { type LinearVariant, Q5KLinear, type Reduction } from "../kernels/linear.ts";
+import { Q5KEmbedding } from "../kernels/embedding.ts";
+import { readBack, uploadStorage } from "../kernels/_gpu.ts";
+
+/** Linear against the f64 reference: f32 accumulation lands near 1e-13. */
+export const LINEAR_REF_NMSE = 1e-10;
+/** Linear against llama.cpp's ggml_mul_mat: its test-backend-ops MUL_MAT bound. */
+export const LINEAR_LLAMA_NMSE = 5e-4;
+/** Embedding against llama.cpp's rows: see embedding_kernel.ts for the one ulp. */
+export const EMBEDDING_MAX_ULP = 1;
+
+/** Bytes of sentinel before and after each output (one aligned binding offset). */
+const GUARD_BYTES = 256;
+const SENTINEL = 0x7fc0dead; // a NaN payload no kernel produces
+
+/** One case on one variant. */
+export interface CaseResult {
+  name: string;
+  variant: string;
+  ok: boolean;
+  /** Against the f64 reference (linear) or llama.cpp's rows (embedding). */
+  primary: Comparison;
+  /** Against llama.cpp's ggml_mul_mat (linear only). */
+  llama?: Comparison;
+  detail: string;
+}
+
+/** Inputs and expected outputs of a linear case. */
+export interface LinearData {
+  case: LinearCase;
+  blob: Uint8Array;
+  x: Float32Array;
+  ref: Float64Array;
+  mulMat?: Float32Array;
+}
+
+/** Inputs and expected outputs of an embedding case. */
+export interface EmbeddingData {
+  case: EmbeddingCase;
+  blob: Uint8Array;
+  ids: Int32Array;
+  expected: Float32Array;
+}
+
+async function guardedRun(
+  device: GPUDevice,
+  outBytes: number,
+  encode: (
+    encoder: GPUCommandEncoder,
+    y: { buffer: GPUBuffer; offset: number; size: number },
+  ) => void,
+): Promise<{ out: Float32Array; guardDetail: string }> {
+  const total = GUARD_BYTES * 2 + Math.ceil(outBytes / 256) * 256;
+  const init = new Uint32Array(total / 4).fill(SENTINEL);
+  const buffer = uploadStorage(
+    device,
+    "conformance output with guards",
+    init,
+    GPUBufferUsage.COPY_SRC,
+  );
+  const encoder = device.createCommandEncoder({ label: "conformance" });
+  encode(encoder, { buffer, offset: GUARD_BYTES, size: outBytes });
+  const words = new Uint32Array(await readBack(device, buffer, total, 0, encoder));
+  buffer.destroy();
+  const start = GUARD_BYTES / 4;
+  const end = start + outBytes / 4;
+  let guardDetail = "";
+  for (let i = 0; i < words.length; i++) {
+    if ((i < start || i >= end) && words[i] !== SENTINEL) {
+      guardDetail = `out-of-bounds write: guard word ${i < start ? i - start : i - end} changed`;
+      break;
+    }
+  }
+  return {
+    out: new Float32Array(words.buffer.slice(GUARD_BYTES, GUARD_BYTES + outBytes)),
+    guardDetail,
+  };
+}
+
+/**
+ * Runs a linear case through `Q5KLinear.encode` with guarded output.
+ *
+ * @param layer An existing layer for the case's weights, or null to create one.
+ */
+export async function checkLinear(
+  device: GPUDevice,
+  data: LinearData,
+  variant: LinearVariant,
+  reduction: Reduction = "auto",
+): Promise<CaseResult> {
+  const { m, n, k } = data.case;
+  const layer = Q5KLinear.create(device, data.blob, { n, k, variant, reduction });
+  const x = uploadStorage(device, "conformance x", data.x);
+  const { out, guardDetail } = await guardedRun(
+    device,
+    m * n * 4,
+    (encoder, y) => layer.encode(encoder, x, y, m),
+  );
+  x.destroy();
+  const family = layer.kernelFor(m);
+  const label = `${variant === "auto" ? `auto→${family}` : variant}${
+    family === "tiled" ? "" : `/${layer.reduction}`
+  }`;
+  layer.destroy();
+  const primary = compareNmse(out, data.ref, LINEAR_REF_NMSE);
+  const llama = data.mulMat ? compareNmse(out, data.mulMat, LINEAR_LLAMA_NMSE) : undefined;
+  const ok = primary.ok && (llama?.ok ?? true) && guardDetail === "";
+  const detail = [
+    guardDetail,
+    primary.detail && `vs f64 reference: ${primary.detail}`,
+    llama?.detail && `vs llama.cpp: ${llama.detail}`,
+  ]
+    .filter(Boolean).join("; ");
+  return { name: caseName(data.case), variant: label, ok, primary, llama, detail };
+}
+
+/** Runs an embedding case through `Q5KEmbedding.encode` with guarded output. */
+export async function checkEmbedding(device: GPUDevice, data: EmbeddingData): Promise<CaseResult> {
+  const { rows, k } = data.case;
+  const table = Q5KEmbedding.create(device, data.blob, { rows, k });
+  const ids = uploadStorage(device, "conformance ids", new Uint32Array(data.ids));
+  const count = data.ids.length;
+  const { out, guardDetail } = await guardedRun(
+    device,
+    count * k * 4,
+    (encoder, y) => table.encode(encoder, ids, y, count),
+  );
+  ids.destroy();
+  table.destroy();
+  const primary = compareUlp(out, data.expected, EMBEDDING_MAX_ULP);
+  const ok = primary.ok && guardDetail === "";
+  const detail = [guardDetail, primary.detail].filter(Boolean).join("; ");
+  return { name: caseName(data.case), variant: "gather", ok, primary, detail };
+}

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { requestDevice } from "./device.ts";
+import { Q5KEmbedding } from "./embedding.ts";
+import { makeQ5KBlob } from "./make_blob.ts";
+import { dequantizeQ5K } from "./dequantize.ts";
+
+const device = await requestDevice();
+
+function expectedRows(table: Uint8Array, k: number, ids: ArrayLike<number>): Float32Array {
+  const all = dequantizeQ5K(table);
+  const out = new Float32Array(ids.length * k);
+  for (let i = 0; i < ids.length; i++) out.set(all.subarray(ids[i] * k, (ids[i] + 1) * k), i * k);
+  return out;
+}
+
+Deno.test("Q5KEmbedding gathers rows bit-identical to dequantizeQ5K for every id type", async () => {
+  const [rows, k] = [40, 768];
+  const blob = makeQ5KBlob(rows, k, { seed: 3, mode: "edge" });
+  const table = Q5KEmbedding.create(device, blob, { rows, k });
+  const ids = [39, 0, 7, 7, 20];
+  const want = expectedRows(blob, k, ids);
+  for (const form of [ids, Int32Array.from(ids), Uint32Array.from(ids)]) {
+    assert.deepEqual(await table.lookup(form), want);
+  }
+  table.destroy();
+});
+
+Deno.test("Q5KEmbedding works across several bindings when one is too small", async () => {
+  const [rows, k] = [200, 1024];
+  const blob = makeQ5KBlob(rows, k, { seed: 4 });
+  const table = Q5KEmbedding.create(device, blob, { rows, k, maxBindingBytes: 32768 });
+  const ids = [199, 0, 45, 46, 100, 150, 3];
+  assert.deepEqual(await table.lookup(ids), expectedRows(blob, k, ids));
+  table.destroy();
+});
+
+Deno.test("Q5KEmbedding rejects bad ids and shapes before dispatching, and keeps working", async () => {
+  const [rows, k] = [10, 256];
+  const blob = makeQ5KBlob(rows, k, { seed: 6 });
+  assert.throws(
+    () => Q5KEmbedding.create(device, blob, { rows, k: 100 }),
+    RangeError,
+    "current value is 100",
+  );
+  assert.throws(
+    () => Q5KEmbedding.create(device, blob, { rows: 11, k }),
+    RangeError,
+    "current value is 1760",
+  );
+  assert.throws(() => Q5KEmbedding.create(device, blob, { rows: -1, k }), RangeError, "-1");
+  assert.throws(() => Q5KEmbedding.create(device, "x" as never, { rows, k }), TypeError, '"x"');
+  const table = Q5KEmbedding.create(device, blob, { rows, k });
+  await assert.rejects(
+    table.lookup([10]),
+    RangeError,
+    "ids must be integers in 0..9, current value at index 0 is 10",
+  );
+  await assert.rejects(table.lookup([1, -1]), RangeError, "index 1 is -1");
+  await assert.rejects(table.lookup([0.5]), RangeError, "0.5");
+  await assert.rejects(table.lookup([]), RangeError, "empty");
+  await assert.rejects(table.lookup(["1"] as never), TypeError, '"1"');
+  await assert.rejects(table.lookup(new Float32Array(2) as never), TypeError, "Float32Array");
+  await assert.rejects(table.lookup(Int32Array.of(3, 2147483647)), RangeError, "2147483647");
+  assert.deepEqual(await table.lookup([9, 1]), expectedRows(blob, k, [9, 1]));
+  table.destroy();
+  await assert.rejects(table.lookup([1]), TypeError, "destroyed");
+});

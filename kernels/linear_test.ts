@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { requestDevice } from "./device.ts";
+import { Q5KLinear } from "./linear.ts";
+import { makeQ5KBlob } from "./make_blob.ts";
+import { dequantizeQ5K } from "./dequantize.ts";
+import { uniformF32 } from "./_rng.ts";
+import { pipelineCount } from "./_gpu.ts";
+import { compareNmse, referenceLinear } from "../conformance/compare.ts";
+
+const device = await requestDevice();
+
+function reference(blob: Uint8Array, x: Float32Array, m: number, n: number, k: number) {
+  return referenceLinear(x, dequantizeQ5K(blob), m, n, k);
+}
+
+Deno.test("Q5KLinear adds the bias on every variant", async () => {
+  const [m, n, k] = [3, 40, 512];
+  const blob = makeQ5KBlob(n, k, { seed: 1, mode: "quantized" });
+  const x = uniformF32(m * k, 2);
+  const bias = uniformF32(n, 3, -5, 5);
+  const ref = reference(blob, x, m, n, k);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) ref[i * n + j] += bias[j];
+  for (const variant of ["auto", "matvec", "tiled"] as const) {
+    const layer = Q5KLinear.create(device, blob, { n, k, bias, variant });
+    const c = compareNmse(await layer.run(x, m), ref, 1e-10);
+    assert.ok(c.ok, `${variant}: ${c.detail}`);
+    layer.destroy();
+  }
+});
+
+Deno.test("Q5KLinear splits weights over several bindings when one is too small", async () => {
+  const [n, k] = [300, 1024];
+  const blob = makeQ5KBlob(n, k, { seed: 5, mode: "edge" });
+  for (const m of [1, 5, 70]) {
+    const x = uniformF32(m * k, m);
+    for (const variant of ["matvec", "tiled"] as const) {
+      // 64 KiB bindings: 300 rows of 704 bytes need 4 chunks.
+      const layer = Q5KLinear.create(device, blob, { n, k, variant, maxBindingBytes: 65536 });
+      const c = compareNmse(await layer.run(x, m), reference(blob, x, m, n, k), 1e-10);
+      assert.ok(c.ok, `${variant} m=${m}: ${c.detail}`);
+      layer.destroy();
+    }
+  }
+});
+
+Deno.test("Q5KLinear auto picks mat-vec up to the crossover and tiled above it", () => {
+  const layer = Q5KLinear.create(device, makeQ5KBlob(16, 256), { n: 16, k: 256 });
+  assert.equal(layer.kernelFor(1), "matvec");
+  assert.equal(layer.kernelFor(layer.maxMatvecM), "matvec");
+  assert.equal(layer.kernelFor(layer.maxMatvecM + 1), "tiled");
+  layer.destroy();
+  const forced = Q5KLinear.create(device, makeQ5KBlob(16, 256), {
+    n: 16,
+    k: 256,
+    variant: "tiled",
+  });
+  assert.equal(forced.kernelFor(1), "tiled");
+  forced.destroy();
+});
+
+Deno.test("Q5KLinear rejects bad input before dispatching, and keeps working", async () => {
+  const [n, k] = [16, 256];
+  const blob = makeQ5KBlob(n, k, { seed: 2 });
+  const create = (w: Uint8Array, o: object) => () => Q5KLinear.create(device, w, o as never);
+  assert.throws(
+    create(blob, { n, k: 300 }),
+    RangeError,
+    "k must be a multiple of 256, current value is 300",
+  );
+  assert.throws(
+    create(blob, { n: 0, k }),
+    RangeError,
+    "n must be a positive integer, current value is 0",
+  );
+  assert.throws(create(blob, { n: 2.5, k }), RangeError, "2.5");
+  assert.throws(create(blob, { n: "16", k }), TypeError, '"16"');
+  assert.throws(create(blob, { n: 15, k }), RangeError, "current value is 2816");
+  assert.throws(create(blob.subarray(1), { n, k }), RangeError, "current value is 2815");
+  assert.throws(create([1] as never, { n, k }), TypeError, "Array(1)");
+  assert.throws(
+    create(blob, { n, k, bias: new Float32Array(15) }),
+    RangeError,
+    "bias length must equal n = 16, current value is 15",
+  );
+  assert.throws(create(blob, { n, k, bias: [1] }), TypeError, "bias");
+  assert.throws(create(blob, { n, k, variant: "fast" }), RangeError, '"fast"');
+  assert.throws(create(blob, { n, k, reduction: "tree" }), RangeError, '"tree"');
+  assert.throws(create(blob, null as never), TypeError);
+  assert.throws(() => Q5KLinear.create({} as never, blob, { n, k }), TypeError, "device");
+
+  const layer = Q5KLinear.create(device, blob, { n, k });
+  const x = uniformF32(2 * k, 9);
+  await assert.rejects(
+    layer.run(x, 0),
+    RangeError,
+    "m must be a positive integer, current value is 0",
+  );
+  await assert.rejects(layer.run(x, 1.5), RangeError, "1.5");
+  await assert.rejects(
+    layer.run(x, 3),
+    RangeError,
+    "x length must be m·k = 768, current value is 512",
+  );
+  await assert.rejects(layer.run(new Float64Array(512) as never, 2), TypeError, "Float64Array");
+  await assert.rejects(layer.run(x, "2" as never), TypeError, '"2"');
+  const small = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
+  assert.throws(
+    () => layer.encode(device.createCommandEncoder(), small, small, 2),
+    RangeError,
+    "x must hold m·k·4 = 2048 bytes, current value is 256",
+  );
+  small.destroy();
+  const c = compareNmse(await layer.run(x, 2), reference(blob, x, 2, n, k), 1e-10);
+  assert.ok(c.ok, c.detail);
+  layer.destroy();
+  await assert.rejects(layer.run(x, 2), TypeError, "destroyed");
+});
+
+Deno.test("200 create/run/destroy cycles leave no live GPU buffers and compile each pipeline once", async () => {
+  let live = 0;
+  const created = device.createBuffer.bind(device);
+  device.createBuffer = (desc: GPUBufferDescriptor) => {
+    const buffer = created(desc);
+    live++;
+    const destroy = buffer.destroy.bind(buffer);
+    let gone = false;
+    buffer.destroy = () => {
+      if (!gone) live--;
+      gone = true;
+      destroy();
+    };
+    return buffer;
+  };
+  try {
+    const [n, k] = [32, 256];
+    const blob = makeQ5KBlob(n, k, { seed: 8 });
+    const x = uniformF32(4 * k, 1);
+    let pipelines = -1;
+    for (let i = 0; i < 200; i++) {
+      const layer = Q5KLinear.create(device, blob, { n, k, variant: i % 2 ? "tiled" : "matvec" });
+      const y = await layer.run(x, 4);
+      assert.equal(y.length, 4 * n);
+      layer.destroy();
+      assert.equal(live, 0, `cycle ${i}`);
+      if (i === 1) pipelines = pipelineCount(device);
+    }
+    assert.equal(pipelineCount(device), pipelines);
+  } finally {
+    device.createBuffer = created;
+  }
+});
