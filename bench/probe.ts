@@ -1,0 +1,154 @@
+/**
+ * What `cli info` reports: the adapter, its limits, subgroups, whether GPU
+ * timestamps actually advance, and the crossover the dispatcher will use.
+ *
+ * @module
+ */
+
+import { crossoverFor } from "../kernels/crossover.ts";
+import { backendName, isSoftwareAdapter } from "./sweep.ts";
+
+/** The facts `info` prints. */
+export interface DeviceInfo {
+  adapter: { vendor: string; architecture: string; device: string; description: string };
+  software: boolean;
+  backend: string;
+  features: string[];
+  limits: Record<string, number>;
+  subgroups: { granted: boolean; minSize?: number; maxSize?: number; measuredSize?: number };
+  timestamps: { available: boolean; advancing: boolean };
+  crossover: { maxMatvecM: number; source: string };
+}
+
+const LIMITS = [
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupSizeX",
+  "maxComputeWorkgroupsPerDimension",
+  "minStorageBufferOffsetAlignment",
+];
+
+async function subgroupSize(device: GPUDevice): Promise<number | undefined> {
+  const module = device.createShaderModule({
+    label: "probe subgroup size",
+    code: `@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_index) i: u32, @builtin(subgroup_size) s: u32) { if (i == 0u) { out[0] = s; } }`,
+  });
+  const pipeline = device.createComputePipeline({
+    layout: "auto",
+    compute: { module, entryPoint: "main" },
+  });
+  const buf = device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  });
+  const read = device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(
+    0,
+    device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [{ binding: 0, resource: { buffer: buf } }],
+    }),
+  );
+  pass.dispatchWorkgroups(1);
+  pass.end();
+  enc.copyBufferToBuffer(buf, 0, read, 0, 16);
+  device.queue.submit([enc.finish()]);
+  await read.mapAsync(GPUMapMode.READ);
+  const size = new Uint32Array(read.getMappedRange())[0];
+  read.unmap();
+  buf.destroy();
+  read.destroy();
+  return size;
+}
+
+async function timestampsAdvance(device: GPUDevice): Promise<boolean> {
+  const qs = device.createQuerySet({ type: "timestamp", count: 2 });
+  const resolve = device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+  });
+  const read = device.createBuffer({
+    size: 16,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const module = device.createShaderModule({
+    code: `@group(0) @binding(0) var<storage, read_write> o: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  var a = f32(g.x); for (var i = 0u; i < 4096u; i++) { a = a * 1.0001 + 0.5; } o[g.x] = a; }`,
+  });
+  const pipeline = device.createComputePipeline({
+    layout: "auto",
+    compute: { module, entryPoint: "main" },
+  });
+  const out = device.createBuffer({ size: 64 * 64 * 4, usage: GPUBufferUsage.STORAGE });
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass({
+    timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
+  });
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(
+    0,
+    device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [{ binding: 0, resource: { buffer: out } }],
+    }),
+  );
+  pass.dispatchWorkgroups(64);
+  pass.end();
+  enc.resolveQuerySet(qs, 0, 2, resolve, 0);
+  enc.copyBufferToBuffer(resolve, 0, read, 0, 16);
+  device.queue.submit([enc.finish()]);
+  await read.mapAsync(GPUMapMode.READ);
+  const [t0, t1] = new BigUint64Array(read.getMappedRange());
+  read.unmap();
+  for (const b of [resolve, read, out]) b.destroy();
+  qs.destroy();
+  return t1 > t0;
+}
+
+/** Gathers what `info` prints. */
+export async function probeDevice(adapter: GPUAdapter, device: GPUDevice): Promise<DeviceInfo> {
+  const info = adapter.info as GPUAdapterInfo & {
+    subgroupMinSize?: number;
+    subgroupMaxSize?: number;
+  };
+  const limits: Record<string, number> = {};
+  for (const name of LIMITS) {
+    limits[name] = (device.limits as unknown as Record<string, number>)[name];
+  }
+  const granted = device.features.has("subgroups" as GPUFeatureName);
+  const hasTimestamps = device.features.has("timestamp-query");
+  return {
+    adapter: {
+      vendor: info.vendor,
+      architecture: info.architecture,
+      device: info.device,
+      description: info.description,
+    },
+    software: isSoftwareAdapter(adapter),
+    backend: backendName(),
+    features: [...device.features].sort(),
+    limits,
+    subgroups: {
+      granted,
+      minSize: info.subgroupMinSize,
+      maxSize: info.subgroupMaxSize,
+      measuredSize: granted ? await subgroupSize(device) : undefined,
+    },
+    timestamps: {
+      available: hasTimestamps,
+      advancing: hasTimestamps ? await timestampsAdvance(device) : false,
+    },
+    crossover: crossoverFor(adapter.info),
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * Printing a bench report: an aligned table like `deno bench`'s, CSV, JSON.
+ *
+ * @module
+ */
+
+import type { BenchReport, BenchResult } from "./sweep.ts";
+
+const COLUMNS: { head: string; get: (r: BenchResult) => string; left?: boolean }[] = [
+  { head: "op", get: (r) => r.op, left: true },
+  { head: "variant", get: (r) => r.variant, left: true },
+  { head: "N×K", get: (r) => `${r.n}×${r.k}`, left: true },
+  { head: "M", get: (r) => String(r.m) },
+  { head: "median µs", get: (r) => fix(r.medianUs) },
+  { head: "p10 µs", get: (r) => fix(r.p10Us) },
+  { head: "p90 µs", get: (r) => fix(r.p90Us) },
+  { head: "GB/s", get: (r) => r.gbps.toFixed(r.gbps < 10 ? 2 : 0) },
+  { head: "GFLOP/s", get: (r) => (r.op === "linear" ? r.gflops.toFixed(0) : "-") },
+  { head: "% ceiling", get: (r) => `${r.pctOfCeiling.toFixed(1)}%` },
+  { head: "dense f16 µs", get: (r) => (r.denseUs === undefined ? "-" : fix(r.denseUs)) },
+  { head: "llama.cpp µs", get: (r) => (r.llamaCppUs === undefined ? "-" : fix(r.llamaCppUs)) },
+  {
+    head: "llama.cpp/ours",
+    get: (r) => (r.llamaCppUs === undefined ? "-" : `${(r.llamaCppUs / r.medianUs).toFixed(2)}×`),
+  },
+];
+
+function fix(us: number): string {
+  return us >= 100 ? us.toFixed(0) : us >= 10 ? us.toFixed(1) : us.toFixed(2);
+}
+
+/** The header lines: adapter, backend, features, clock, ceiling. */
+export function formatHeader(report: BenchReport): string {
+  const a = report.adapter;
+  const lines = [
+    `adapter   ${[a.vendor, a.architecture, a.device, a.description].filter(Boolean).join(" / ")}${
+      report.software ? " (software)" : ""
+    }`,
+    `backend   ${report.backend}`,
+    `features  ${report.features.join(", ") || "none"}`,
+    `clock     ${
+      report.clock === "gpu-timestamp" ? `GPU timestamps, tick ${report.tick}` : report.tick
+    }`,
+    `ceiling   ${report.ceilingGBs.toFixed(0)} GB/s streaming read of ${
+      (report.ceilingBytes / 2 ** 20).toFixed(0)
+    } MiB (same run)`,
+    `crossover auto uses mat-vec up to M = ${report.crossoverM}`,
+  ];
+  if (report.llamaCpp) {
+    lines.push(
+      `llama.cpp ggml ${report.llamaCpp.backend} backend (${report.llamaCpp.libDir}), wall clock, 20 ops per graph`,
+    );
+  }
+  if (report.scaledDown) {
+    lines.push(
+      "note      software adapter: shapes, M and time per case scaled down to finish in about a minute",
+    );
+  }
+  return lines.join("\n");
+}
+
+/** The results as an aligned text table. */
+export function formatTable(report: BenchReport): string {
+  const cols = COLUMNS.filter((c) =>
+    (c.head.startsWith("llama") ? report.results.some((r) => r.llamaCppUs !== undefined) : true) &&
+    (c.head.startsWith("dense") ? report.results.some((r) => r.denseUs !== undefined) : true)
+  );
+  const rows = report.results.map((r) => cols.map((c) => c.get(r)));
+  const widths = cols.map((c, i) => Math.max(c.head.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((s, i) => (cols[i].left ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join("  ")
+      .trimEnd();
+  const out = [line(cols.map((c) => c.head)), widths.map((w) => "-".repeat(w)).join("  ")];
+  let prev = "";
+  for (let i = 0; i < rows.length; i++) {
+    const group = `${report.results[i].op} ${report.results[i].n}×${report.results[i].k}`;
+    if (prev && group !== prev) out.push("");
+    prev = group;
+    out.push(line(rows[i]));
+  }
+  if (report.measuredCrossover.length) out.push("");
+  for (const c of report.measuredCrossover) {
+    out.push(
+      c.tiledFromM === null
+        ? `crossover ${c.n}×${c.k}: mat-vec stays faster at every M measured`
+        : `crossover ${c.n}×${c.k}: tiled is faster than mat-vec from M = ${c.tiledFromM}`,
+    );
+  }
+  return out.join("\n");
+}
+
+/** The results as CSV, one row per case, the JSON fields as columns. */
+export function formatCsv(report: BenchReport): string {
+  const keys: (keyof BenchResult)[] = [
+    "op",
+    "variant",
+    "m",
+    "n",
+    "k",
+    "medianUs",
+    "p10Us",
+    "p90Us",
+    "gbps",
+    "gflops",
+    "pctOfCeiling",
+    "denseUs",
+    "llamaCppUs",
+  ];
+  const rows = report.results.map((r) =>
+    keys.map((k) => r[k] === undefined ? "" : String(r[k])).join(",")
+  );
+  return [keys.join(","), ...rows].join("\n") + "\n";
+}
+
+/** The report as pretty JSON. */
+export function formatJson(report: BenchReport): string {
+  return JSON.stringify(report, null, 2) + "\n";
+}

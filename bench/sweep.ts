@@ -1,0 +1,353 @@
+/**
+ * The benchmark sweep: Q5_K linear across M and embedding across id counts,
+ * each against the read ceiling measured in the same run, a dense f16 kernel
+ * of the same shape and, on request, llama.cpp's own backend.
+ *
+ * @module
+ */
+
+import { Q5KLinear } from "../kernels/linear.ts";
+import { Q5KEmbedding } from "../kernels/embedding.ts";
+import { makeQ5KBlob } from "../kernels/make_blob.ts";
+import { dispatch, UniformPool } from "../kernels/_gpu.ts";
+import { crossoverFor } from "../kernels/crossover.ts";
+import { mulberry32 } from "../kernels/_rng.ts";
+import { ceilDiv } from "../kernels/dispatch.ts";
+import { type Clock, type EncodeFn, GpuTimer, type MeasureOptions } from "./timing.ts";
+import { ceilingKernel } from "./ceiling_kernel.ts";
+import { denseMatvecKernel, denseTiledKernel } from "./dense_kernel.ts";
+import { type GgmlBench, openGgmlBench } from "./llamacpp.ts";
+
+/** A linear weight shape: N output rows of K inputs. */
+export interface Shape {
+  n: number;
+  k: number;
+}
+
+/** What to run. */
+export interface BenchConfig {
+  shapes: Shape[];
+  ms: number[];
+  ops: ("linear" | "embedding")[];
+  variants: ("auto" | "matvec" | "tiled")[];
+  embedding: { rows: number; k: number; counts: number[] };
+  measure: MeasureOptions;
+  dense: boolean;
+  vsLlamaCpp: boolean;
+  ggmlLib?: string;
+  forceWallClock?: boolean;
+}
+
+/** One measured case. */
+export interface BenchResult {
+  op: "linear" | "embedding";
+  variant: string;
+  m: number;
+  n: number;
+  k: number;
+  medianUs: number;
+  p10Us: number;
+  p90Us: number;
+  gbps: number;
+  gflops: number;
+  pctOfCeiling: number;
+  denseUs?: number;
+  llamaCppUs?: number;
+}
+
+/** The whole run, as `--json` prints it. */
+export interface BenchReport {
+  adapter: { vendor: string; architecture: string; device: string; description: string };
+  backend: string;
+  features: string[];
+  clock: Clock;
+  tick: string;
+  ceilingGBs: number;
+  ceilingBytes: number;
+  software: boolean;
+  scaledDown: boolean;
+  crossoverM: number;
+  measuredCrossover: { n: number; k: number; tiledFromM: number | null }[];
+  llamaCpp?: { backend: string; libDir: string };
+  date: string;
+  results: BenchResult[];
+}
+
+/** Llama-3-8B-like shapes and the batch sizes a user cares about. */
+export const DEFAULT_SHAPES: Shape[] = [{ n: 4096, k: 4096 }, { n: 14336, k: 4096 }, {
+  n: 4096,
+  k: 14336,
+}];
+export const DEFAULT_MS = [1, 2, 3, 4, 5, 8, 16, 32, 64, 128, 256, 512];
+export const DEFAULT_EMBEDDING = { rows: 128256, k: 4096, counts: [1, 16, 128, 512, 4096] };
+/** What a software adapter runs instead, to finish in about a minute. */
+export const SOFTWARE_SHAPES: Shape[] = [{ n: 1024, k: 1024 }, { n: 2048, k: 1024 }];
+export const SOFTWARE_MS = [1, 2, 4, 8, 16, 64];
+export const SOFTWARE_EMBEDDING = { rows: 8192, k: 1024, counts: [1, 16, 128, 512] };
+
+/** Whether the adapter is a CPU implementation (lavapipe, SwiftShader, WARP). */
+export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
+  const text =
+    `${adapter.info.vendor} ${adapter.info.architecture} ${adapter.info.device} ${adapter.info.description}`;
+  return (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
+    /llvmpipe|lavapipe|swiftshader|softpipe|microsoft basic render/i.test(text);
+}
+
+/** The backend Deno uses: DENO_WEBGPU_BACKEND, else the platform's default. */
+export function backendName(): string {
+  const chosen = Deno.env.get("DENO_WEBGPU_BACKEND");
+  if (chosen) return chosen;
+  const byOs: Record<string, string> = { darwin: "metal", windows: "dx12" };
+  return `${byOs[Deno.build.os] ?? "vulkan"} (platform default)`;
+}
+
+/** Fills a GPU buffer with seeded random words (never zeros, which some GPUs compress). */
+function fillRandom(device: GPUDevice, buffer: GPUBuffer, bytes: number, mask = 0xffffffff): void {
+  const rand = mulberry32(12345);
+  const chunk = new Uint32Array(Math.min(bytes, 16 << 20) / 4);
+  for (let at = 0; at < bytes; at += chunk.byteLength) {
+    for (let i = 0; i < chunk.length; i++) chunk[i] = ((rand() * 4294967296) >>> 0) & mask;
+    device.queue.writeBuffer(buffer, at, chunk, 0, Math.min(chunk.length, (bytes - at) / 4));
+  }
+}
+
+function storage(device: GPUDevice, label: string, bytes: number): GPUBuffer {
+  return device.createBuffer({
+    label,
+    size: Math.max(16, Math.ceil(bytes / 16) * 16),
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC,
+  });
+}
+
+const q5kBytes = (rows: number, k: number) => rows * (k / 256) * 176;
+
+/** Measures the streaming-read ceiling; returns GB/s and the buffer size used. */
+async function measureCeiling(
+  device: GPUDevice,
+  timer: GpuTimer,
+  software: boolean,
+  measure: MeasureOptions,
+): Promise<{ gbps: number; bytes: number }> {
+  const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  const bytes = Math.floor(Math.min(software ? 64 << 20 : 1 << 30, limit) / 256) * 256;
+  const src = storage(device, "bench ceiling source", bytes);
+  fillRandom(device, src, bytes);
+  const sink = storage(device, "bench ceiling sink", 16);
+  const uniforms = new UniformPool(device, "bench ceiling");
+  const vec4s = bytes / 16;
+  const spec = ceilingKernel(vec4s, Math.min(ceilDiv(vec4s, 256), 16384));
+  const encode: EncodeFn = (encoder, timestampWrites) => {
+    const pass = encoder.beginComputePass({ label: "read ceiling", timestampWrites });
+    dispatch(device, pass, spec, uniforms, [src, sink]);
+    pass.end();
+  };
+  await timer.calibrate(encode);
+  const t = await timer.measure(encode, measure);
+  src.destroy();
+  sink.destroy();
+  uniforms.destroy();
+  return { gbps: bytes / (t.medianUs * 1e3), bytes };
+}
+
+/** Runs the sweep; progress lines go to `progress`. */
+export async function runBench(
+  device: GPUDevice,
+  adapter: GPUAdapter,
+  config: BenchConfig,
+  progress: (line: string) => void,
+): Promise<BenchReport> {
+  const software = isSoftwareAdapter(adapter);
+  const timer = new GpuTimer(device, config.forceWallClock);
+  const uniforms = new UniformPool(device, "bench dense");
+  let ggml: GgmlBench | null = null;
+  if (config.vsLlamaCpp) {
+    ggml = await openGgmlBench(config.ggmlLib);
+    progress(`llama.cpp: ggml ${ggml.backendName} backend from ${ggml.libDir}`);
+  }
+  progress("measuring the read ceiling…");
+  const ceiling = await measureCeiling(device, timer, software, config.measure);
+  progress(
+    `read ceiling: ${ceiling.gbps.toFixed(0)} GB/s over ${
+      (ceiling.bytes / 2 ** 20).toFixed(0)
+    } MiB (${timer.tickSource})`,
+  );
+  const results: BenchResult[] = [];
+  const linearCases = config.ops.includes("linear")
+    ? config.shapes.length * config.ms.length * config.variants.length
+    : 0;
+  const embCases = config.ops.includes("embedding") ? config.embedding.counts.length : 0;
+  const total = linearCases + embCases;
+  let done = 0;
+  const subgroups = device.features.has("subgroups" as GPUFeatureName);
+
+  if (config.ops.includes("linear")) {
+    for (const { n, k } of config.shapes) {
+      const blob = makeQ5KBlob(n, k, { seed: 1 });
+      const layers = new Map(
+        config.variants.map((v) => [v, Q5KLinear.create(device, blob, { n, k, variant: v })]),
+      );
+      const maxM = Math.max(...config.ms);
+      const x = storage(device, "bench x", maxM * k * 4);
+      fillRandom(device, x, maxM * k * 4, 0x3f7fffff); // floats in [0, 1)
+      const y = storage(device, "bench y", maxM * n * 4);
+      let denseW: GPUBuffer | null = null;
+      if (config.dense) {
+        denseW = storage(device, "bench dense f16 weights", n * k * 2);
+        fillRandom(device, denseW, n * k * 2, 0x3bff3bff); // halves in [0, 1)
+      }
+      for (const m of config.ms) {
+        let denseUs: number | undefined;
+        if (denseW) {
+          const shape = {
+            m,
+            n,
+            k,
+            maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+          };
+          const spec = m <= crossoverFor(adapter.info).maxMatvecM
+            ? denseMatvecKernel(shape, subgroups)
+            : denseTiledKernel(shape);
+          const dw = denseW;
+          denseUs = (await timer.measure((encoder, timestampWrites) => {
+            const pass = encoder.beginComputePass({ label: "dense baseline", timestampWrites });
+            dispatch(device, pass, spec, uniforms, [dw, x, y]);
+            pass.end();
+          }, config.measure)).medianUs;
+        }
+        const llamaCppUs = ggml?.mulMat(blob, n, k, m, config.measure.minTimeMs);
+        for (const [variant, layer] of layers) {
+          const t = await timer.measure(
+            (encoder, tw) => layer.encode(encoder, x, y, m, tw),
+            config.measure,
+          );
+          const bytes = q5kBytes(n, k) + m * k * 4 + m * n * 4;
+          const gbps = bytes / (t.medianUs * 1e3);
+          const label = variant === "auto" ? `auto(${layer.kernelFor(m)})` : variant;
+          results.push({
+            op: "linear",
+            variant: label,
+            m,
+            n,
+            k,
+            ...t,
+            gbps,
+            gflops: (2 * m * n * k) / (t.medianUs * 1e3),
+            pctOfCeiling: (100 * gbps) / ceiling.gbps,
+            denseUs,
+            llamaCppUs,
+          });
+          delete (results[results.length - 1] as { samples?: number }).samples;
+          done++;
+          progress(
+            `[${done}/${total}] linear ${n}x${k} m=${m} ${label}: ${t.medianUs.toFixed(1)} µs, ${
+              gbps.toFixed(0)
+            } GB/s`,
+          );
+        }
+      }
+      for (const layer of layers.values()) layer.destroy();
+      x.destroy();
+      y.destroy();
+      denseW?.destroy();
+    }
+  }
+
+  if (config.ops.includes("embedding")) {
+    const { rows, k, counts } = config.embedding;
+    progress(`making a ${rows}x${k} Q5_K table (${(q5kBytes(rows, k) / 1e6).toFixed(0)} MB)…`);
+    const blob = makeQ5KBlob(rows, k, { seed: 2 });
+    const table = Q5KEmbedding.create(device, blob, { rows, k });
+    const maxCount = Math.max(...counts);
+    const rand = mulberry32(7);
+    const allIds = Int32Array.from({ length: maxCount }, () => Math.floor(rand() * rows));
+    const ids = storage(device, "bench ids", maxCount * 4);
+    device.queue.writeBuffer(ids, 0, allIds);
+    const y = storage(device, "bench embedding y", maxCount * k * 4);
+    for (const count of counts) {
+      const t = await timer.measure(
+        (encoder, tw) => table.encode(encoder, ids, y, count, tw),
+        config.measure,
+      );
+      const llamaCppUs = ggml?.getRows(
+        blob,
+        rows,
+        k,
+        allIds.subarray(0, count),
+        config.measure.minTimeMs,
+      );
+      const bytes = count * (q5kBytes(1, k) + 4 + k * 4);
+      const gbps = bytes / (t.medianUs * 1e3);
+      results.push({
+        op: "embedding",
+        variant: "gather",
+        m: count,
+        n: rows,
+        k,
+        medianUs: t.medianUs,
+        p10Us: t.p10Us,
+        p90Us: t.p90Us,
+        gbps,
+        gflops: 0,
+        pctOfCeiling: (100 * gbps) / ceiling.gbps,
+        llamaCppUs,
+      });
+      done++;
+      progress(
+        `[${done}/${total}] embedding ${rows}x${k} ids=${count}: ${t.medianUs.toFixed(1)} µs, ${
+          gbps.toFixed(0)
+        } GB/s`,
+      );
+    }
+    table.destroy();
+    ids.destroy();
+    y.destroy();
+  }
+
+  const measuredCrossover = config.variants.includes("matvec") && config.variants.includes("tiled")
+    ? config.shapes.map(({ n, k }) => ({ n, k, tiledFromM: tiledFrom(results, n, k) }))
+    : [];
+  const report: BenchReport = {
+    adapter: {
+      vendor: adapter.info.vendor,
+      architecture: adapter.info.architecture,
+      device: adapter.info.device,
+      description: adapter.info.description,
+    },
+    backend: backendName(),
+    features: [...device.features].sort(),
+    clock: timer.clock,
+    tick: timer.clock === "gpu-timestamp" ? timer.tickSource : "wall clock over batches of passes",
+    ceilingGBs: ceiling.gbps,
+    ceilingBytes: ceiling.bytes,
+    software,
+    scaledDown: false,
+    crossoverM: crossoverFor(adapter.info).maxMatvecM,
+    measuredCrossover,
+    llamaCpp: ggml ? { backend: ggml.backendName, libDir: ggml.libDir } : undefined,
+    date: new Date().toISOString(),
+    results,
+  };
+  ggml?.close();
+  timer.destroy();
+  uniforms.destroy();
+  return report;
+}
+
+/** The smallest M from which the tiled kernel is faster than mat-vec at every larger M measured. */
+export function tiledFrom(results: BenchResult[], n: number, k: number): number | null {
+  const of = (v: string) =>
+    new Map(
+      results.filter((r) => r.op === "linear" && r.n === n && r.k === k && r.variant === v).map((
+        r,
+      ) => [r.m, r.medianUs]),
+    );
+  const mv = of("matvec");
+  const tl = of("tiled");
+  const ms = [...mv.keys()].filter((m) => tl.has(m)).sort((a, b) => a - b);
+  let from: number | null = null;
+  for (let i = ms.length - 1; i >= 0; i--) {
+    if (tl.get(ms[i])! < mv.get(ms[i])!) from = ms[i];
+    else break;
+  }
+  return from;
+}

@@ -1,0 +1,283 @@
+/**
+ * Command-line parsing for `cli/main.ts`, pure so it can be tested.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+
+/** A mistake in the command line: printed as one line plus usage, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** The parsed command line. */
+export type Command =
+  | { command: "help"; topic?: string }
+  | { command: "bench"; options: BenchOptions }
+  | { command: "conform"; options: ConformOptions }
+  | { command: "info"; options: InfoOptions };
+
+/** Options of `bench`. */
+export interface BenchOptions {
+  shapes?: { n: number; k: number }[];
+  ms?: number[];
+  ops: ("linear" | "embedding")[];
+  variants: ("auto" | "matvec" | "tiled")[];
+  table?: { rows: number; k: number };
+  ids?: number[];
+  minTimeMs?: number;
+  iters?: number;
+  backend?: string;
+  format: "table" | "json" | "csv";
+  out?: string;
+  chart?: string;
+  vsLlamaCpp: boolean;
+  ggmlLib?: string;
+  dense: boolean;
+  quiet: boolean;
+  wallClock: boolean;
+}
+
+/** Options of `conform`. */
+export interface ConformOptions {
+  vectorsOnly: boolean;
+  backend?: string;
+  quiet: boolean;
+}
+
+/** Options of `info`. */
+export interface InfoOptions {
+  backend?: string;
+  json: boolean;
+}
+
+export const USAGE = `Usage: deno run -A cli/main.ts <command> [flags]
+
+Commands:
+  bench     time Q5_K linear across batch sizes M and embedding across id counts
+  conform   run the conformance cases against llama.cpp on this GPU
+  info      describe the adapter, its limits and the dispatch crossover
+  help      this text
+
+bench flags:
+  --shape NxK           weight shape, repeatable (default 4096x4096, 14336x4096, 4096x14336)
+  --m LIST              batch sizes, e.g. 1,2,8 (default 1,2,3,4,5,8,16,32,64,128,256,512)
+  --op OP               linear | embedding | all (default all)
+  --variant V           auto | matvec | tiled | all (default auto; all shows the crossover)
+  --table ROWSxK        embedding table (default 128256x4096)
+  --ids LIST            embedding id counts (default 1,16,128,512,4096)
+  --min-time SECONDS    GPU time to sample per case (default 1; 0.1 on a software adapter)
+  --iters N             at most N samples per case (default 100000)
+  --backend B           vulkan | metal | dx12 | gl (sets DENO_WEBGPU_BACKEND)
+  --json | --csv        machine-readable output instead of the table
+  --out FILE            write the output to FILE instead of stdout
+  --chart FILE.svg      also write an SVG chart of latency and GB/s against M
+  --vs llama.cpp        time llama.cpp's own MUL_MAT/GET_ROWS in the same run
+  --ggml-lib DIR        folder with libggml-base.so (and libggml-vulkan.so) for --vs
+  --no-dense            skip the dense f16 baseline
+  --wall-clock          time by wall clock even where GPU timestamps exist
+  --quiet               no progress on stderr
+
+conform flags:
+  --vectors-only        only the committed llama.cpp vectors (no live oracle)
+  --backend B           as above
+  --quiet               print failures and the summary only
+
+info flags:
+  --backend B           as above
+  --json                print one JSON object
+
+Examples:
+  deno run -A cli/main.ts bench
+  deno run -A cli/main.ts bench --shape 14336x4096 --m 1,8,64 --variant all
+  deno run -A cli/main.ts bench --op linear --vs llama.cpp --json --out results.json --chart results.svg
+  deno run -A cli/main.ts conform --vectors-only
+  deno run -A cli/main.ts info`;
+
+const BACKENDS = ["vulkan", "metal", "dx12", "gl"];
+
+function positiveInt(flag: string, text: string): number {
+  if (!/^\d+$/.test(text.trim())) {
+    throw new UsageError(`${flag} must be a positive integer, current value is "${text}"`);
+  }
+  const v = Number(text);
+  if (v < 1 || !Number.isSafeInteger(v)) {
+    throw new UsageError(`${flag} must be a positive integer, current value is "${text}"`);
+  }
+  return v;
+}
+
+function intList(flag: string, text: string): number[] {
+  const parts = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  if (parts.length === 0) {
+    throw new UsageError(`${flag} must list at least one number, current value is "${text}"`);
+  }
+  return parts.map((p) => positiveInt(flag, p));
+}
+
+function shape(flag: string, text: string): { n: number; k: number } {
+  const m = /^(\d+)[x×](\d+)$/i.exec(text.trim());
+  if (!m) {
+    throw new UsageError(`${flag} must look like NxK (e.g. 4096x4096), current value is "${text}"`);
+  }
+  const n = positiveInt(flag, m[1]);
+  const k = positiveInt(flag, m[2]);
+  if (k % 256 !== 0) {
+    throw new UsageError(`${flag} K must be a multiple of 256, current value is ${k}`);
+  }
+  return { n, k };
+}
+
+function oneOf<T extends string>(flag: string, text: string, allowed: readonly T[]): T {
+  if (!allowed.includes(text as T)) {
+    throw new UsageError(
+      `${flag} must be one of ${allowed.join(", ")}, current value is "${text}"`,
+    );
+  }
+  return text as T;
+}
+
+function parse(
+  args: string[],
+  options: Record<string, { type: "string" | "boolean"; multiple?: boolean }>,
+): { values: Record<string, string | boolean | (string | boolean)[] | undefined> } {
+  try {
+    return parseArgs({
+      args,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message.split("\n")[0].replace(/\. To specify.*$/, ""));
+  }
+}
+
+/**
+ * Parses the arguments after `cli/main.ts`.
+ *
+ * @throws {UsageError} For an unknown command or flag, a bad number, list or shape.
+ */
+export function parseCommand(argv: string[]): Command {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    return { command: "help", topic: rest[0] };
+  }
+  if (command === "bench") return parseBench(rest);
+  if (command === "conform") {
+    const { values } = parse(rest, {
+      "vectors-only": { type: "boolean" },
+      backend: { type: "string" },
+      quiet: { type: "boolean" },
+    });
+    if (values.help) return { command: "help", topic: "conform" };
+    return {
+      command: "conform",
+      options: {
+        vectorsOnly: values["vectors-only"] === true,
+        backend: values.backend === undefined
+          ? undefined
+          : oneOf("--backend", values.backend as string, BACKENDS),
+        quiet: values.quiet === true,
+      },
+    };
+  }
+  if (command === "info") {
+    const { values } = parse(rest, { backend: { type: "string" }, json: { type: "boolean" } });
+    if (values.help) return { command: "help", topic: "info" };
+    return {
+      command: "info",
+      options: {
+        backend: values.backend === undefined
+          ? undefined
+          : oneOf("--backend", values.backend as string, BACKENDS),
+        json: values.json === true,
+      },
+    };
+  }
+  throw new UsageError(`unknown command "${command}" (expected bench, conform, info or help)`);
+}
+
+function parseBench(rest: string[]): Command {
+  const { values: v } = parse(rest, {
+    shape: { type: "string", multiple: true },
+    m: { type: "string" },
+    op: { type: "string" },
+    variant: { type: "string" },
+    table: { type: "string" },
+    ids: { type: "string" },
+    "min-time": { type: "string" },
+    iters: { type: "string" },
+    backend: { type: "string" },
+    json: { type: "boolean" },
+    csv: { type: "boolean" },
+    out: { type: "string" },
+    chart: { type: "string" },
+    vs: { type: "string" },
+    "ggml-lib": { type: "string" },
+    "no-dense": { type: "boolean" },
+    "wall-clock": { type: "boolean" },
+    quiet: { type: "boolean" },
+  });
+  if (v.help) return { command: "help", topic: "bench" };
+  if (v.json && v.csv) {
+    throw new UsageError("--json and --csv cannot be used together, current value is both");
+  }
+  const op = oneOf(
+    "--op",
+    (v.op as string | undefined) ?? "all",
+    ["linear", "embedding", "all"] as const,
+  );
+  const variant = oneOf(
+    "--variant",
+    (v.variant as string | undefined) ?? "auto",
+    ["auto", "matvec", "tiled", "all"] as const,
+  );
+  let minTimeMs: number | undefined;
+  if (v["min-time"] !== undefined) {
+    const text = v["min-time"] as string;
+    const s = Number(text);
+    if (text.trim() === "" || !Number.isFinite(s) || s <= 0) {
+      throw new UsageError(
+        `--min-time must be a positive number of seconds, current value is "${text}"`,
+      );
+    }
+    minTimeMs = s * 1000;
+  }
+  if (v.vs !== undefined && v.vs !== "llama.cpp") {
+    throw new UsageError(`--vs must be llama.cpp, current value is "${v.vs}"`);
+  }
+  if (v.chart !== undefined && !(v.chart as string).endsWith(".svg")) {
+    throw new UsageError(`--chart must name an .svg file, current value is "${v.chart}"`);
+  }
+  let table: { rows: number; k: number } | undefined;
+  if (v.table !== undefined) {
+    const s = shape("--table", v.table as string);
+    table = { rows: s.n, k: s.k };
+  }
+  return {
+    command: "bench",
+    options: {
+      shapes: (v.shape as string[] | undefined)?.map((s) => shape("--shape", s)),
+      ms: v.m === undefined ? undefined : intList("--m", v.m as string),
+      ops: op === "all" ? ["linear", "embedding"] : [op],
+      variants: variant === "all" ? ["auto", "matvec", "tiled"] : [variant],
+      table,
+      ids: v.ids === undefined ? undefined : intList("--ids", v.ids as string),
+      minTimeMs,
+      iters: v.iters === undefined ? undefined : positiveInt("--iters", v.iters as string),
+      backend: v.backend === undefined
+        ? undefined
+        : oneOf("--backend", v.backend as string, BACKENDS),
+      format: v.json ? "json" : v.csv ? "csv" : "table",
+      out: v.out as string | undefined,
+      chart: v.chart as string | undefined,
+      vsLlamaCpp: v.vs === "llama.cpp",
+      ggmlLib: v["ggml-lib"] as string | undefined,
+      dense: v["no-dense"] !== true,
+      quiet: v.quiet === true,
+      wallClock: v["wall-clock"] === true,
+    },
+  };
+}

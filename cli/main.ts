@@ -1,0 +1,208 @@
+/**
+ * kquant-webgpu's command line: `bench`, `conform`, `info`.
+ *
+ * @module
+ */
+
+import { parseCommand, USAGE, UsageError } from "./args.ts";
+import type { BenchOptions, ConformOptions, InfoOptions } from "./args.ts";
+import { NO_ADAPTER_HELP, requestDeviceFrom } from "../kernels/device.ts";
+import {
+  type BenchConfig,
+  DEFAULT_EMBEDDING,
+  DEFAULT_MS,
+  DEFAULT_SHAPES,
+  isSoftwareAdapter,
+  runBench,
+  SOFTWARE_EMBEDDING,
+  SOFTWARE_MS,
+  SOFTWARE_SHAPES,
+} from "../bench/sweep.ts";
+import { formatCsv, formatHeader, formatJson, formatTable } from "../bench/report.ts";
+import { renderChart } from "../bench/chart.ts";
+import { probeDevice } from "../bench/probe.ts";
+
+// deno-lint-ignore no-console
+const out = (s: string) => console.log(s);
+// deno-lint-ignore no-console
+const err = (s: string) => console.error(s);
+
+class NoAdapterError extends Error {}
+
+async function openDevice(backend?: string): Promise<{ adapter: GPUAdapter; device: GPUDevice }> {
+  // Deno reads DENO_WEBGPU_BACKEND when the first adapter is requested.
+  if (backend) Deno.env.set("DENO_WEBGPU_BACKEND", backend);
+  const adapter = await navigator.gpu?.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) throw new NoAdapterError(NO_ADAPTER_HELP);
+  return { adapter, device: await requestDeviceFrom(adapter) };
+}
+
+async function bench(o: BenchOptions): Promise<number> {
+  const { adapter, device } = await openDevice(o.backend);
+  const software = isSoftwareAdapter(adapter);
+  const config: BenchConfig = {
+    shapes: o.shapes ?? (software ? SOFTWARE_SHAPES : DEFAULT_SHAPES),
+    ms: o.ms ?? (software ? SOFTWARE_MS : DEFAULT_MS),
+    ops: o.ops,
+    variants: o.variants,
+    embedding: {
+      ...(o.table ?? (software ? SOFTWARE_EMBEDDING : DEFAULT_EMBEDDING)),
+      counts: o.ids ?? (software ? SOFTWARE_EMBEDDING.counts : DEFAULT_EMBEDDING.counts),
+    },
+    measure: {
+      minTimeMs: o.minTimeMs ?? (software ? 100 : 1000),
+      maxIters: o.iters ?? 100000,
+      warmup: 10,
+    },
+    dense: o.dense,
+    vsLlamaCpp: o.vsLlamaCpp,
+    ggmlLib: o.ggmlLib,
+    forceWallClock: o.wallClock,
+  };
+  const scaledDown = software && (!o.shapes || !o.ms || !o.table || o.minTimeMs === undefined);
+  if (scaledDown && !o.quiet) {
+    err(
+      "software adapter: defaults scaled down (smaller shapes, fewer M, 0.1 s per case) to finish in about a minute",
+    );
+  }
+  const started = performance.now();
+  const report = await runBench(device, adapter, config, o.quiet ? () => {} : err);
+  report.scaledDown = scaledDown;
+  const text = o.format === "json"
+    ? formatJson(report)
+    : o.format === "csv"
+    ? formatCsv(report)
+    : `${formatHeader(report)}\n\n${formatTable(report)}\n`;
+  if (o.out) {
+    await Deno.writeTextFile(o.out, text);
+    if (!o.quiet) err(`wrote ${o.out}`);
+  } else {
+    Deno.stdout.writeSync(new TextEncoder().encode(text));
+  }
+  if (o.chart) {
+    await Deno.writeTextFile(o.chart, renderChart(report));
+    if (!o.quiet) err(`wrote ${o.chart}`);
+  }
+  if (!o.quiet) err(`bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  device.destroy();
+  return 0;
+}
+
+async function conform(o: ConformOptions): Promise<number> {
+  const { device } = await openDevice(o.backend);
+  const { runSuite } = await import("../conformance/suite.ts");
+  let oracle = null;
+  if (!o.vectorsOnly) {
+    const { loadLlamaCpp } = await import("../conformance/oracle.ts");
+    try {
+      oracle = await loadLlamaCpp();
+    } catch (error) {
+      err(
+        `live llama.cpp unavailable, running the committed vectors only: ${
+          (error as Error).message
+        }`,
+      );
+    }
+  }
+  let passed = 0;
+  let failed = 0;
+  await runSuite(device, oracle, (source, r) => {
+    if (r.ok) passed++;
+    else failed++;
+    if (o.quiet && r.ok) return;
+    const nmse = (v: number) => (v === 0 ? "0" : v.toExponential(2));
+    const figure = r.llama
+      ? `NMSE ${nmse(r.primary.nmse)} vs f64, ${nmse(r.llama.nmse)} vs llama.cpp`
+      : `max ${r.primary.maxUlp} ulp vs llama.cpp`;
+    out(
+      `${r.ok ? "ok  " : "FAIL"} ${source.padEnd(6)} ${r.name} [${r.variant}] ${figure}${
+        r.ok ? "" : `: ${r.detail}`
+      }`,
+    );
+  });
+  oracle?.close();
+  device.destroy();
+  out(`${passed} passed, ${failed} failed`);
+  return failed === 0 ? 0 : 1;
+}
+
+async function info(o: InfoOptions): Promise<number> {
+  const { adapter, device } = await openDevice(o.backend);
+  const i = await probeDevice(adapter, device);
+  device.destroy();
+  if (o.json) {
+    out(JSON.stringify(i, null, 2));
+    return 0;
+  }
+  const a = i.adapter;
+  const lines: [string, string][] = [
+    [
+      "adapter",
+      `${a.description || a.device || "(no description)"}${i.software ? " (software)" : ""}`,
+    ],
+    ["vendor", a.vendor || "-"],
+    ["architecture", a.architecture || "-"],
+    ["backend", i.backend],
+    ["features", i.features.join(", ") || "none"],
+    ...Object.entries(i.limits).map(([k, v]) =>
+      [k, new Intl.NumberFormat("en").format(v)] as [string, string]
+    ),
+    [
+      "subgroups",
+      i.subgroups.granted
+        ? `granted, size ${i.subgroups.measuredSize}${
+          i.subgroups.minSize
+            ? ` (adapter range ${i.subgroups.minSize}..${i.subgroups.maxSize})`
+            : ""
+        }`
+        : "not granted (workgroup-memory reductions)",
+    ],
+    [
+      "timestamps",
+      i.timestamps.available
+        ? (i.timestamps.advancing
+          ? "timestamp-query works"
+          : "timestamp-query present but not advancing")
+        : "no timestamp-query (bench uses wall clock)",
+    ],
+    ["crossover", `auto uses mat-vec up to M = ${i.crossover.maxMatvecM}: ${i.crossover.source}`],
+  ];
+  const w = Math.max(...lines.map(([k]) => k.length));
+  for (const [k, v] of lines) out(`${k.padEnd(w)}  ${v}`);
+  return 0;
+}
+
+/** Runs the command line; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let command;
+  try {
+    command = parseCommand(argv);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      err(`error: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+  try {
+    switch (command.command) {
+      case "help":
+        out(USAGE);
+        return 0;
+      case "bench":
+        return await bench(command.options);
+      case "conform":
+        return await conform(command.options);
+      case "info":
+        return await info(command.options);
+    }
+  } catch (error) {
+    if (error instanceof NoAdapterError) {
+      err(`error: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,59 @@
+/**
+ * The conformance suite as `cli conform` runs it: every committed vector and,
+ * where llama.cpp loads, the live cases, on every kernel variant.
+ *
+ * @module
+ */
+
+import { type CaseResult, checkEmbedding, checkLinear } from "./check.ts";
+import { readManifest } from "./vectors.ts";
+import { type CaseData, liveData, vectorData } from "./sources.ts";
+import { LIVE_CASES } from "./cases.ts";
+import type { LlamaCppOracle } from "./oracle.ts";
+import type { LinearVariant, Reduction } from "../kernels/linear.ts";
+
+/** Every linear variant/reduction pair the device supports. */
+export function linearRuns(device: GPUDevice): [LinearVariant, Reduction][] {
+  const runs: [LinearVariant, Reduction][] = [["auto", "auto"], ["matvec", "workgroup"]];
+  if (device.features.has("subgroups" as GPUFeatureName)) runs.push(["matvec", "subgroup"]);
+  runs.push(["tiled", "auto"]);
+  return runs;
+}
+
+/** Runs one case on every variant. */
+export async function checkCase(device: GPUDevice, data: CaseData): Promise<CaseResult[]> {
+  if (data.case.op === "embedding") return [await checkEmbedding(device, data as never)];
+  const out: CaseResult[] = [];
+  for (const [variant, reduction] of linearRuns(device)) {
+    out.push(await checkLinear(device, data as never, variant, reduction));
+  }
+  return out;
+}
+
+/**
+ * Runs the suite, calling `onResult` as each result arrives.
+ *
+ * @param oracle The live oracle, or null to use only the committed vectors.
+ */
+export async function runSuite(
+  device: GPUDevice,
+  oracle: LlamaCppOracle | null,
+  onResult: (source: "vector" | "live", r: CaseResult) => void,
+): Promise<CaseResult[]> {
+  const all: CaseResult[] = [];
+  for (const entry of (await readManifest()).cases) {
+    for (const r of await checkCase(device, await vectorData(entry))) {
+      all.push(r);
+      onResult("vector", r);
+    }
+  }
+  if (oracle) {
+    for (const c of LIVE_CASES) {
+      for (const r of await checkCase(device, liveData(oracle, c))) {
+        all.push(r);
+        onResult("live", r);
+      }
+    }
+  }
+  return all;
+}
