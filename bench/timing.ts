@@ -124,34 +124,65 @@ export class GpuTimer {
     return { ticks, wallMs, spanTicks: Number(stamps[2 * passes - 1] - stamps[0]) };
   }
 
-  /**
-   * Establishes the tick length: times a long batch of `encode` by wall clock
-   * and by timestamps; a ratio within 15% of 1 confirms 1 ns ticks (NVIDIA
-   * Vulkan, lavapipe), else the measured ratio is used and reported.
-   */
-  async calibrate(encode: EncodeFn, targetMs = 300): Promise<void> {
-    if (this.clock !== "gpu-timestamp") return;
-    let passes = 4;
-    let run = await this.#batch(encode, passes);
-    while (run.wallMs < targetMs && passes < MAX_BATCH) {
-      passes = Math.min(MAX_BATCH, passes * 4);
-      run = await this.#batch(encode, passes);
+  /** Runs `passes` passes in one submit with timestamps only around the first and last. */
+  async #span(encode: EncodeFn, passes: number): Promise<{ wallMs: number; spanTicks: number }> {
+    const encoder = this.device.createCommandEncoder({ label: "kquant bench calibration" });
+    for (let i = 0; i < passes; i++) {
+      const tw: GPUComputePassTimestampWrites = { querySet: this.#querySet! };
+      if (i === 0) tw.beginningOfPassWriteIndex = 0;
+      if (i === passes - 1) tw.endOfPassWriteIndex = 1;
+      encode(encoder, i === 0 || i === passes - 1 ? tw : undefined);
     }
-    if (run.spanTicks <= 0) {
+    encoder.resolveQuerySet(this.#querySet!, 0, 2, this.#resolve!, 0);
+    const readback = this.device.createBuffer({
+      label: "kquant bench calibration readback",
+      size: 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    encoder.copyBufferToBuffer(this.#resolve!, 0, readback, 0, 16);
+    const t0 = performance.now();
+    this.device.queue.submit([encoder.finish()]);
+    await this.device.queue.onSubmittedWorkDone();
+    const wallMs = performance.now() - t0;
+    await readback.mapAsync(GPUMapMode.READ);
+    const [a, b] = new BigUint64Array(readback.getMappedRange().slice(0));
+    readback.unmap();
+    readback.destroy();
+    return { wallMs, spanTicks: Number(b - a) };
+  }
+
+  /**
+   * Establishes the tick length (Deno returns raw ticks): times a short and a
+   * long run of `encode` (≥ `targetMs`) by wall clock and by timestamps and
+   * divides the differences, which cancels the fixed submit and ~10 ms polling
+   * cost. Within 10% of 1 confirms 1 ns ticks (NVIDIA Vulkan, lavapipe); else
+   * the measured length is used and reported.
+   */
+  async calibrate(encode: EncodeFn, targetMs = 400): Promise<void> {
+    if (this.clock !== "gpu-timestamp") return;
+    let passes = 8;
+    let long = await this.#span(encode, passes);
+    while (long.wallMs < targetMs && passes < 1 << 16) {
+      passes *= 2;
+      long = await this.#span(encode, passes);
+    }
+    const short = await this.#span(encode, Math.max(1, passes >> 2));
+    long = await this.#span(encode, passes);
+    const dTicks = long.spanTicks - short.spanTicks;
+    if (dTicks <= 0) {
       this.tickSource = "assumed 1 ns (timestamps did not advance)";
       return;
     }
-    const ratio = (run.wallMs * 1e6) / run.spanTicks;
-    if (ratio > 0.85 && ratio < 1.15) {
+    const ratio = ((long.wallMs - short.wallMs) * 1e6) / dTicks;
+    const over = `${(long.wallMs - short.wallMs).toFixed(0)} ms`;
+    if (ratio > 0.9 && ratio < 1.1) {
       this.tickNs = 1;
-      this.tickSource = `1 ns, confirmed by wall clock (ratio ${ratio.toFixed(3)} over ${
-        run.wallMs.toFixed(0)
-      } ms)`;
+      this.tickSource = `1 ns, confirmed against wall clock (ratio ${
+        ratio.toFixed(3)
+      } over ${over})`;
     } else {
       this.tickNs = ratio;
-      this.tickSource = `${ratio.toFixed(3)} ns, calibrated against wall clock over ${
-        run.wallMs.toFixed(0)
-      } ms`;
+      this.tickSource = `${ratio.toFixed(3)} ns, calibrated against wall clock over ${over}`;
     }
   }
 

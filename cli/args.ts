@@ -150,7 +150,13 @@ function parse(
       allowPositionals: false,
     });
   } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0].replace(/\. To specify.*$/, ""));
+    const message = (error as Error).message.split("\n")[0];
+    const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+    if (ambiguous) {
+      const value = args[args.indexOf(ambiguous[1]) + 1];
+      throw new UsageError(`${ambiguous[1]} must be given a value, current value is "${value}"`);
+    }
+    throw new UsageError(message.replace(/\.$/, ""));
   }
 }
 

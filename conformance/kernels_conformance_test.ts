@@ -1,31 +1,25 @@
 import assert from "node:assert/strict";
 import { requestDevice } from "../kernels/device.ts";
-import { type CaseResult, checkEmbedding, checkLinear } from "./check.ts";
+import type { CaseResult } from "./check.ts";
 import { readManifest } from "./vectors.ts";
-import { type CaseData, liveData, vectorData } from "./sources.ts";
+import { liveData, vectorData } from "./sources.ts";
 import { caseName, LIVE_CASES } from "./cases.ts";
+import { checkCase as checkAll, linearRuns } from "./suite.ts";
 import { oracle } from "./test_oracle.ts";
-import type { LinearVariant, Reduction } from "../kernels/linear.ts";
 
 const device = await requestDevice();
-const hasSubgroups = device.features.has("subgroups" as GPUFeatureName);
-const RUNS: [LinearVariant, Reduction][] = [
-  ["auto", "auto"],
-  ["matvec", "workgroup"],
-  ...(hasSubgroups ? [["matvec", "subgroup"] as [LinearVariant, Reduction]] : []),
-  ["tiled", "auto"],
-];
 /** Worst NMSE seen per variant, printed at the end for the issue notes. */
 const worst = new Map<string, number>();
 
-async function checkAll(data: CaseData): Promise<CaseResult[]> {
-  if (data.case.op === "embedding") return [await checkEmbedding(device, data as never)];
-  const results: CaseResult[] = [];
-  for (const [variant, reduction] of RUNS) {
-    results.push(await checkLinear(device, data as never, variant, reduction));
+Deno.test("the conformance runs cover auto, both mat-vec reductions where granted, and tiled", () => {
+  const runs = linearRuns(device).map(([v, r]) => `${v}/${r}`);
+  assert.ok(
+    runs.includes("matvec/workgroup") && runs.includes("tiled/auto") && runs.includes("auto/auto"),
+  );
+  if (device.features.has("subgroups" as GPUFeatureName)) {
+    assert.ok(runs.includes("matvec/subgroup"));
   }
-  return results;
-}
+});
 
 function assertResults(results: CaseResult[]) {
   for (const r of results) {
@@ -37,7 +31,7 @@ function assertResults(results: CaseResult[]) {
 const manifest = await readManifest();
 for (const entry of manifest.cases) {
   Deno.test(`WebGPU matches committed llama.cpp vector ${entry.name}`, async () => {
-    assertResults(await checkAll(await vectorData(entry)));
+    assertResults(await checkAll(device, await vectorData(entry)));
   });
 }
 
@@ -46,7 +40,7 @@ for (const c of LIVE_CASES) {
     `WebGPU matches live llama.cpp on ${caseName(c)}`,
     { ignore: oracle === null },
     async () => {
-      assertResults(await checkAll(liveData(oracle!, c)));
+      assertResults(await checkAll(device, liveData(oracle!, c)));
     },
   );
 }

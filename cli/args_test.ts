@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { parseCommand, UsageError } from "./args.ts";
+
+Deno.test("parseCommand() reads bench flags into options", () => {
+  const c = parseCommand([
+    "bench",
+    "--shape",
+    "14336x4096",
+    "--shape",
+    "4096x14336",
+    "--m",
+    "1,2,8",
+    "--op",
+    "linear",
+    "--variant",
+    "all",
+    "--min-time",
+    "0.5",
+    "--iters",
+    "50",
+    "--backend",
+    "vulkan",
+    "--json",
+    "--out",
+    "r.json",
+    "--chart",
+    "r.svg",
+    "--vs",
+    "llama.cpp",
+    "--ggml-lib",
+    "/x",
+    "--quiet",
+  ]);
+  assert.equal(c.command, "bench");
+  if (c.command !== "bench") return;
+  const o = c.options;
+  assert.deepEqual(o.shapes, [{ n: 14336, k: 4096 }, { n: 4096, k: 14336 }]);
+  assert.deepEqual(o.ms, [1, 2, 8]);
+  assert.deepEqual(o.ops, ["linear"]);
+  assert.deepEqual(o.variants, ["auto", "matvec", "tiled"]);
+  assert.equal(o.minTimeMs, 500);
+  assert.equal(o.iters, 50);
+  assert.equal(o.backend, "vulkan");
+  assert.equal(o.format, "json");
+  assert.equal(o.out, "r.json");
+  assert.equal(o.chart, "r.svg");
+  assert.ok(o.vsLlamaCpp && o.quiet && o.dense);
+  assert.equal(o.ggmlLib, "/x");
+});
+
+Deno.test("parseCommand() defaults bench to everything, auto variant, a table", () => {
+  const c = parseCommand(["bench"]);
+  assert.equal(c.command, "bench");
+  if (c.command !== "bench") return;
+  assert.deepEqual(c.options.ops, ["linear", "embedding"]);
+  assert.deepEqual(c.options.variants, ["auto"]);
+  assert.equal(c.options.format, "table");
+  assert.equal(c.options.shapes, undefined);
+});
+
+Deno.test("parseCommand() reads conform, info and help", () => {
+  assert.deepEqual(parseCommand(["conform", "--vectors-only"]), {
+    command: "conform",
+    options: { vectorsOnly: true, backend: undefined, quiet: false },
+  });
+  assert.deepEqual(parseCommand(["info", "--json"]), {
+    command: "info",
+    options: { backend: undefined, json: true },
+  });
+  assert.equal(parseCommand([]).command, "help");
+  assert.equal(parseCommand(["bench", "--help"]).command, "help");
+});
+
+Deno.test("parseCommand() rejects bad input with a message naming the value", () => {
+  const bad: [string[], string][] = [
+    [["serve"], '"serve"'],
+    [["bench", "--bogus"], "bogus"],
+    [["bench", "--m", "1,x"], '"x"'],
+    [["bench", "--m", ""], '""'],
+    [["bench", "--m", "0"], '"0"'],
+    [["bench", "--m", "-3"], '"-3"'],
+    [["bench", "--shape", "4096x300"], "300"],
+    [["bench", "--shape", "4096"], '"4096"'],
+    [["bench", "--shape", "0x256"], '"0"'],
+    [["bench", "--op", "conv"], '"conv"'],
+    [["bench", "--variant", "fast"], '"fast"'],
+    [["bench", "--min-time", "abc"], '"abc"'],
+    [["bench", "--min-time", "-1"], '"-1"'],
+    [["bench", "--iters", "1.5"], '"1.5"'],
+    [["bench", "--backend", "cuda"], '"cuda"'],
+    [["bench", "--vs", "torch"], '"torch"'],
+    [["bench", "--chart", "x.png"], '"x.png"'],
+    [["bench", "--json", "--csv"], "--json and --csv"],
+    [["conform", "--fast"], "fast"],
+    [["info", "--backend", "x"], '"x"'],
+  ];
+  for (const [argv, needle] of bad) {
+    assert.throws(
+      () => parseCommand(argv),
+      (e: Error) =>
+        e instanceof UsageError && e.message.includes(needle) && !e.message.includes("\n"),
+      argv.join(" "),
+    );
+  }
+});

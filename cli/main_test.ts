@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+
+const MAIN = new URL("./main.ts", import.meta.url).pathname;
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+const TINY = [
+  "--shape",
+  "256x256",
+  "--m",
+  "1,9",
+  "--variant",
+  "all",
+  "--table",
+  "64x256",
+  "--ids",
+  "1,4",
+  "--min-time",
+  "0.01",
+  "--quiet",
+];
+
+Deno.test("cli exits 2 with one line and usage for bad input, never a stack trace", async () => {
+  for (
+    const args of [["bench", "--m", "x"], ["frobnicate"], ["bench", "--shape", "10x100"], [
+      "bench",
+      "--nope",
+    ]]
+  ) {
+    const r = await cli(...args);
+    assert.equal(r.code, 2, args.join(" "));
+    const first = r.stderr.split("\n").find((l) => l.startsWith("error:"));
+    assert.ok(first, r.stderr);
+    assert.match(r.stderr, /Usage: deno run -A cli\/main.ts/);
+    assert.doesNotMatch(r.stderr, /at file:|Stack|\.ts:\d+:\d+/);
+  }
+});
+
+Deno.test("cli help prints usage with examples", async () => {
+  const r = await cli("help");
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /Examples:/);
+  assert.match(r.stdout, /--vs llama\.cpp/);
+});
+
+Deno.test("cli info describes the adapter, limits, subgroups, timestamps and crossover", async () => {
+  const r = await cli("info");
+  assert.equal(r.code, 0, r.stderr);
+  for (
+    const key of [
+      "adapter",
+      "backend",
+      "features",
+      "maxStorageBufferBindingSize",
+      "subgroups",
+      "timestamps",
+      "crossover",
+    ]
+  ) {
+    assert.match(r.stdout, new RegExp(`^${key}\\s`, "m"), key);
+  }
+  const j = await cli("info", "--json");
+  const parsed = JSON.parse(j.stdout);
+  assert.equal(typeof parsed.limits.maxBufferSize, "number");
+  assert.equal(typeof parsed.crossover.maxMatvecM, "number");
+});
+
+Deno.test("cli bench --json prints one object with every documented field", async () => {
+  const r = await cli("bench", ...TINY, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.ok(["gpu-timestamp", "wall"].includes(report.clock));
+  assert.ok(report.ceilingGBs > 0);
+  assert.equal(typeof report.adapter.description, "string");
+  assert.equal(typeof report.backend, "string");
+  const linear = report.results.filter((x: { op: string }) => x.op === "linear");
+  const emb = report.results.filter((x: { op: string }) => x.op === "embedding");
+  assert.equal(linear.length, 2 * 3);
+  assert.equal(emb.length, 2);
+  for (const x of report.results) {
+    for (
+      const key of [
+        "op",
+        "variant",
+        "m",
+        "n",
+        "k",
+        "medianUs",
+        "p10Us",
+        "p90Us",
+        "gbps",
+        "gflops",
+        "pctOfCeiling",
+      ]
+    ) {
+      assert.ok(key in x, key);
+    }
+    assert.ok(x.p10Us <= x.medianUs && x.medianUs <= x.p90Us);
+    assert.ok(x.medianUs > 0);
+  }
+  assert.ok(linear.every((x: { denseUs?: number }) => x.denseUs! > 0));
+  assert.equal(emb[1].m, 4);
+  assert.equal(emb[1].n, 64);
+  assert.equal(report.measuredCrossover.length, 1);
+});
+
+Deno.test("cli bench prints an aligned table, CSV, and an SVG chart", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await cli("bench", ...TINY, "--chart", `${dir}/c.svg`);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^adapter /m);
+  assert.match(r.stdout, /^ceiling .* GB\/s/m);
+  const header = r.stdout.split("\n").find((l) => l.startsWith("op "))!;
+  const dashes = r.stdout.split("\n")[r.stdout.split("\n").indexOf(header) + 1];
+  assert.match(header, /median µs.*GB\/s.*GFLOP\/s.*% ceiling/);
+  assert.equal(dashes.replace(/[^ ]/g, "").length > 5, true);
+  assert.match(r.stdout, /crossover 256×256:/);
+  const svg = await Deno.readTextFile(`${dir}/c.svg`);
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.match(svg, /median latency \(µs\)/);
+  assert.match(svg, /batch size M/);
+  assert.match(svg, /Q5_K matvec/);
+  assert.match(svg, /read ceiling/);
+  assert.match(svg, /<path d="M/);
+  const csv = await cli("bench", ...TINY, "--csv", "--out", `${dir}/r.csv`);
+  assert.equal(csv.code, 0, csv.stderr);
+  const lines = (await Deno.readTextFile(`${dir}/r.csv`)).trim().split("\n");
+  assert.equal(
+    lines[0],
+    "op,variant,m,n,k,medianUs,p10Us,p90Us,gbps,gflops,pctOfCeiling,denseUs,llamaCppUs",
+  );
+  assert.equal(lines.length, 1 + 6 + 2);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("cli bench --vs llama.cpp adds llama.cpp's time and ratio", async () => {
+  const r = await cli(
+    "bench",
+    "--op",
+    "linear",
+    "--shape",
+    "256x256",
+    "--m",
+    "1",
+    "--min-time",
+    "0.01",
+    "--no-dense",
+    "--vs",
+    "llama.cpp",
+    "--json",
+    "--quiet",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.ok(report.llamaCpp.backend.length > 0);
+  assert.ok(report.results[0].llamaCppUs > 0);
+  assert.equal(report.results[0].denseUs, undefined);
+});
+
+Deno.test("cli conform --vectors-only runs the committed vectors and ends with the count", async () => {
+  const r = await cli("conform", "--vectors-only", "--quiet");
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^\d+ passed, 0 failed$/m);
+  const passed = Number(/^(\d+) passed/m.exec(r.stdout)![1]);
+  assert.ok(passed >= 26, `${passed}`);
+});
