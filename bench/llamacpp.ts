@@ -9,6 +9,7 @@
  */
 
 import { Q5K_GGML_TYPE } from "../kernels/q5k_format.ts";
+import { pinLibrary } from "../conformance/pin_library.ts";
 
 const GGML_TYPE_F32 = 0;
 const GGML_TYPE_I32 = 26;
@@ -95,6 +96,9 @@ export async function openGgmlBench(libDir?: string): Promise<GgmlBench> {
         dirs.join(", ") || "no installed package"
       }); pass --ggml-lib DIR`,
     );
+  }
+  for (const lib of ["libggml-base.so", "libggml-vulkan.so", "libggml-cpu-x64.so"]) {
+    if (exists(`${dir}/${lib}`)) pinLibrary(`${dir}/${lib}`);
   }
   const base = Deno.dlopen(`${dir}/libggml-base.so`, BASE);
   const b = base.symbols;

@@ -7,6 +7,7 @@
  */
 
 import { Q5K_BLOCK_BYTES, Q5K_BLOCK_WEIGHTS, Q5K_GGML_TYPE } from "../kernels/q5k_format.ts";
+import { pinLibrary } from "./pin_library.ts";
 
 /** The llama.cpp package pinned in deno.json (its libraries are llama.cpp release v0.5.0 builds). */
 export const ORACLE_PACKAGE = "@node-llama-cpp/linux-x64@3.22.1";
@@ -99,6 +100,8 @@ export async function loadLlamaCpp(libDir?: string): Promise<LlamaCppOracle> {
   let base: Deno.DynamicLibrary<typeof BASE_SYMBOLS>;
   let cpu: Deno.DynamicLibrary<typeof CPU_SYMBOLS>;
   try {
+    pinLibrary(`${dir}/libggml-base.so`);
+    pinLibrary(`${dir}/libggml-cpu-x64.so`);
     base = Deno.dlopen(`${dir}/libggml-base.so`, BASE_SYMBOLS);
     // The portable build, not a per-ISA one, so results match on every x86-64.
     cpu = Deno.dlopen(`${dir}/libggml-cpu-x64.so`, CPU_SYMBOLS);
