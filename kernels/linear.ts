@@ -7,8 +7,8 @@
 
 import { type BufferRange, dispatch, readBack, UniformPool, uploadStorage } from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
-import { matvecKernel } from "./matvec_kernel.ts";
-import { tiledKernel } from "./tiled_kernel.ts";
+import { matvecConfigFor, matvecKernel } from "./matvec_kernel.ts";
+import { tiledKernel, tileFor } from "./tiled_kernel.ts";
 import { crossoverFor } from "./crossover.ts";
 import { floats, positiveInt, show } from "./_validate.ts";
 
@@ -35,7 +35,6 @@ export interface Q5KLinearOptions {
 
 const VARIANTS: readonly LinearVariant[] = ["auto", "matvec", "tiled"];
 const REDUCTIONS: readonly Reduction[] = ["auto", "subgroup", "workgroup"];
-const MATVEC_MAX_COLS = 8;
 
 function oneOf<T extends string>(
   action: string,
@@ -82,6 +81,7 @@ export class Q5KLinear {
   readonly maxMatvecM: number;
   #weights: GpuBlob;
   #bias: GPUBuffer | null;
+  #subgroupMinSize: number;
   #uniforms: UniformPool;
   #scratch: { x: GPUBuffer; y: GPUBuffer } | null = null;
   #destroyed = false;
@@ -103,6 +103,10 @@ export class Q5KLinear {
     this.maxMatvecM = crossoverFor(device.adapterInfo).maxMatvecM;
     this.#weights = weights;
     this.#bias = bias;
+    const info = device.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+    // Deno grants subgroups without listing sizes on some backends: then assume the
+    // WebGPU minimum of 4, which keeps lane groups inside one subgroup.
+    this.#subgroupMinSize = reduction === "subgroup" ? (info.subgroupMinSize || 4) : 0;
     this.#uniforms = new UniformPool(device, "q5_K linear");
   }
 
@@ -213,14 +217,22 @@ export class Q5KLinear {
         maxWorkgroupsPerDimension: maxDim,
       };
       const spec = family === "matvec"
-        ? matvecKernel({
-          workgroupSize: 128,
-          rows: 2,
-          cols: Math.min(m, MATVEC_MAX_COLS),
-          subgroups: this.reduction === "subgroup",
-          bias: this.#bias !== null,
-        }, shape)
-        : tiledKernel({ bm: m > 64 ? 128 : 64, bias: this.#bias !== null }, shape);
+        ? matvecKernel(
+          matvecConfigFor(
+            m,
+            this.#subgroupMinSize,
+            this.reduction === "workgroup",
+            this.#bias !== null,
+          ),
+          shape,
+        )
+        : tiledKernel(
+          {
+            tile: tileFor(this.device.limits.maxComputeWorkgroupStorageSize),
+            bias: this.#bias !== null,
+          },
+          shape,
+        );
       const storage: BufferRange[] = [
         { buffer: this.#weights.buffer, offset: chunk.offset, size: chunk.size },
         x,

@@ -2,14 +2,16 @@
  * The Q5_K mat-vec kernel for small M (decode and small batches).
  *
  * Shape (after llama.cpp's Metal kernel_mul_mv_q5_K and Vulkan
- * mul_mat_vec_q5_k): 8 threads per super-block, each owning one 16-byte qs
+ * mul_mat_vec_q5_k): 8 lanes per super-block, each owning one 16-byte qs
  * vector (16 low + 16 high nibbles: 32 weights of two sub-blocks) and the
- * matching 16 qh bytes; all three loads are vec4<u32>. The min term is
- * factored out (d·Σ sc·Σq·x − dmin·Σ mn·Σx), `rows` output rows share each
- * activation load, and up to 8 activation columns reuse each decoded chunk.
- * Partial sums reduce with subgroupAdd when the device granted subgroups
- * (assuming subgroups are consecutive invocation indices, as on Vulkan, Metal
- * and D3D12 drivers for 1-D workgroups), else by a tree in workgroup memory.
+ * matching 16 qh bytes, read as vec4<u32> together with the 16-byte header.
+ * A group of 8·S lanes walks one set of R rows, S blocks at a time; each lane
+ * decodes its R·32 weights once and reuses them for all C activation columns
+ * of the pass (larger M walks column groups). The min term is factored out:
+ * d·(sc·Σq·x) − dmin·(mn·Σx). Partial sums meet by subgroupShuffleXor
+ * butterflies where the device granted subgroups of at least 8·S lanes, else
+ * by a tree in workgroup memory. The WGSL is generated fully unrolled: no
+ * dynamically indexed local arrays, which some compilers spill to memory.
  *
  * @module
  */
@@ -20,14 +22,14 @@ import { ceilDiv, foldWorkgroups } from "./dispatch.ts";
 
 /** Compile-time choices of the mat-vec kernel. */
 export interface MatvecConfig {
-  /** Threads per workgroup, a multiple of 8. */
-  workgroupSize: number;
-  /** Output rows per workgroup. */
+  /** Output rows per lane group (R). */
   rows: number;
-  /** Activation columns per pass, 1..8. */
+  /** Super-blocks a lane group works on at once (S); the group has 8·S lanes. */
+  slots: 1 | 2 | 4 | 8;
+  /** Activation columns per pass (C), 1..8. */
   cols: number;
-  /** Reduce with subgroupAdd (else workgroup memory). */
-  subgroups: boolean;
+  /** How the 8·S lanes of a group combine their sums. */
+  reduce: "subgroup" | "workgroup";
   /** Add a bias vector. */
   bias: boolean;
 }
@@ -43,27 +45,68 @@ export interface MatvecShape {
   maxWorkgroupsPerDimension: number;
 }
 
+/** Threads per workgroup. */
+export const MATVEC_WORKGROUP = 256;
+/** Most activation columns one pass handles. */
+export const MATVEC_MAX_COLS = 8;
+
+/**
+ * Picks the mat-vec configuration for a batch size on a device: more rows per
+ * lane group as M grows (activation loads are shared across rows), 32-lane
+ * groups where subgroups are at least that wide.
+ *
+ * @param m Batch size.
+ * @param subgroupMinSize The device's smallest subgroup size, or 0 for no subgroups.
+ * @param forceWorkgroup Use the workgroup-memory reduction even with subgroups.
+ */
+export function matvecConfigFor(
+  m: number,
+  subgroupMinSize: number,
+  forceWorkgroup: boolean,
+  bias: boolean,
+): MatvecConfig {
+  const cols = Math.min(m, MATVEC_MAX_COLS);
+  const useSubgroups = !forceWorkgroup && subgroupMinSize >= 8;
+  const maxSlots = useSubgroups ? Math.min(4, subgroupMinSize / 8) : 4;
+  const tuned = Deno.env.get("KQUANT_MATVEC"); // "R,S" for tuning experiments
+  let rows = cols <= 2 ? 1 : 2;
+  let slots = maxSlots;
+  if (tuned) {
+    const [r, s] = tuned.split(",").map(Number);
+    if (r >= 1 && r <= 8) rows = r;
+    if ([1, 2, 4, 8].includes(s) && s <= maxSlots) slots = s;
+  }
+  return {
+    rows,
+    slots: slots as MatvecConfig["slots"],
+    cols,
+    reduce: useSubgroups ? "subgroup" : "workgroup",
+    bias,
+  };
+}
+
 /** The mat-vec kernel for a config and shape. */
 export function matvecKernel(cfg: MatvecConfig, shape: MatvecShape): KernelSpec {
-  const { workgroupSize: wg, rows: r, cols: c } = cfg;
-  const groups = ceilDiv(shape.rows, r);
-  const [gx, gy] = foldWorkgroups(groups, shape.maxWorkgroupsPerDimension);
-  const colGroups = ceilDiv(shape.m, c);
+  const lanes = 8 * cfg.slots;
+  const rowsPerWorkgroup = (MATVEC_WORKGROUP / lanes) * cfg.rows;
+  const [gx, gy] = foldWorkgroups(
+    ceilDiv(shape.rows, rowsPerWorkgroup),
+    shape.maxWorkgroupsPerDimension,
+  );
+  const colGroups = ceilDiv(shape.m, cfg.cols);
   if (colGroups > shape.maxWorkgroupsPerDimension) {
     throw new RangeError(
       `Cannot run Q5_K mat-vec: m must be at most ${
-        c * shape.maxWorkgroupsPerDimension
+        cfg.cols * shape.maxWorkgroupsPerDimension
       }, current value is ${shape.m}`,
     );
   }
-  const key = `q5k-matvec:wg${wg}:r${r}:c${c}:${cfg.subgroups ? "sg" : "wgmem"}:${
-    cfg.bias ? "bias" : "nobias"
-  }`;
   return {
-    name: `q5_K matvec (wg=${wg}, rows=${r}, cols=${c}, ${
-      cfg.subgroups ? "subgroup" : "workgroup"
-    } reduce)`,
-    key,
+    name:
+      `q5_K matvec (rows=${cfg.rows}, slots=${cfg.slots}, cols=${cfg.cols}, ${cfg.reduce} reduce)`,
+    key: `q5k-matvec:r${cfg.rows}:s${cfg.slots}:c${cfg.cols}:${cfg.reduce}:${
+      cfg.bias ? "bias" : "nobias"
+    }`,
     wgsl: matvecWgsl(cfg),
     workgroups: [gx, gy, colGroups],
     uniforms: new Uint32Array([
@@ -79,44 +122,108 @@ export function matvecKernel(cfg: MatvecConfig, shape: MatvecShape): KernelSpec 
   };
 }
 
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
 function matvecWgsl(cfg: MatvecConfig): string {
-  const { workgroupSize: wg, rows: R, cols: C } = cfg;
-  const rc = R * C;
-  const builtins = cfg.subgroups
-    ? ", @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_size: u32"
-    : "";
-  const redSize = cfg.subgroups ? (wg / 4) * rc : wg * rc;
-  const reduce = cfg.subgroups
-    ? /* wgsl */ `
-  let sg_id = lid / sg_size;
-  let n_sg = (WG + sg_size - 1u) / sg_size;
-  for (var v = 0u; v < RC; v++) {
-    let s = subgroupAdd(acc[v]);
-    if (sg_lane == 0u) { red[sg_id * RC + v] = s; }
+  const { rows: R, cols: C } = cfg;
+  const L = 8 * cfg.slots;
+  const G = MATVEC_WORKGROUP / L;
+  const sg = cfg.reduce === "subgroup";
+  const rs = range(R);
+  const cs = range(C);
+  const is = range(4);
+  const lines: string[] = [];
+  const emit = (s: string) => lines.push(s);
+
+  for (const r of rs) {
+    emit(`  let row${r} = min(first + ${r}u, p.rows - 1u);`);
   }
-  workgroupBarrier();
-  var total = 0.0;
-  if (lid < RC) {
-    for (var i = 0u; i < n_sg; i++) { total += red[i * RC + lid]; }
-  }`
-    : /* wgsl */ `
-  for (var v = 0u; v < RC; v++) { red[v * WG + lid] = acc[v]; }
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) {
-      for (var v = 0u; v < RC; v++) { red[v * WG + lid] += red[v * WG + lid + s]; }
+  for (const r of rs) for (const c of cs) emit(`  var a${r}_${c} = 0.0;`);
+  emit(`  for (var b = slot; b < p.nb; b += S) {`);
+  for (const r of rs) {
+    emit(`    let base${r} = (row${r} * p.nb + b) * BLOCK_VEC4;`);
+    emit(`    let hd${r} = w[base${r}];`);
+    emit(`    let qh${r} = w[base${r} + 1u + hf];`);
+    emit(`    let qs${r} = w[base${r} + 3u + t];`);
+  }
+  for (const r of rs) {
+    emit(`    let d${r} = f16_bits_to_f32(hd${r}.x & 0xffffu);`);
+    emit(`    let dm${r} = f16_bits_to_f32(hd${r}.x >> 16u);`);
+    emit(`    let sl${r} = scale_min(j, hd${r}.y, hd${r}.z, hd${r}.w);`);
+    emit(`    let su${r} = scale_min(j + 1u, hd${r}.y, hd${r}.z, hd${r}.w);`);
+    emit(`    let dl${r} = d${r} * f32(sl${r}.x);`);
+    emit(`    let du${r} = d${r} * f32(su${r}.x);`);
+    emit(`    let ml${r} = dm${r} * f32(sl${r}.y);`);
+    emit(`    let mu${r} = dm${r} * f32(su${r}.y);`);
+    for (const i of is) {
+      const comp = "xyzw"[i];
+      emit(`    let wl${r}_${i} = unpack_q(quants4(qs${r}.${comp}, qh${r}.${comp}, j));`);
+      emit(`    let wu${r}_${i} = unpack_q(quants4(qs${r}.${comp}, qh${r}.${comp}, j + 1u));`);
     }
-    workgroupBarrier();
   }
-  var total = 0.0;
-  if (lid < RC) { total = red[lid * WG]; }`;
+  for (const c of cs) {
+    emit(`    {`);
+    emit(`      let xb = min(col0 + ${c}u, p.m - 1u) * p.k4 + b * 64u + g * 16u + hf * 4u;`);
+    for (const i of is) {
+      emit(`      let xl${i} = x[xb + ${i}u];`);
+      emit(`      let xu${i} = x[xb + ${8 + i}u];`);
+    }
+    emit(`      let yl = dot(xl0 + xl1 + xl2 + xl3, ONE4);`);
+    emit(`      let yu = dot(xu0 + xu1 + xu2 + xu3, ONE4);`);
+    for (const r of rs) {
+      emit(
+        `      let s${r}l = dot(wl${r}_0, xl0) + dot(wl${r}_1, xl1) + dot(wl${r}_2, xl2) + dot(wl${r}_3, xl3);`,
+      );
+      emit(
+        `      let s${r}u = dot(wu${r}_0, xu0) + dot(wu${r}_1, xu1) + dot(wu${r}_2, xu2) + dot(wu${r}_3, xu3);`,
+      );
+      emit(
+        `      a${r}_${c} += (dl${r} * s${r}l + du${r} * s${r}u) - (ml${r} * yl + mu${r} * yu);`,
+      );
+    }
+    emit(`    }`);
+  }
+  emit(`  }`);
+
+  // Combine the L lanes of each group; afterwards lane v of the group holds value v.
+  const values = rs.flatMap((r) => cs.map((c) => `a${r}_${c}`));
+  if (sg) {
+    for (const v of values) {
+      for (let mask = 1; mask < L; mask <<= 1) {
+        emit(`  ${v} += subgroupShuffleXor(${v}, ${mask}u);`);
+      }
+    }
+  } else {
+    for (const v of values) {
+      emit(`  red[lid] = ${v};`);
+      emit(`  workgroupBarrier();`);
+      for (let s = L / 2; s >= 1; s >>= 1) {
+        emit(`  if (lane < ${s}u) { red[lid] += red[lid + ${s}u]; }`);
+        emit(`  workgroupBarrier();`);
+      }
+      emit(`  ${v} = red[group * L];`);
+      emit(`  workgroupBarrier();`);
+    }
+  }
+  values.forEach((v, idx) => {
+    const r = Math.floor(idx / C);
+    const c = idx % C;
+    emit(`  if (lane == ${idx % L}u && first + ${r}u < p.rows && col0 + ${c}u < p.m) {`);
+    emit(
+      `    y[(col0 + ${c}u) * p.n + p.row0 + first + ${r}u] = ${v}${
+        cfg.bias ? ` + bias[p.row0 + first + ${r}u]` : ""
+      };`,
+    );
+    emit(`  }`);
+  });
+
   return /* wgsl */ `${Q5K_WGSL}
-const WG = ${wg}u;
-const TPB = 8u;           // threads per super-block
-const SLOTS = WG / TPB;   // super-blocks in flight per workgroup
-const R = ${R}u;          // output rows per workgroup
-const C = ${C}u;          // activation columns per pass
-const RC = ${rc}u;
+const WG = ${MATVEC_WORKGROUP}u;
+const L = ${L}u;          // lanes per row group: 8 per super-block
+const S = ${cfg.slots}u;  // super-blocks a row group reads at once
+const G = ${G}u;          // row groups per workgroup
+const R = ${R}u;          // rows per row group
+const ONE4 = vec4<f32>(1.0);
 
 struct Params {
   m: u32, n: u32, k: u32, nb: u32,
@@ -127,82 +234,22 @@ struct Params {
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 ${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
-
-var<workgroup> red: array<f32, ${redSize}>;
+${sg ? "" : "var<workgroup> red: array<f32, WG>;"}
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${builtins}) {
-  let first = (wid.x + wid.y * p.groups_x) * R;
-  if (first >= p.rows) { return; }
-  let col0 = wid.z * C;
-  let t = lid % TPB;
-  let slot = lid / TPB;
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let group = lid / L;
+  let lane = lid % L;
+  let t = lane % 8u;       // lane within the super-block
+  let slot = lane / 8u;    // which of the S super-blocks
   let g = t / 2u;          // 64-weight chunk of the block
-  let hf = t % 2u;         // which 16 bytes of the chunk's 32 qs bytes
+  let hf = t % 2u;         // which 16 of the chunk's 32 qs bytes
   let j = 2u * g;          // low-nibble sub-block; j + 1 is the high one
-  var acc: array<f32, RC>;
-  for (var b = slot; b < p.nb; b += SLOTS) {
-    var ql: array<vec4<u32>, R>;
-    var qu: array<vec4<u32>, R>;
-    var dl: array<f32, R>;
-    var du: array<f32, R>;
-    var ml: array<f32, R>;
-    var mu: array<f32, R>;
-    for (var r = 0u; r < R; r++) {
-      let row = min(first + r, p.rows - 1u);
-      let base = (row * p.nb + b) * BLOCK_VEC4;
-      let hdr = w[base];
-      let qh = w[base + 1u + hf];
-      let qs = w[base + 3u + t];
-      let d = f16_bits_to_f32(hdr.x & 0xffffu);
-      let dmin = f16_bits_to_f32(hdr.x >> 16u);
-      let sl = scale_min(j, hdr.y, hdr.z, hdr.w);
-      let su = scale_min(j + 1u, hdr.y, hdr.z, hdr.w);
-      dl[r] = d * f32(sl.x);
-      du[r] = d * f32(su.x);
-      ml[r] = dmin * f32(sl.y);
-      mu[r] = dmin * f32(su.y);
-      ql[r] = vec4<u32>(quants4(qs.x, qh.x, j), quants4(qs.y, qh.y, j),
-                        quants4(qs.z, qh.z, j), quants4(qs.w, qh.w, j));
-      qu[r] = vec4<u32>(quants4(qs.x, qh.x, j + 1u), quants4(qs.y, qh.y, j + 1u),
-                        quants4(qs.z, qh.z, j + 1u), quants4(qs.w, qh.w, j + 1u));
-    }
-    for (var c = 0u; c < C; c++) {
-      let col = min(col0 + c, p.m - 1u);
-      let xb = col * p.k4 + b * 64u + g * 16u + hf * 4u;
-      // Naga hoists function-scope variables and initializes them once, so
-      // loop-local accumulators are zeroed explicitly on every iteration.
-      var sl: array<f32, R>;
-      var su: array<f32, R>;
-      for (var r = 0u; r < R; r++) { sl[r] = 0.0; su[r] = 0.0; }
-      var yl: f32;
-      var yu: f32;
-      yl = 0.0;
-      yu = 0.0;
-      for (var i = 0u; i < 4u; i++) {
-        let xl = x[xb + i];
-        let xu = x[xb + 8u + i];
-        yl += (xl.x + xl.y) + (xl.z + xl.w);
-        yu += (xu.x + xu.y) + (xu.z + xu.w);
-        for (var r = 0u; r < R; r++) {
-          sl[r] += dot(unpack_q(ql[r][i]), xl);
-          su[r] += dot(unpack_q(qu[r][i]), xu);
-        }
-      }
-      for (var r = 0u; r < R; r++) {
-        acc[r * C + c] += (dl[r] * sl[r] + du[r] * su[r]) - (ml[r] * yl + mu[r] * yu);
-      }
-    }
-  }
-${reduce}
-  if (lid < RC) {
-    let row = first + lid / C;
-    let col = col0 + lid % C;
-    if (row < p.rows && col < p.m) {
-      let n_idx = p.row0 + row;
-      y[col * p.n + n_idx] = total${cfg.bias ? " + bias[n_idx]" : ""};
-    }
-  }
+  // Rows past the end are clamped for loads and skipped for stores, so every
+  // lane reaches the reductions.
+  let first = ((wid.x + wid.y * p.groups_x) * G + group) * R;
+  let col0 = wid.z * ${C}u;
+${lines.join("\n")}
 }
 `;
 }

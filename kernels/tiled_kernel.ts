@@ -1,11 +1,13 @@
 /**
  * The tiled Q5_K mat-mat kernel for large M (prefill).
  *
- * Each workgroup computes a BM×BN tile of y; per K-step of one 32-weight
- * sub-block it stages BM×32 activations and dequantizes BN×32 weights into
- * workgroup memory — each thread decodes two u32 words of qs and qh (8
- * weights, four per word) with the same f32 operation order as llama.cpp —
- * then every thread accumulates a TM×4 register tile in f32.
+ * Each workgroup of 256 threads computes a T×T tile of y (T = 128, or 64 where
+ * workgroup memory is under 32 KiB). Per K-step of one 32-weight sub-block it
+ * stages T×32 activations and dequantizes T×32 weights into workgroup memory:
+ * each decoding thread reads one vec4 of qs and one of qh (16 weights, four per
+ * u32 word) plus the block header and applies llama.cpp's f32 operation order.
+ * Every thread then accumulates a (T/16)×(T/16) register tile in f32, reading
+ * vec4s of both operands from workgroup memory. The WGSL is generated unrolled.
  *
  * @module
  */
@@ -16,8 +18,8 @@ import { ceilDiv, foldWorkgroups } from "./dispatch.ts";
 
 /** Compile-time choices of the tiled kernel. */
 export interface TiledConfig {
-  /** Rows of M per tile: 64 (4 per thread) or 128 (8 per thread). */
-  bm: 64 | 128;
+  /** Tile edge (M and N): 128 needs 32 KiB of workgroup memory, 64 needs 16 KiB. */
+  tile: 64 | 128;
   /** Add a bias vector. */
   bias: boolean;
 }
@@ -32,17 +34,23 @@ export interface TiledShape {
   maxWorkgroupsPerDimension: number;
 }
 
-const BN = 64;
 const BK = 32;
+
+/** The largest tile the device's workgroup memory allows. */
+export function tileFor(maxWorkgroupStorage: number): 64 | 128 {
+  const tuned = Deno.env.get("KQUANT_TILE");
+  if (tuned === "64") return 64;
+  return maxWorkgroupStorage >= 2 * BK * 128 * 4 ? 128 : 64;
+}
 
 /** The tiled kernel for a config and shape. */
 export function tiledKernel(cfg: TiledConfig, shape: TiledShape): KernelSpec {
-  const tilesN = ceilDiv(shape.rows, BN);
-  const tilesM = ceilDiv(shape.m, cfg.bm);
+  const tilesN = ceilDiv(shape.rows, cfg.tile);
+  const tilesM = ceilDiv(shape.m, cfg.tile);
   const [gx, gy] = foldWorkgroups(tilesN * tilesM, shape.maxWorkgroupsPerDimension);
   return {
-    name: `q5_K tiled (${cfg.bm}x${BN}x${BK})`,
-    key: `q5k-tiled:bm${cfg.bm}:${cfg.bias ? "bias" : "nobias"}`,
+    name: `q5_K tiled (${cfg.tile}x${cfg.tile}x${BK})`,
+    key: `q5k-tiled:t${cfg.tile}:${cfg.bias ? "bias" : "nobias"}`,
     wgsl: tiledWgsl(cfg),
     workgroups: [gx, gy, 1],
     uniforms: new Uint32Array([
@@ -58,13 +66,88 @@ export function tiledKernel(cfg: TiledConfig, shape: TiledShape): KernelSpec {
   };
 }
 
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
 function tiledWgsl(cfg: TiledConfig): string {
-  const tm = cfg.bm / 16;
+  const T = cfg.tile;
+  const V = T / 64; // vec4s per thread along each of M and N
+  const lines: string[] = [];
+  const emit = (s: string) => lines.push(s);
+  const vs = range(V);
+  // Accumulators: row i (0..4V) of the thread's M block, vec4 h of its N block.
+  for (const i of range(4 * V)) for (const h of vs) emit(`  var c${i}_${h} = vec4<f32>(0.0);`);
+  emit(`  for (var kb = 0u; kb < p.k; kb += BK) {`);
+  emit(`    for (var e = lid; e < T * (BK / 4u); e += WG) {`);
+  emit(`      let mm = e % T;`);
+  emit(`      let kq = e / T;`);
+  emit(`      let row = m0 + mm;`);
+  emit(
+    `      let v = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + kb / 4u + kq], row < p.m);`,
+  );
+  for (const c of range(4)) emit(`      xs[(4u * kq + ${c}u) * T + mm] = v.${"xyzw"[c]};`);
+  emit(`    }`);
+  emit(`    if (lid < 2u * T) {`);
+  emit(`      let wn = lid / 2u;`);
+  emit(`      let half = lid % 2u;`);
+  emit(`      let blk = kb / BLOCK_WEIGHTS;`);
+  emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
+  emit(`      let base = (min(n0 + wn, p.rows - 1u) * p.nb + blk) * BLOCK_VEC4;`);
+  emit(`      let hd = w[base];`);
+  emit(`      let qh = w[base + 1u + half];`);
+  emit(`      let qs = w[base + 3u + 2u * (j / 2u) + half];`);
+  emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
+  emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
+  emit(`      let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
+  emit(`      let kk = 16u * half;`);
+  for (const i of range(4)) {
+    const comp = "xyzw"[i];
+    emit(`      let v${i} = d1 * unpack_q(quants4(qs.${comp}, qh.${comp}, j)) - m1;`);
+    for (const c of range(4)) {
+      emit(`      ws[(kk + ${4 * i + c}u) * T + wn] = v${i}.${"xyzw"[c]};`);
+    }
+  }
+  emit(`    }`);
+  emit(`    workgroupBarrier();`);
+  emit(`    for (var kk = 0u; kk < BK; kk++) {`);
+  for (const v of vs) {
+    emit(`      let ai${v} = kk * T + ${64 * v}u + 4u * tm;`);
+    emit(
+      `      let a${v} = vec4<f32>(xs[ai${v}], xs[ai${v} + 1u], xs[ai${v} + 2u], xs[ai${v} + 3u]);`,
+    );
+    emit(`      let bi${v} = kk * T + ${64 * v}u + 4u * tn;`);
+    emit(
+      `      let b${v} = vec4<f32>(ws[bi${v}], ws[bi${v} + 1u], ws[bi${v} + 2u], ws[bi${v} + 3u]);`,
+    );
+  }
+  for (const i of range(4 * V)) {
+    for (const h of vs) {
+      emit(`      c${i}_${h} += a${Math.floor(i / 4)}.${"xyzw"[i % 4]} * b${h};`);
+    }
+  }
+  emit(`    }`);
+  emit(`    workgroupBarrier();`);
+  emit(`  }`);
+  for (const i of range(4 * V)) {
+    emit(`  {`);
+    emit(`    let row = m0 + ${64 * Math.floor(i / 4)}u + 4u * tm + ${i % 4}u;`);
+    emit(`    if (row < p.m) {`);
+    for (const h of vs) {
+      for (const c of range(4)) {
+        emit(`      if (n0 + ${64 * h + c}u + 4u * tn < p.rows) {`);
+        emit(`        let n = p.row0 + n0 + ${64 * h + c}u + 4u * tn;`);
+        emit(
+          `        y[row * p.n + n] = c${i}_${h}.${"xyzw"[c]}${cfg.bias ? " + bias[n]" : ""};`,
+        );
+        emit(`      }`);
+      }
+    }
+    emit(`    }`);
+    emit(`  }`);
+  }
+
   return /* wgsl */ `${Q5K_WGSL}
-const BM = ${cfg.bm}u;
-const BN = ${BN}u;
-const BK = ${BK}u;
-const TM = ${tm}u;        // output rows (of M) per thread
+const T = ${T}u;          // tile edge in M and N
+const BK = ${BK}u;        // K-step: one sub-block
 const WG = 256u;          // 16 x 16 threads
 
 struct Params {
@@ -72,96 +155,24 @@ struct Params {
   row0: u32, rows: u32, groups_x: u32, tiles_n: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<u32>;
+@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 ${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
 
-var<workgroup> xs: array<vec4<f32>, ${(BK * cfg.bm) / 4}>;  // [kk][m / 4]
-var<workgroup> ws: array<vec4<f32>, ${(BK * BN) / 4}>;      // [kk][n / 4]
+var<workgroup> xs: array<f32, ${BK * T}>;  // [kk][m]
+var<workgroup> ws: array<f32, ${BK * T}>;  // [kk][n]
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let tile = wid.x + wid.y * p.groups_x;
-  if (tile >= p.tiles_n * ((p.m + BM - 1u) / BM)) { return; }
-  let n0 = (tile % p.tiles_n) * BN;
-  let m0 = (tile / p.tiles_n) * BM;
+  if (tile >= p.tiles_n * ((p.m + T - 1u) / T)) { return; }
+  let n0 = (tile % p.tiles_n) * T;
+  let m0 = (tile / p.tiles_n) * T;
   let tn = lid % 16u;
   let tm = lid / 16u;
   let k4 = p.k / 4u;
-  var acc: array<vec4<f32>, TM>;
-  // Weight decode: 4 threads per row of the tile, 8 weights each.
-  let wn = lid / 4u;
-  let part = lid % 4u;
-  let wrow = min(n0 + wn, p.rows - 1u);
-  for (var kb = 0u; kb < p.k; kb += BK) {
-    // Activations: a 4x4 (rows x k) patch per thread, transposed on store.
-    for (var e = lid; e < (BM / 4u) * (BK / 4u); e += WG) {
-      let mq = e % (BM / 4u);
-      let kq = e / (BM / 4u);
-      var v: array<vec4<f32>, 4>;
-      for (var i = 0u; i < 4u; i++) {
-        let row = m0 + 4u * mq + i;
-        // Assigned on every path: naga initializes loop-local variables only once.
-        v[i] = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + kb / 4u + kq], row < p.m);
-      }
-      xs[(4u * kq + 0u) * (BM / 4u) + mq] = vec4<f32>(v[0].x, v[1].x, v[2].x, v[3].x);
-      xs[(4u * kq + 1u) * (BM / 4u) + mq] = vec4<f32>(v[0].y, v[1].y, v[2].y, v[3].y);
-      xs[(4u * kq + 2u) * (BM / 4u) + mq] = vec4<f32>(v[0].z, v[1].z, v[2].z, v[3].z);
-      xs[(4u * kq + 3u) * (BM / 4u) + mq] = vec4<f32>(v[0].w, v[1].w, v[2].w, v[3].w);
-    }
-    {
-      let blk = kb / BLOCK_WEIGHTS;
-      let j = (kb % BLOCK_WEIGHTS) / 32u;   // sub-block
-      let base = (wrow * p.nb + blk) * BLOCK_U32;
-      let hdr = w[base];
-      let sm = scale_min(j, w[base + 1u], w[base + 2u], w[base + 3u]);
-      let d1 = f16_bits_to_f32(hdr & 0xffffu) * f32(sm.x);
-      let m1 = f16_bits_to_f32(hdr >> 16u) * f32(sm.y);
-      let qs_at = base + QS_U32 + 8u * (j / 2u) + 2u * part;
-      let qh_at = base + QH_U32 + 2u * part;
-      let q0 = unpack_q(quants4(w[qs_at], w[qh_at], j));
-      let q1 = unpack_q(quants4(w[qs_at + 1u], w[qh_at + 1u], j));
-      // ws[kk][n]: scalar lanes of the vec4 holding column wn.
-      let kk = 8u * part;
-      let lane = wn % 4u;
-      let col = wn / 4u;
-      let v0 = d1 * q0 - m1;
-      let v1 = d1 * q1 - m1;
-      ws[(kk + 0u) * (BN / 4u) + col][lane] = v0.x;
-      ws[(kk + 1u) * (BN / 4u) + col][lane] = v0.y;
-      ws[(kk + 2u) * (BN / 4u) + col][lane] = v0.z;
-      ws[(kk + 3u) * (BN / 4u) + col][lane] = v0.w;
-      ws[(kk + 4u) * (BN / 4u) + col][lane] = v1.x;
-      ws[(kk + 5u) * (BN / 4u) + col][lane] = v1.y;
-      ws[(kk + 6u) * (BN / 4u) + col][lane] = v1.z;
-      ws[(kk + 7u) * (BN / 4u) + col][lane] = v1.w;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < BK; kk++) {
-      let b = ws[kk * (BN / 4u) + tn];
-      for (var i = 0u; i < TM / 4u; i++) {
-        let a = xs[kk * (BM / 4u) + tm + 16u * i];
-        acc[4u * i + 0u] += a.x * b;
-        acc[4u * i + 1u] += a.y * b;
-        acc[4u * i + 2u] += a.z * b;
-        acc[4u * i + 3u] += a.w * b;
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < TM; i++) {
-    let row = m0 + 4u * (tm + 16u * (i / 4u)) + i % 4u;
-    if (row < p.m) {
-      for (var c = 0u; c < 4u; c++) {
-        let n_local = n0 + 4u * tn + c;
-        if (n_local < p.rows) {
-          let n_idx = p.row0 + n_local;
-          y[row * p.n + n_idx] = acc[i][c]${cfg.bias ? " + bias[n_idx]" : ""};
-        }
-      }
-    }
-  }
+${lines.join("\n")}
 }
 `;
 }
