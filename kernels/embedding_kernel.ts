@@ -1,6 +1,6 @@
 /**
- * The Q5_K embedding gather: one workgroup per (super-block, id), each thread
- * writing four consecutive weights as one vec4. The arithmetic is llama.cpp's
+ * The Q5_K embedding gather: one workgroup per (4 super-blocks, id), each
+ * thread writing four consecutive weights as one vec4 (4 KiB per workgroup). The arithmetic is llama.cpp's
  * `dequantize_row_q5_K`: `d1 = d·sc` and `m1 = dmin·mn` rounded to f32, then
  * `d1·q − m1`. Where the shader compiler contracts that last step into a fused
  * multiply-add (WGSL cannot forbid it), the result can differ from llama.cpp by
@@ -22,8 +22,9 @@ export interface EmbeddingShape {
   maxWorkgroupsPerDimension: number;
 }
 
-/** One workgroup per (super-block, id): 64 threads, one vec4 of output each. */
-const WG = 64;
+/** Super-blocks per workgroup: 64 threads each, one vec4 of output per thread. */
+const BLOCKS = 4;
+const WG = 64 * BLOCKS;
 
 /** The embedding kernel for a shape. */
 export function embeddingKernel(shape: EmbeddingShape): KernelSpec {
@@ -33,7 +34,7 @@ export function embeddingKernel(shape: EmbeddingShape): KernelSpec {
     name: `q5_K embedding (wg=${WG})`,
     key: `q5k-embedding:wg${WG}`,
     wgsl: embeddingWgsl(),
-    workgroups: [nb, gy, gz],
+    workgroups: [Math.ceil(nb / BLOCKS), gy, gz],
     uniforms: new Uint32Array([shape.count, shape.k, nb, shape.row0, shape.rows, gy, 0, 0]),
   };
 }
@@ -52,13 +53,15 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = wid.y + wid.z * p.groups_y;
   if (i >= p.count) { return; }
   let id = ids[i];
   // Ids were range-checked on the host; rows of other chunks are their dispatch's.
   if (id < p.row0 || id - p.row0 >= p.rows) { return; }
-  let b = wid.x;           // super-block of the row
+  let b = wid.x * ${BLOCKS}u + lid / 64u;  // super-block of the row
+  if (b >= p.nb) { return; }
+  let t = lid % 64u;
   let j = t / 8u;          // sub-block of weights 4t .. 4t + 3
   let l4 = t % 8u;         // word within the sub-block's 32 qs bytes
   let base = ((id - p.row0) * p.nb + b) * BLOCK_VEC4;

@@ -8,7 +8,8 @@
 import { type BufferRange, dispatch, readBack, UniformPool, uploadStorage } from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
 import { matvecConfigFor, matvecKernel } from "./matvec_kernel.ts";
-import { tiledKernel, tileFor } from "./tiled_kernel.ts";
+import { splitReduceKernel, splitsFor, tiledKernel, tileFor } from "./tiled_kernel.ts";
+import { ceilDiv } from "./dispatch.ts";
 import { crossoverFor } from "./crossover.ts";
 import { floats, positiveInt, show } from "./_validate.ts";
 
@@ -84,6 +85,7 @@ export class Q5KLinear {
   #subgroupMinSize: number;
   #uniforms: UniformPool;
   #scratch: { x: GPUBuffer; y: GPUBuffer } | null = null;
+  #part: GPUBuffer | null = null;
   #destroyed = false;
 
   private constructor(
@@ -207,7 +209,17 @@ export class Q5KLinear {
     const pass = encoder.beginComputePass({ label: "q5_K linear", timestampWrites });
     const family = this.kernelFor(m);
     const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
-    for (const chunk of this.#weights.chunks) {
+    const tile = tileFor(this.device.limits.maxComputeWorkgroupStorageSize);
+    const chunks = this.#weights.chunks;
+    // Split-K only with one weight binding (the partial sums index all of N).
+    let splits = family === "tiled" && chunks.length === 1
+      ? splitsFor(ceilDiv(this.n, tile) * ceilDiv(m, tile), this.k / 256)
+      : 1;
+    if (splits > 1 && splits * m * this.n * 4 > this.device.limits.maxStorageBufferBindingSize) {
+      splits = 1;
+    }
+    const part = splits > 1 ? this.#partials(splits * m * this.n * 4) : null;
+    for (const chunk of chunks) {
       const shape = {
         m,
         n: this.n,
@@ -215,6 +227,7 @@ export class Q5KLinear {
         row0: chunk.row0,
         rows: chunk.rows,
         maxWorkgroupsPerDimension: maxDim,
+        splits,
       };
       const spec = family === "matvec"
         ? matvecKernel(
@@ -226,22 +239,35 @@ export class Q5KLinear {
           ),
           shape,
         )
-        : tiledKernel(
-          {
-            tile: tileFor(this.device.limits.maxComputeWorkgroupStorageSize),
-            bias: this.#bias !== null,
-          },
-          shape,
-        );
+        : tiledKernel({ tile, bias: this.#bias !== null && !part, split: part !== null }, shape);
       const storage: BufferRange[] = [
         { buffer: this.#weights.buffer, offset: chunk.offset, size: chunk.size },
         x,
-        y,
+        part ?? y,
       ];
-      if (this.#bias) storage.push(this.#bias);
+      if (this.#bias && !part) storage.push(this.#bias);
       dispatch(this.device, pass, spec, this.#uniforms, storage);
     }
+    if (part) {
+      const reduce = splitReduceKernel(m, this.n, splits, this.#bias !== null, maxDim);
+      const storage: BufferRange[] = [part, y];
+      if (this.#bias) storage.push(this.#bias);
+      dispatch(this.device, pass, reduce, this.#uniforms, storage);
+    }
     pass.end();
+  }
+
+  /** The layer's scratch buffer for split-K partial sums, grown on demand. */
+  #partials(bytes: number): GPUBuffer {
+    if (!this.#part || this.#part.size < bytes) {
+      this.#part?.destroy();
+      this.#part = this.device.createBuffer({
+        label: "q5_K linear split-K partials",
+        size: bytes,
+        usage: GPUBufferUsage.STORAGE,
+      });
+    }
+    return this.#part;
   }
 
   /**
@@ -297,5 +323,7 @@ export class Q5KLinear {
     this.#scratch?.x.destroy();
     this.#scratch?.y.destroy();
     this.#scratch = null;
+    this.#part?.destroy();
+    this.#part = null;
   }
 }

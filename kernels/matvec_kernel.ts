@@ -4,8 +4,9 @@
  * Shape (after llama.cpp's Metal kernel_mul_mv_q5_K and Vulkan
  * mul_mat_vec_q5_k): 8 lanes per super-block, each owning one 16-byte qs
  * vector (16 low + 16 high nibbles: 32 weights of two sub-blocks) and the
- * matching 16 qh bytes, read as vec4<u32> together with the 16-byte header.
- * A group of 8·S lanes walks one set of R rows, S blocks at a time; each lane
+ * matching 16 qh bytes, read as vec4<u32> together with the 16-byte header
+ * (or 16 lanes with 8-byte vectors). A group of lanes walks one set of R rows,
+ * S blocks at a time (U of those loaded before any math); each lane
  * decodes its R·32 weights once and reuses them for all C activation columns
  * of the pass (larger M walks column groups). The min term is factored out:
  * d·(sc·Σq·x) − dmin·(mn·Σx). Partial sums meet by subgroupShuffleXor
@@ -24,8 +25,12 @@ import { ceilDiv, foldWorkgroups } from "./dispatch.ts";
 export interface MatvecConfig {
   /** Output rows per lane group (R). */
   rows: number;
-  /** Super-blocks a lane group works on at once (S); the group has 8·S lanes. */
+  /** Lanes per super-block: 8 (each 32 weights, vec4 loads) or 16 (each 16, vec2 loads). */
+  lanesPerBlock: 8 | 16;
+  /** Super-blocks a lane group works on at once (S); the group has lanesPerBlock·S lanes. */
   slots: 1 | 2 | 4 | 8;
+  /** Super-blocks each lane loads before computing (U), to keep more loads in flight. */
+  unroll: 1 | 2 | 4;
   /** Activation columns per pass (C), 1..8. */
   cols: number;
   /** How the 8·S lanes of a group combine their sums. */
@@ -67,18 +72,24 @@ export function matvecConfigFor(
 ): MatvecConfig {
   const cols = Math.min(m, MATVEC_MAX_COLS);
   const useSubgroups = !forceWorkgroup && subgroupMinSize >= 8;
-  const maxSlots = useSubgroups ? Math.min(4, subgroupMinSize / 8) : 4;
-  const tuned = Deno.env.get("KQUANT_MATVEC"); // "R,S" for tuning experiments
+  let lanesPerBlock: 8 | 16 = 8;
   let rows = cols <= 2 ? 1 : 2;
-  let slots = maxSlots;
-  if (tuned) {
-    const [r, s] = tuned.split(",").map(Number);
-    if (r >= 1 && r <= 8) rows = r;
-    if ([1, 2, 4, 8].includes(s) && s <= maxSlots) slots = s;
-  }
+  let unroll: 1 | 2 | 4 = 1;
+  let slots = 4;
+  // "R,S,T,U" (rows, slots, lanes per block, unroll) for tuning experiments.
+  const tuned = Deno.env.get("KQUANT_MATVEC")?.split(",").map(Number) ?? [];
+  if (tuned[0] >= 1 && tuned[0] <= 8) rows = tuned[0];
+  if ([1, 2, 4, 8].includes(tuned[1])) slots = tuned[1];
+  if (tuned[2] === 8 || tuned[2] === 16) lanesPerBlock = tuned[2];
+  if (tuned[3] === 1 || tuned[3] === 2 || tuned[3] === 4) unroll = tuned[3];
+  // A lane group must fit in one subgroup for the shuffle butterflies.
+  while (useSubgroups && slots > 1 && lanesPerBlock * slots > subgroupMinSize) slots /= 2;
+  if (useSubgroups && lanesPerBlock > subgroupMinSize) lanesPerBlock = 8;
   return {
     rows,
+    lanesPerBlock,
     slots: slots as MatvecConfig["slots"],
+    unroll,
     cols,
     reduce: useSubgroups ? "subgroup" : "workgroup",
     bias,
@@ -87,7 +98,7 @@ export function matvecConfigFor(
 
 /** The mat-vec kernel for a config and shape. */
 export function matvecKernel(cfg: MatvecConfig, shape: MatvecShape): KernelSpec {
-  const lanes = 8 * cfg.slots;
+  const lanes = cfg.lanesPerBlock * cfg.slots;
   const rowsPerWorkgroup = (MATVEC_WORKGROUP / lanes) * cfg.rows;
   const [gx, gy] = foldWorkgroups(
     ceilDiv(shape.rows, rowsPerWorkgroup),
@@ -103,10 +114,11 @@ export function matvecKernel(cfg: MatvecConfig, shape: MatvecShape): KernelSpec 
   }
   return {
     name:
-      `q5_K matvec (rows=${cfg.rows}, slots=${cfg.slots}, cols=${cfg.cols}, ${cfg.reduce} reduce)`,
-    key: `q5k-matvec:r${cfg.rows}:s${cfg.slots}:c${cfg.cols}:${cfg.reduce}:${
-      cfg.bias ? "bias" : "nobias"
-    }`,
+      `q5_K matvec (rows=${cfg.rows}, slots=${cfg.slots}, lanes/block=${cfg.lanesPerBlock}, unroll=${cfg.unroll}, cols=${cfg.cols}, ${cfg.reduce} reduce)`,
+    key:
+      `q5k-matvec:r${cfg.rows}:s${cfg.slots}:t${cfg.lanesPerBlock}:u${cfg.unroll}:c${cfg.cols}:${cfg.reduce}:${
+        cfg.bias ? "bias" : "nobias"
+      }`,
     wgsl: matvecWgsl(cfg),
     workgroups: [gx, gy, colGroups],
     uniforms: new Uint32Array([
@@ -125,63 +137,84 @@ export function matvecKernel(cfg: MatvecConfig, shape: MatvecShape): KernelSpec 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 function matvecWgsl(cfg: MatvecConfig): string {
-  const { rows: R, cols: C } = cfg;
-  const L = 8 * cfg.slots;
+  const { rows: R, cols: C, unroll: U } = cfg;
+  const TPB = cfg.lanesPerBlock;
+  const NW = 32 / TPB; // qs (and qh) words per lane: 4 or 2
+  const L = TPB * cfg.slots;
   const G = MATVEC_WORKGROUP / L;
   const sg = cfg.reduce === "subgroup";
+  const vec = NW === 4 ? "vec4<u32>" : "vec2<u32>";
+  const perBlock = NW === 4 ? 11 : 22; // 176 bytes in vec4 or vec2 units
+  const comps = "xyzw".slice(0, NW).split("");
   const rs = range(R);
   const cs = range(C);
-  const is = range(4);
+  const us = range(U);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
 
-  for (const r of rs) {
-    emit(`  let row${r} = min(first + ${r}u, p.rows - 1u);`);
-  }
+  for (const r of rs) emit(`  let row${r} = min(first + ${r}u, p.rows - 1u);`);
   for (const r of rs) for (const c of cs) emit(`  var a${r}_${c} = 0.0;`);
-  emit(`  for (var b = slot; b < p.nb; b += S) {`);
-  for (const r of rs) {
-    emit(`    let base${r} = (row${r} * p.nb + b) * BLOCK_VEC4;`);
-    emit(`    let hd${r} = w[base${r}];`);
-    emit(`    let qh${r} = w[base${r} + 1u + hf];`);
-    emit(`    let qs${r} = w[base${r} + 3u + t];`);
+  emit(`  for (var b0 = slot; b0 < p.nb; b0 += S * U) {`);
+  for (const u of us) {
+    emit(`    let b${u} = min(b0 + ${u}u * S, p.nb - 1u);`);
+    emit(`    let ok${u} = b0 + ${u}u * S < p.nb;`);
   }
-  for (const r of rs) {
-    emit(`    let d${r} = f16_bits_to_f32(hd${r}.x & 0xffffu);`);
-    emit(`    let dm${r} = f16_bits_to_f32(hd${r}.x >> 16u);`);
-    emit(`    let sl${r} = scale_min(j, hd${r}.y, hd${r}.z, hd${r}.w);`);
-    emit(`    let su${r} = scale_min(j + 1u, hd${r}.y, hd${r}.z, hd${r}.w);`);
-    emit(`    let dl${r} = d${r} * f32(sl${r}.x);`);
-    emit(`    let du${r} = d${r} * f32(su${r}.x);`);
-    emit(`    let ml${r} = dm${r} * f32(sl${r}.y);`);
-    emit(`    let mu${r} = dm${r} * f32(su${r}.y);`);
-    for (const i of is) {
-      const comp = "xyzw"[i];
-      emit(`    let wl${r}_${i} = unpack_q(quants4(qs${r}.${comp}, qh${r}.${comp}, j));`);
-      emit(`    let wu${r}_${i} = unpack_q(quants4(qs${r}.${comp}, qh${r}.${comp}, j + 1u));`);
+  // Loads first, for every unrolled block and row, so they are all in flight.
+  for (const u of us) {
+    for (const r of rs) {
+      const id = `${u}_${r}`;
+      emit(`    let base${id} = (row${r} * p.nb + b${u}) * ${perBlock}u;`);
+      if (NW === 4) {
+        emit(`    let h${id} = w[base${id}];`);
+      } else {
+        emit(`    let h${id} = vec4<u32>(w[base${id}], w[base${id} + 1u]);`);
+      }
+      emit(`    let qh${id} = w[base${id} + ${NW === 4 ? 1 : 2}u + q];`);
+      emit(`    let qs${id} = w[base${id} + ${NW === 4 ? 3 : 6}u + ${NW === 4 ? 2 : 4}u * g + q];`);
+    }
+  }
+  for (const u of us) {
+    for (const r of rs) {
+      const id = `${u}_${r}`;
+      emit(`    let d${id} = f16_bits_to_f32(h${id}.x & 0xffffu);`);
+      emit(`    let dm${id} = f16_bits_to_f32(h${id}.x >> 16u);`);
+      emit(`    let sl${id} = scale_min(j, h${id}.y, h${id}.z, h${id}.w);`);
+      emit(`    let su${id} = scale_min(j + 1u, h${id}.y, h${id}.z, h${id}.w);`);
+      emit(`    let dl${id} = d${id} * f32(sl${id}.x);`);
+      emit(`    let du${id} = d${id} * f32(su${id}.x);`);
+      emit(`    let ml${id} = dm${id} * f32(sl${id}.y);`);
+      emit(`    let mu${id} = dm${id} * f32(su${id}.y);`);
+      comps.forEach((comp, i) => {
+        emit(`    let wl${id}_${i} = unpack_q(quants4(qs${id}.${comp}, qh${id}.${comp}, j));`);
+        emit(`    let wu${id}_${i} = unpack_q(quants4(qs${id}.${comp}, qh${id}.${comp}, j + 1u));`);
+      });
     }
   }
   for (const c of cs) {
-    emit(`    {`);
-    emit(`      let xb = min(col0 + ${c}u, p.m - 1u) * p.k4 + b * 64u + g * 16u + hf * 4u;`);
-    for (const i of is) {
-      emit(`      let xl${i} = x[xb + ${i}u];`);
-      emit(`      let xu${i} = x[xb + ${8 + i}u];`);
+    for (const u of us) {
+      emit(`    {`);
+      emit(
+        `      let xb = min(col0 + ${c}u, p.m - 1u) * p.k4 + b${u} * 64u + g * 16u + q * ${NW}u;`,
+      );
+      for (const i of range(NW)) {
+        emit(`      let xl${i} = x[xb + ${i}u];`);
+        emit(`      let xu${i} = x[xb + ${8 + i}u];`);
+      }
+      const sum = (pre: string) => range(NW).map((i) => `${pre}${i}`).join(" + ");
+      emit(`      let yl = dot(${sum("xl")}, ONE4);`);
+      emit(`      let yu = dot(${sum("xu")}, ONE4);`);
+      for (const r of rs) {
+        const id = `${u}_${r}`;
+        const dots = (side: string) =>
+          range(NW).map((i) => `dot(w${side}${id}_${i}, x${side}${i})`).join(" + ");
+        emit(`      let s${r}l = ${dots("l")};`);
+        emit(`      let s${r}u = ${dots("u")};`);
+        emit(
+          `      a${r}_${c} += select(0.0, (dl${id} * s${r}l + du${id} * s${r}u) - (ml${id} * yl + mu${id} * yu), ok${u});`,
+        );
+      }
+      emit(`    }`);
     }
-    emit(`      let yl = dot(xl0 + xl1 + xl2 + xl3, ONE4);`);
-    emit(`      let yu = dot(xu0 + xu1 + xu2 + xu3, ONE4);`);
-    for (const r of rs) {
-      emit(
-        `      let s${r}l = dot(wl${r}_0, xl0) + dot(wl${r}_1, xl1) + dot(wl${r}_2, xl2) + dot(wl${r}_3, xl3);`,
-      );
-      emit(
-        `      let s${r}u = dot(wu${r}_0, xu0) + dot(wu${r}_1, xu1) + dot(wu${r}_2, xu2) + dot(wu${r}_3, xu3);`,
-      );
-      emit(
-        `      a${r}_${c} += (dl${r} * s${r}l + du${r} * s${r}u) - (ml${r} * yl + mu${r} * yu);`,
-      );
-    }
-    emit(`    }`);
   }
   emit(`  }`);
 
@@ -219,8 +252,10 @@ function matvecWgsl(cfg: MatvecConfig): string {
 
   return /* wgsl */ `${Q5K_WGSL}
 const WG = ${MATVEC_WORKGROUP}u;
-const L = ${L}u;          // lanes per row group: 8 per super-block
+const TPB = ${TPB}u;      // lanes per super-block
+const L = ${L}u;          // lanes per row group
 const S = ${cfg.slots}u;  // super-blocks a row group reads at once
+const U = ${U}u;          // super-blocks each lane loads per step
 const G = ${G}u;          // row groups per workgroup
 const R = ${R}u;          // rows per row group
 const ONE4 = vec4<f32>(1.0);
@@ -230,7 +265,7 @@ struct Params {
   row0: u32, rows: u32, groups_x: u32, k4: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> w: array<${vec}>;
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 ${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
@@ -240,11 +275,11 @@ ${sg ? "" : "var<workgroup> red: array<f32, WG>;"}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let group = lid / L;
   let lane = lid % L;
-  let t = lane % 8u;       // lane within the super-block
-  let slot = lane / 8u;    // which of the S super-blocks
-  let g = t / 2u;          // 64-weight chunk of the block
-  let hf = t % 2u;         // which 16 of the chunk's 32 qs bytes
-  let j = 2u * g;          // low-nibble sub-block; j + 1 is the high one
+  let t = lane % TPB;        // lane within the super-block
+  let slot = lane / TPB;     // which of the S super-blocks
+  let g = t / (TPB / 4u);    // 64-weight chunk of the block
+  let q = t % (TPB / 4u);    // which ${4 * NW} of the chunk's 32 qs bytes
+  let j = 2u * g;            // low-nibble sub-block; j + 1 is the high one
   // Rows past the end are clamped for loads and skipped for stores, so every
   // lane reaches the reductions.
   let first = ((wid.x + wid.y * p.groups_x) * G + group) * R;

@@ -20,8 +20,10 @@ import { ceilDiv, foldWorkgroups } from "./dispatch.ts";
 export interface TiledConfig {
   /** Tile edge (M and N): 128 needs 32 KiB of workgroup memory, 64 needs 16 KiB. */
   tile: 64 | 128;
-  /** Add a bias vector. */
+  /** Add a bias vector (never with splits: the reduction adds it). */
   bias: boolean;
+  /** Write partial sums of K-slices to a [split][m][n] scratch buffer instead of y. */
+  split: boolean;
 }
 
 /** Runtime shape of one tiled dispatch (one weight chunk). */
@@ -32,9 +34,24 @@ export interface TiledShape {
   row0: number;
   rows: number;
   maxWorkgroupsPerDimension: number;
+  /** K-slices (1 = no split); each slice covers `ceil(nb / splits)` super-blocks. */
+  splits: number;
 }
 
 const BK = 32;
+
+/**
+ * How many K-slices give the GPU enough workgroups: small grids (few N tiles
+ * and one M tile, as for 4096×14336 at M ≤ 128) leave most cores idle, so K is
+ * cut into slices whose partial sums a second kernel adds.
+ */
+export function splitsFor(tiles: number, nb: number): number {
+  const tuned = Number(Deno.env.get("KQUANT_SPLITS") ?? "");
+  if (tuned >= 1) return Math.min(tuned, nb);
+  const TARGET = 384; // workgroups that keep a large GPU busy
+  if (tiles >= TARGET / 2) return 1;
+  return Math.max(1, Math.min(nb, 16, Math.ceil(TARGET / tiles)));
+}
 
 /** The largest tile the device's workgroup memory allows. */
 export function tileFor(maxWorkgroupStorage: number): 64 | 128 {
@@ -48,11 +65,13 @@ export function tiledKernel(cfg: TiledConfig, shape: TiledShape): KernelSpec {
   const tilesN = ceilDiv(shape.rows, cfg.tile);
   const tilesM = ceilDiv(shape.m, cfg.tile);
   const [gx, gy] = foldWorkgroups(tilesN * tilesM, shape.maxWorkgroupsPerDimension);
+  const nb = shape.k / 256;
+  const perSplit = ceilDiv(nb, shape.splits);
   return {
-    name: `q5_K tiled (${cfg.tile}x${cfg.tile}x${BK})`,
-    key: `q5k-tiled:t${cfg.tile}:${cfg.bias ? "bias" : "nobias"}`,
+    name: `q5_K tiled (${cfg.tile}x${cfg.tile}x${BK}${cfg.split ? ", split-K" : ""})`,
+    key: `q5k-tiled:t${cfg.tile}:${cfg.bias ? "bias" : "nobias"}:${cfg.split ? "split" : "whole"}`,
     wgsl: tiledWgsl(cfg),
-    workgroups: [gx, gy, 1],
+    workgroups: [gx, gy, ceilDiv(nb, perSplit)],
     uniforms: new Uint32Array([
       shape.m,
       shape.n,
@@ -62,7 +81,42 @@ export function tiledKernel(cfg: TiledConfig, shape: TiledShape): KernelSpec {
       shape.rows,
       gx,
       tilesN,
+      perSplit * 256,
+      0,
+      0,
+      0,
     ]),
+  };
+}
+
+/** Adds the K-slices' partial sums (and the bias) into y. */
+export function splitReduceKernel(
+  m: number,
+  n: number,
+  splits: number,
+  bias: boolean,
+  maxWorkgroupsPerDimension: number,
+): KernelSpec {
+  const [gx, gy] = foldWorkgroups(ceilDiv(m * n, 256), maxWorkgroupsPerDimension);
+  return {
+    name: "q5_K tiled split-K reduce",
+    key: `q5k-split-reduce:${bias ? "bias" : "nobias"}`,
+    wgsl: /* wgsl */ `
+struct Params { total: u32, n: u32, splits: u32, groups_x: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> part: array<f32>;
+@group(0) @binding(2) var<storage, read_write> y: array<f32>;
+${bias ? "@group(0) @binding(3) var<storage, read> bias: array<f32>;" : ""}
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * p.groups_x) * 256u + lid;
+  if (i >= p.total) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < p.splits; k++) { s += part[k * p.total + i]; }
+  y[i] = s${bias ? " + bias[i % p.n]" : ""};
+}`,
+    workgroups: [gx, gy, 1],
+    uniforms: new Uint32Array([m * n, n, splits, gx]),
   };
 }
 
@@ -76,7 +130,8 @@ function tiledWgsl(cfg: TiledConfig): string {
   const vs = range(V);
   // Accumulators: row i (0..4V) of the thread's M block, vec4 h of its N block.
   for (const i of range(4 * V)) for (const h of vs) emit(`  var c${i}_${h} = vec4<f32>(0.0);`);
-  emit(`  for (var kb = 0u; kb < p.k; kb += BK) {`);
+  emit(`  let k_end = min(p.k, (wid.z + 1u) * p.k_split);`);
+  emit(`  for (var kb = wid.z * p.k_split; kb < k_end; kb += BK) {`);
   emit(`    for (var e = lid; e < T * (BK / 4u); e += WG) {`);
   emit(`      let mm = e % T;`);
   emit(`      let kq = e / T;`);
@@ -135,8 +190,9 @@ function tiledWgsl(cfg: TiledConfig): string {
       for (const c of range(4)) {
         emit(`      if (n0 + ${64 * h + c}u + 4u * tn < p.rows) {`);
         emit(`        let n = p.row0 + n0 + ${64 * h + c}u + 4u * tn;`);
+        const at = cfg.split ? "(wid.z * p.m + row) * p.n + n" : "row * p.n + n";
         emit(
-          `        y[row * p.n + n] = c${i}_${h}.${"xyzw"[c]}${cfg.bias ? " + bias[n]" : ""};`,
+          `        y[${at}] = c${i}_${h}.${"xyzw"[c]}${cfg.bias ? " + bias[n]" : ""};`,
         );
         emit(`      }`);
       }
@@ -153,6 +209,7 @@ const WG = 256u;          // 16 x 16 threads
 struct Params {
   m: u32, n: u32, k: u32, nb: u32,
   row0: u32, rows: u32, groups_x: u32, tiles_n: u32,
+  k_split: u32, _a: u32, _b: u32, _c: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
