@@ -34,9 +34,12 @@ fn scale_min(j: u32, s0: u32, s1: u32, s2: u32) -> vec2<u32> {
   return select(nib | (top << vec2<u32>(4u)), lo, j < 4u);
 }
 
-// Four bytes of a word as four floats.
+// Four bytes (each < 128) of a word as four floats. Instead of an int-to-float
+// conversion (a quarter- or eighth-rate instruction on most GPUs) each byte is
+// placed in the mantissa of 2^23 and 2^23 is subtracted: exact, full rate.
 fn unpack_q(v: u32) -> vec4<f32> {
-  return vec4<f32>(vec4<u32>(v, v >> 8u, v >> 16u, v >> 24u) & vec4<u32>(0xffu));
+  let bytes = (vec4<u32>(v, v >> 8u, v >> 16u, v >> 24u) & vec4<u32>(0xffu)) | vec4<u32>(0x4b000000u);
+  return bitcast<vec4<f32>>(bytes) - vec4<f32>(8388608.0);
 }
 
 // The 5-bit quants of four consecutive weights of sub-block j: low or high

@@ -1,6 +1,6 @@
 /**
- * The Q5_K embedding gather: one workgroup per (4 super-blocks, id), each
- * thread writing four consecutive weights as one vec4 (4 KiB per workgroup). The arithmetic is llama.cpp's
+ * The Q5_K embedding gather: 256 threads per (id, run of super-blocks), each
+ * thread writing four consecutive weights as one vec4, four blocks per step. The arithmetic is llama.cpp's
  * `dequantize_row_q5_K`: `d1 = d·sc` and `m1 = dmin·mn` rounded to f32, then
  * `d1·q − m1`. Where the shader compiler contracts that last step into a fused
  * multiply-add (WGSL cannot forbid it), the result can differ from llama.cpp by
@@ -22,20 +22,27 @@ export interface EmbeddingShape {
   maxWorkgroupsPerDimension: number;
 }
 
-/** Super-blocks per workgroup: 64 threads each, one vec4 of output per thread. */
-const BLOCKS = 4;
-const WG = 64 * BLOCKS;
+/** 256 threads: four super-blocks at a time, one vec4 of output per thread. */
+const WG = 256;
+
+/** Super-blocks one workgroup covers (a multiple of 4; tunable by KQUANT_EMB). */
+function blocksPerWorkgroup(nb: number): number {
+  const tuned = Number(Deno.env.get("KQUANT_EMB") ?? "");
+  const want = tuned >= 4 ? tuned : 4;
+  return Math.min(Math.ceil(nb / 4) * 4, want - (want % 4));
+}
 
 /** The embedding kernel for a shape. */
 export function embeddingKernel(shape: EmbeddingShape): KernelSpec {
   const nb = shape.k / 256;
+  const bpw = blocksPerWorkgroup(nb);
   const [gy, gz] = foldWorkgroups(shape.count, shape.maxWorkgroupsPerDimension);
   return {
     name: `q5_K embedding (wg=${WG})`,
     key: `q5k-embedding:wg${WG}`,
     wgsl: embeddingWgsl(),
-    workgroups: [Math.ceil(nb / BLOCKS), gy, gz],
-    uniforms: new Uint32Array([shape.count, shape.k, nb, shape.row0, shape.rows, gy, 0, 0]),
+    workgroups: [Math.ceil(nb / bpw), gy, gz],
+    uniforms: new Uint32Array([shape.count, shape.k, nb, shape.row0, shape.rows, gy, bpw, 0]),
   };
 }
 
@@ -45,7 +52,7 @@ const WG = ${WG}u;
 
 struct Params {
   count: u32, k: u32, nb: u32, row0: u32,
-  rows: u32, groups_y: u32, _pad0: u32, _pad1: u32,
+  rows: u32, groups_y: u32, bpw: u32, _pad: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
@@ -59,19 +66,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let id = ids[i];
   // Ids were range-checked on the host; rows of other chunks are their dispatch's.
   if (id < p.row0 || id - p.row0 >= p.rows) { return; }
-  let b = wid.x * ${BLOCKS}u + lid / 64u;  // super-block of the row
-  if (b >= p.nb) { return; }
   let t = lid % 64u;
   let j = t / 8u;          // sub-block of weights 4t .. 4t + 3
   let l4 = t % 8u;         // word within the sub-block's 32 qs bytes
-  let base = ((id - p.row0) * p.nb + b) * BLOCK_VEC4;
-  let hd = w[base];
-  let qs = w[base + 3u + 2u * (j / 2u) + l4 / 4u][l4 % 4u];
-  let qh = w[base + 1u + l4 / 4u][l4 % 4u];
-  let sm = scale_min(j, hd.y, hd.z, hd.w);
-  let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);
-  let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);
-  y[i * (p.k / 4u) + b * 64u + t] = d1 * unpack_q(quants4(qs, qh, j)) - m1;
+  let b_end = min(p.nb, (wid.x + 1u) * p.bpw);
+  for (var b = wid.x * p.bpw + lid / 64u; b < b_end; b += 4u) {
+    let base = ((id - p.row0) * p.nb + b) * BLOCK_VEC4;
+    let hd = w[base];
+    let qs = w[base + 3u + 2u * (j / 2u) + l4 / 4u][l4 % 4u];
+    let qh = w[base + 1u + l4 / 4u][l4 % 4u];
+    let sm = scale_min(j, hd.y, hd.z, hd.w);
+    let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);
+    let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);
+    y[i * (p.k / 4u) + b * 64u + t] = d1 * unpack_q(quants4(qs, qh, j)) - m1;
+  }
 }
 `;
 }

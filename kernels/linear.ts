@@ -209,7 +209,7 @@ export class Q5KLinear {
     const pass = encoder.beginComputePass({ label: "q5_K linear", timestampWrites });
     const family = this.kernelFor(m);
     const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
-    const tile = tileFor(this.device.limits.maxComputeWorkgroupStorageSize);
+    const { tile, padded } = tileFor(this.device.limits.maxComputeWorkgroupStorageSize);
     const chunks = this.#weights.chunks;
     // Split-K only with one weight binding (the partial sums index all of N).
     let splits = family === "tiled" && chunks.length === 1
@@ -239,7 +239,10 @@ export class Q5KLinear {
           ),
           shape,
         )
-        : tiledKernel({ tile, bias: this.#bias !== null && !part, split: part !== null }, shape);
+        : tiledKernel(
+          { tile, padded, bias: this.#bias !== null && !part, split: part !== null },
+          shape,
+        );
       const storage: BufferRange[] = [
         { buffer: this.#weights.buffer, offset: chunk.offset, size: chunk.size },
         x,

@@ -2,12 +2,14 @@
  * The tiled Q5_K mat-mat kernel for large M (prefill).
  *
  * Each workgroup of 256 threads computes a T×T tile of y (T = 128, or 64 where
- * workgroup memory is under 32 KiB). Per K-step of one 32-weight sub-block it
- * stages T×32 activations and dequantizes T×32 weights into workgroup memory:
- * each decoding thread reads one vec4 of qs and one of qh (16 weights, four per
- * u32 word) plus the block header and applies llama.cpp's f32 operation order.
- * Every thread then accumulates a (T/16)×(T/16) register tile in f32, reading
- * vec4s of both operands from workgroup memory. The WGSL is generated unrolled.
+ * workgroup memory is under 36 KiB). Per K-step of one 32-weight sub-block it
+ * stages T×32 activations and dequantizes T×32 weights into workgroup memory,
+ * both K-contiguous (rows padded to 9 vec4s against bank conflicts): each
+ * decoding thread reads one vec4 of qs and one of qh (16 weights, four per u32
+ * word) plus the block header and applies llama.cpp's f32 operation order.
+ * Every thread then accumulates a (T/16)×(T/16) register tile in f32 with vec4
+ * dot products, 16 FMAs per workgroup-memory load. Small grids split K
+ * (a second kernel adds the slices). The WGSL is generated unrolled.
  *
  * @module
  */
@@ -18,8 +20,10 @@ import { ceilDiv, foldWorkgroups } from "./dispatch.ts";
 
 /** Compile-time choices of the tiled kernel. */
 export interface TiledConfig {
-  /** Tile edge (M and N): 128 needs 32 KiB of workgroup memory, 64 needs 16 KiB. */
+  /** Tile edge (M and N). */
   tile: 64 | 128;
+  /** Whether rows in workgroup memory are padded (9 vec4s, fewer bank conflicts) or not (8). */
+  padded: boolean;
   /** Add a bias vector (never with splits: the reduction adds it). */
   bias: boolean;
   /** Write partial sums of K-slices to a [split][m][n] scratch buffer instead of y. */
@@ -53,11 +57,20 @@ export function splitsFor(tiles: number, nb: number): number {
   return Math.max(1, Math.min(nb, 16, Math.ceil(TARGET / tiles)));
 }
 
-/** The largest tile the device's workgroup memory allows. */
-export function tileFor(maxWorkgroupStorage: number): 64 | 128 {
-  const tuned = Deno.env.get("KQUANT_TILE");
-  if (tuned === "64") return 64;
-  return maxWorkgroupStorage >= 2 * BK * 128 * 4 ? 128 : 64;
+/** Workgroup memory a tile needs: activations and weights, 32 (or 36 padded) bytes per K-vec4 row. */
+export function tileBytes(tile: 64 | 128, padded: boolean): number {
+  return 2 * tile * (BK / 4 + (padded ? 1 : 0)) * 16;
+}
+
+/** The largest tile (and padding) the device's workgroup memory allows. */
+export function tileFor(maxWorkgroupStorage: number): { tile: 64 | 128; padded: boolean } {
+  const forced = Deno.env.get("KQUANT_TILE");
+  for (const tile of forced === "64" ? [64] as const : [128, 64] as const) {
+    for (const padded of [true, false]) {
+      if (maxWorkgroupStorage >= tileBytes(tile, padded)) return { tile, padded };
+    }
+  }
+  return { tile: 64, padded: false };
 }
 
 /** The tiled kernel for a config and shape. */
@@ -69,7 +82,9 @@ export function tiledKernel(cfg: TiledConfig, shape: TiledShape): KernelSpec {
   const perSplit = ceilDiv(nb, shape.splits);
   return {
     name: `q5_K tiled (${cfg.tile}x${cfg.tile}x${BK}${cfg.split ? ", split-K" : ""})`,
-    key: `q5k-tiled:t${cfg.tile}:${cfg.bias ? "bias" : "nobias"}:${cfg.split ? "split" : "whole"}`,
+    key: `q5k-tiled:t${cfg.tile}:${cfg.padded ? "pad" : "nopad"}:${cfg.bias ? "bias" : "nobias"}:${
+      cfg.split ? "split" : "whole"
+    }`,
     wgsl: tiledWgsl(cfg),
     workgroups: [gx, gy, ceilDiv(nb, perSplit)],
     uniforms: new Uint32Array([
@@ -124,22 +139,24 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 function tiledWgsl(cfg: TiledConfig): string {
   const T = cfg.tile;
-  const V = T / 64; // vec4s per thread along each of M and N
+  const TT = T / 16; // outputs per thread along each of M and N
+  const KQ = BK / 4; // vec4s of K per tile row
+  const PAD = KQ + (cfg.padded ? 1 : 0);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
-  const vs = range(V);
-  // Accumulators: row i (0..4V) of the thread's M block, vec4 h of its N block.
-  for (const i of range(4 * V)) for (const h of vs) emit(`  var c${i}_${h} = vec4<f32>(0.0);`);
+  const ts = range(TT);
+  for (const i of ts) for (const jj of ts) emit(`  var c${i}_${jj} = 0.0;`);
   emit(`  let k_end = min(p.k, (wid.z + 1u) * p.k_split);`);
   emit(`  for (var kb = wid.z * p.k_split; kb < k_end; kb += BK) {`);
-  emit(`    for (var e = lid; e < T * (BK / 4u); e += WG) {`);
-  emit(`      let mm = e % T;`);
-  emit(`      let kq = e / T;`);
+  // Activations: 8 lanes read one row's 128 contiguous bytes; rows are padded
+  // to 9 vec4s so the compute loop's reads hit distinct banks.
+  emit(`    for (var e = lid; e < T * KQ; e += WG) {`);
+  emit(`      let mm = e / KQ;`);
+  emit(`      let kq = e % KQ;`);
   emit(`      let row = m0 + mm;`);
   emit(
-    `      let v = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + kb / 4u + kq], row < p.m);`,
+    `      xs[mm * PAD + kq] = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + kb / 4u + kq], row < p.m);`,
   );
-  for (const c of range(4)) emit(`      xs[(4u * kq + ${c}u) * T + mm] = v.${"xyzw"[c]};`);
   emit(`    }`);
   emit(`    if (lid < 2u * T) {`);
   emit(`      let wn = lid / 2u;`);
@@ -153,49 +170,33 @@ function tiledWgsl(cfg: TiledConfig): string {
   emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
   emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
   emit(`      let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
-  emit(`      let kk = 16u * half;`);
   for (const i of range(4)) {
     const comp = "xyzw"[i];
-    emit(`      let v${i} = d1 * unpack_q(quants4(qs.${comp}, qh.${comp}, j)) - m1;`);
-    for (const c of range(4)) {
-      emit(`      ws[(kk + ${4 * i + c}u) * T + wn] = v${i}.${"xyzw"[c]};`);
-    }
+    emit(
+      `      ws[wn * PAD + 4u * half + ${i}u] = d1 * unpack_q(quants4(qs.${comp}, qh.${comp}, j)) - m1;`,
+    );
   }
   emit(`    }`);
   emit(`    workgroupBarrier();`);
-  emit(`    for (var kk = 0u; kk < BK; kk++) {`);
-  for (const v of vs) {
-    emit(`      let ai${v} = kk * T + ${64 * v}u + 4u * tm;`);
-    emit(
-      `      let a${v} = vec4<f32>(xs[ai${v}], xs[ai${v} + 1u], xs[ai${v} + 2u], xs[ai${v} + 3u]);`,
-    );
-    emit(`      let bi${v} = kk * T + ${64 * v}u + 4u * tn;`);
-    emit(
-      `      let b${v} = vec4<f32>(ws[bi${v}], ws[bi${v} + 1u], ws[bi${v} + 2u], ws[bi${v} + 3u]);`,
-    );
-  }
-  for (const i of range(4 * V)) {
-    for (const h of vs) {
-      emit(`      c${i}_${h} += a${Math.floor(i / 4)}.${"xyzw"[i % 4]} * b${h};`);
-    }
+  emit(`    for (var kq = 0u; kq < KQ; kq++) {`);
+  for (const jj of ts) emit(`      let b${jj} = ws[(tn + ${16 * jj}u) * PAD + kq];`);
+  for (const i of ts) {
+    emit(`      let a${i} = xs[(tm + ${16 * i}u) * PAD + kq];`);
+    for (const jj of ts) emit(`      c${i}_${jj} += dot(a${i}, b${jj});`);
   }
   emit(`    }`);
   emit(`    workgroupBarrier();`);
   emit(`  }`);
-  for (const i of range(4 * V)) {
+  for (const i of ts) {
     emit(`  {`);
-    emit(`    let row = m0 + ${64 * Math.floor(i / 4)}u + 4u * tm + ${i % 4}u;`);
+    emit(`    let row = m0 + tm + ${16 * i}u;`);
     emit(`    if (row < p.m) {`);
-    for (const h of vs) {
-      for (const c of range(4)) {
-        emit(`      if (n0 + ${64 * h + c}u + 4u * tn < p.rows) {`);
-        emit(`        let n = p.row0 + n0 + ${64 * h + c}u + 4u * tn;`);
-        const at = cfg.split ? "(wid.z * p.m + row) * p.n + n" : "row * p.n + n";
-        emit(
-          `        y[${at}] = c${i}_${h}.${"xyzw"[c]}${cfg.bias ? " + bias[n]" : ""};`,
-        );
-        emit(`      }`);
-      }
+    for (const jj of ts) {
+      emit(`      if (n0 + tn + ${16 * jj}u < p.rows) {`);
+      emit(`        let n = p.row0 + n0 + tn + ${16 * jj}u;`);
+      const at = cfg.split ? "(wid.z * p.m + row) * p.n + n" : "row * p.n + n";
+      emit(`        y[${at}] = c${i}_${jj}${cfg.bias ? " + bias[n]" : ""};`);
+      emit(`      }`);
     }
     emit(`    }`);
     emit(`  }`);
@@ -204,6 +205,8 @@ function tiledWgsl(cfg: TiledConfig): string {
   return /* wgsl */ `${Q5K_WGSL}
 const T = ${T}u;          // tile edge in M and N
 const BK = ${BK}u;        // K-step: one sub-block
+const KQ = ${KQ}u;        // vec4s of K per tile row
+const PAD = ${PAD}u;   // row length in workgroup memory (vec4s), padded where room allows
 const WG = 256u;          // 16 x 16 threads
 
 struct Params {
@@ -217,8 +220,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 ${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
 
-var<workgroup> xs: array<f32, ${BK * T}>;  // [kk][m]
-var<workgroup> ws: array<f32, ${BK * T}>;  // [kk][n]
+var<workgroup> xs: array<vec4<f32>, ${T * PAD}>;  // [m][k / 4]
+var<workgroup> ws: array<vec4<f32>, ${T * PAD}>;  // [n][k / 4]
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
