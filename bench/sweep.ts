@@ -101,12 +101,15 @@ export function backendName(): string {
   return `${byOs[Deno.build.os] ?? "vulkan"} (platform default)`;
 }
 
-/** Fills a GPU buffer with seeded random words (never zeros, which some GPUs compress). */
+/**
+ * Fills a GPU buffer with seeded random words (never zeros, which some GPUs
+ * compress); one 16 MiB pattern is generated and repeated.
+ */
 function fillRandom(device: GPUDevice, buffer: GPUBuffer, bytes: number, mask = 0xffffffff): void {
   const rand = mulberry32(12345);
   const chunk = new Uint32Array(Math.min(bytes, 16 << 20) / 4);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = ((rand() * 4294967296) >>> 0) & mask;
   for (let at = 0; at < bytes; at += chunk.byteLength) {
-    for (let i = 0; i < chunk.length; i++) chunk[i] = ((rand() * 4294967296) >>> 0) & mask;
     device.queue.writeBuffer(buffer, at, chunk, 0, Math.min(chunk.length, (bytes - at) / 4));
   }
 }

@@ -233,6 +233,7 @@ export class Q5KLinear {
         ? matvecKernel(
           matvecConfigFor(
             m,
+            this.k,
             this.#subgroupMinSize,
             this.reduction === "workgroup",
             this.#bias !== null,

@@ -27,14 +27,16 @@ export interface MatvecConfig {
   rows: number;
   /** Lanes per super-block: 8 (each 32 weights, vec4 loads) or 16 (each 16, vec2 loads). */
   lanesPerBlock: 8 | 16;
-  /** Super-blocks a lane group works on at once (S); the group has lanesPerBlock·S lanes. */
-  slots: 1 | 2 | 4 | 8;
+  /** Super-blocks a lane group works on at once (S, a power of two ≤ 256/lanesPerBlock); the group has lanesPerBlock·S lanes. */
+  slots: number;
   /** Super-blocks each lane loads before computing (U), to keep more loads in flight. */
   unroll: 1 | 2 | 4;
   /** Activation columns per pass (C), 1..8. */
   cols: number;
-  /** How the 8·S lanes of a group combine their sums. */
+  /** How the lanes of a group combine their sums. */
   reduce: "subgroup" | "workgroup";
+  /** Lanes the subgroup butterfly spans (the device's smallest subgroup); groups wider than this finish in workgroup memory. */
+  subgroupWidth: number;
   /** Add a bias vector. */
   bias: boolean;
 }
@@ -66,32 +68,39 @@ export const MATVEC_MAX_COLS = 8;
  */
 export function matvecConfigFor(
   m: number,
+  k: number,
   subgroupMinSize: number,
   forceWorkgroup: boolean,
   bias: boolean,
 ): MatvecConfig {
   const cols = Math.min(m, MATVEC_MAX_COLS);
   const useSubgroups = !forceWorkgroup && subgroupMinSize >= 8;
-  let lanesPerBlock: 8 | 16 = 8;
-  let rows = cols <= 2 ? 1 : 2;
+  const nb = k / 256;
+  // Measured on an H200 (bench/results): 8 lanes per block and 2 rows for
+  // M = 1, 16 lanes per block for larger M; about four blocks per lane.
+  let lanesPerBlock: 8 | 16 = cols === 1 ? 8 : 16;
+  let rows = cols === 1 ? 2 : 2;
   let unroll: 1 | 2 | 4 = 1;
-  let slots = 4;
+  let slots = Math.max(
+    1,
+    Math.min(256 / lanesPerBlock, 2 ** Math.floor(Math.log2(Math.max(1, nb / 4)))),
+  );
   // "R,S,T,U" (rows, slots, lanes per block, unroll) for tuning experiments.
   const tuned = Deno.env.get("KQUANT_MATVEC")?.split(",").map(Number) ?? [];
-  if (tuned[0] >= 1 && tuned[0] <= 8) rows = tuned[0];
-  if ([1, 2, 4, 8].includes(tuned[1])) slots = tuned[1];
   if (tuned[2] === 8 || tuned[2] === 16) lanesPerBlock = tuned[2];
+  if (tuned[0] >= 1 && tuned[0] <= 8) rows = tuned[0];
+  if ([1, 2, 4, 8, 16, 32].includes(tuned[1])) slots = tuned[1];
   if (tuned[3] === 1 || tuned[3] === 2 || tuned[3] === 4) unroll = tuned[3];
-  // A lane group must fit in one subgroup for the shuffle butterflies.
-  while (useSubgroups && slots > 1 && lanesPerBlock * slots > subgroupMinSize) slots /= 2;
+  slots = Math.min(slots, 256 / lanesPerBlock);
   if (useSubgroups && lanesPerBlock > subgroupMinSize) lanesPerBlock = 8;
   return {
     rows,
     lanesPerBlock,
-    slots: slots as MatvecConfig["slots"],
+    slots,
     unroll,
     cols,
     reduce: useSubgroups ? "subgroup" : "workgroup",
+    subgroupWidth: useSubgroups ? Math.min(subgroupMinSize, 64) : 1,
     bias,
   };
 }
@@ -218,13 +227,31 @@ function matvecWgsl(cfg: MatvecConfig): string {
   }
   emit(`  }`);
 
-  // Combine the L lanes of each group; afterwards lane v of the group holds value v.
+  // Combine the L lanes of each group, then lane (v mod L) stores value v.
   const values = rs.flatMap((r) => cs.map((c) => `a${r}_${c}`));
+  const W = Math.min(L, cfg.subgroupWidth);
+  const P = L / W; // partial sums per group left after the butterflies
   if (sg) {
     for (const v of values) {
-      for (let mask = 1; mask < L; mask <<= 1) {
+      for (let mask = 1; mask < W; mask <<= 1) {
         emit(`  ${v} += subgroupShuffleXor(${v}, ${mask}u);`);
       }
+    }
+    if (P > 1) {
+      values.forEach((v, vi) => {
+        emit(
+          `  if (lane % ${W}u == 0u) { red[(group * ${P}u + lane / ${W}u) * ${values.length}u + ${vi}u] = ${v}; }`,
+        );
+      });
+      emit(`  workgroupBarrier();`);
+      values.forEach((v, vi) => {
+        emit(`  if (lane == ${vi % L}u) {`);
+        emit(`    ${v} = 0.0;`);
+        emit(
+          `    for (var i = 0u; i < ${P}u; i++) { ${v} += red[(group * ${P}u + i) * ${values.length}u + ${vi}u]; }`,
+        );
+        emit(`  }`);
+      });
     }
   } else {
     for (const v of values) {
@@ -249,6 +276,7 @@ function matvecWgsl(cfg: MatvecConfig): string {
     );
     emit(`  }`);
   });
+  const redSize = sg ? (P > 1 ? (MATVEC_WORKGROUP / W) * values.length : 0) : MATVEC_WORKGROUP;
 
   return /* wgsl */ `${Q5K_WGSL}
 const WG = ${MATVEC_WORKGROUP}u;
@@ -269,7 +297,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 ${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
-${sg ? "" : "var<workgroup> red: array<f32, WG>;"}
+${redSize ? `var<workgroup> red: array<f32, ${redSize}>;` : ""}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
