@@ -65,8 +65,18 @@ export interface GgmlBench {
   /** e.g. "Vulkan0" or "CPU". */
   backendName: string;
   libDir: string;
-  /** Wall-clock µs per MUL_MAT of an n×k Q5_K weight by m×k f32 activations. */
-  mulMat(weights: Uint8Array, n: number, k: number, m: number, minTimeMs: number): number;
+  /**
+   * Wall-clock µs per MUL_MAT of an n×k Q5_K weight by m×k f32 activations;
+   * the graph's ops cycle over `copies` weight tensors, as the bench does.
+   */
+  mulMat(
+    weights: Uint8Array,
+    n: number,
+    k: number,
+    m: number,
+    minTimeMs: number,
+    copies?: number,
+  ): number;
   /** Wall-clock µs per GET_ROWS of `ids` from a rows×k Q5_K table. */
   getRows(table: Uint8Array, rows: number, k: number, ids: Int32Array, minTimeMs: number): number;
   close(): void;
@@ -137,7 +147,7 @@ export async function openGgmlBench(libDir?: string): Promise<GgmlBench> {
     const graphSize = 2 * ops + 16;
     const params = new Uint8Array(24);
     const view = new DataView(params.buffer);
-    const mem = Number(b.ggml_tensor_overhead()) * (ops + 8) +
+    const mem = Number(b.ggml_tensor_overhead()) * (2 * ops + 8) +
       Number(b.ggml_graph_overhead_custom(BigInt(graphSize), false));
     view.setBigUint64(0, BigInt(mem), true);
     params[16] = 1; // no_alloc: tensors live in the backend's buffer
@@ -173,16 +183,19 @@ export async function openGgmlBench(libDir?: string): Promise<GgmlBench> {
   return {
     backendName,
     libDir: dir,
-    mulMat(weights, n, k, m, minTimeMs) {
-      let w: Deno.PointerObject;
+    mulMat(weights, n, k, m, minTimeMs, copies = 1) {
+      const ws: Deno.PointerObject[] = [];
       let x: Deno.PointerObject;
       const xData = new Float32Array(m * k).fill(0.01);
-      return timeGraph(20, (ctx) => {
-        w = b.ggml_new_tensor_2d(ctx, Q5K_GGML_TYPE, BigInt(k), BigInt(n))!;
+      const ops = Math.max(20, copies);
+      return timeGraph(ops, (ctx) => {
+        for (let i = 0; i < copies; i++) {
+          ws.push(b.ggml_new_tensor_2d(ctx, Q5K_GGML_TYPE, BigInt(k), BigInt(n))!);
+        }
         x = b.ggml_new_tensor_2d(ctx, GGML_TYPE_F32, BigInt(k), BigInt(m))!;
-        return Array.from({ length: 20 }, () => b.ggml_mul_mat(ctx, w, x)!);
+        return Array.from({ length: ops }, (_, i) => b.ggml_mul_mat(ctx, ws[i % copies], x)!);
       }, () => {
-        b.ggml_backend_tensor_set(w, weights, 0n, BigInt(weights.length));
+        for (const w of ws) b.ggml_backend_tensor_set(w, weights, 0n, BigInt(weights.length));
         b.ggml_backend_tensor_set(x, xData, 0n, BigInt(xData.byteLength));
       }, minTimeMs);
     },

@@ -124,6 +124,14 @@ function storage(device: GPUDevice, label: string, bytes: number): GPUBuffer {
 
 const q5kBytes = (rows: number, k: number) => rows * (k / 256) * 176;
 
+/** Bytes of weights the bench cycles through, so they come from memory and not from L2 (50 MB on an H200). */
+export const ROTATION_BYTES = 256 * 2 ** 20;
+
+/** Copies of a weight to rotate over per pass (one on software adapters). */
+export function weightCopies(bytes: number, software: boolean): number {
+  return software ? 1 : Math.max(1, Math.min(16, Math.ceil(ROTATION_BYTES / bytes)));
+}
+
 /** Measures the streaming-read ceiling; returns GB/s and the buffer size used. */
 async function measureCeiling(
   device: GPUDevice,
@@ -186,21 +194,30 @@ export async function runBench(
   if (config.ops.includes("linear")) {
     for (const { n, k } of config.shapes) {
       const blob = makeQ5KBlob(n, k, { seed: 1 });
+      const copies = weightCopies(q5kBytes(n, k), software);
       const layers = new Map(
-        config.variants.map((v) => [v, Q5KLinear.create(device, blob, { n, k, variant: v })]),
+        config.variants.map((v) => [
+          v,
+          Array.from(
+            { length: copies },
+            () => Q5KLinear.create(device, blob, { n, k, variant: v }),
+          ),
+        ]),
       );
       const maxM = Math.max(...config.ms);
       const x = storage(device, "bench x", maxM * k * 4);
       fillRandom(device, x, maxM * k * 4, 0x3f7fffff); // floats in [0, 1)
       const y = storage(device, "bench y", maxM * n * 4);
-      let denseW: GPUBuffer | null = null;
+      const denseW: GPUBuffer[] = [];
       if (config.dense) {
-        denseW = storage(device, "bench dense f16 weights", n * k * 2);
-        fillRandom(device, denseW, n * k * 2, 0x3bff3bff); // halves in [0, 1)
+        for (let i = 0; i < weightCopies(n * k * 2, software); i++) {
+          denseW.push(storage(device, "bench dense f16 weights", n * k * 2));
+          fillRandom(device, denseW[i], n * k * 2, 0x3bff3bff); // halves in [0, 1)
+        }
       }
       for (const m of config.ms) {
         let denseUs: number | undefined;
-        if (denseW) {
+        if (denseW.length) {
           const shape = {
             m,
             n,
@@ -210,17 +227,19 @@ export async function runBench(
           const spec = m <= crossoverFor(adapter.info).maxMatvecM
             ? denseMatvecKernel(shape, subgroups)
             : denseTiledKernel(shape);
-          const dw = denseW;
+          let turn = 0;
           denseUs = (await timer.measure((encoder, timestampWrites) => {
             const pass = encoder.beginComputePass({ label: "dense baseline", timestampWrites });
-            dispatch(device, pass, spec, uniforms, [dw, x, y]);
+            dispatch(device, pass, spec, uniforms, [denseW[turn++ % denseW.length], x, y]);
             pass.end();
           }, config.measure)).medianUs;
         }
-        const llamaCppUs = ggml?.mulMat(blob, n, k, m, config.measure.minTimeMs);
-        for (const [variant, layer] of layers) {
+        const llamaCppUs = ggml?.mulMat(blob, n, k, m, config.measure.minTimeMs, copies);
+        for (const [variant, copiesOf] of layers) {
+          const layer = copiesOf[0];
+          let turn = 0;
           const t = await timer.measure(
-            (encoder, tw) => layer.encode(encoder, x, y, m, tw),
+            (encoder, tw) => copiesOf[turn++ % copies].encode(encoder, x, y, m, tw),
             config.measure,
           );
           const bytes = q5kBytes(n, k) + m * k * 4 + m * n * 4;
@@ -248,10 +267,10 @@ export async function runBench(
           );
         }
       }
-      for (const layer of layers.values()) layer.destroy();
+      for (const copiesOf of layers.values()) for (const layer of copiesOf) layer.destroy();
       x.destroy();
       y.destroy();
-      denseW?.destroy();
+      for (const b of denseW) b.destroy();
     }
   }
 

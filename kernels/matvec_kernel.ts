@@ -76,15 +76,13 @@ export function matvecConfigFor(
   const cols = Math.min(m, MATVEC_MAX_COLS);
   const useSubgroups = !forceWorkgroup && subgroupMinSize >= 8;
   const nb = k / 256;
-  // Measured on an H200 (bench/results): 8 lanes per block and 2 rows for
-  // M = 1, 16 lanes per block for larger M; about four blocks per lane.
+  // Measured on an H200 (see README, "What made it fast"): 8 lanes per block,
+  // 4 blocks per lane group and 2 rows for M = 1; 16 lanes per block, 2 blocks
+  // and 2 rows for larger M. K hardly moved the optimum.
   let lanesPerBlock: 8 | 16 = cols === 1 ? 8 : 16;
-  let rows = cols === 1 ? 2 : 2;
+  let rows = 2;
   let unroll: 1 | 2 | 4 = 1;
-  let slots = Math.max(
-    1,
-    Math.min(256 / lanesPerBlock, 2 ** Math.floor(Math.log2(Math.max(1, nb / 4)))),
-  );
+  let slots = Math.min(cols === 1 ? 4 : 2, Math.max(1, nb));
   // "R,S,T,U" (rows, slots, lanes per block, unroll) for tuning experiments.
   const tuned = Deno.env.get("KQUANT_MATVEC")?.split(",").map(Number) ?? [];
   if (tuned[2] === 8 || tuned[2] === 16) lanesPerBlock = tuned[2];
