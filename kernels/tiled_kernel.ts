@@ -8,7 +8,8 @@
  * decoding thread reads one vec4 of qs and one of qh (16 weights, four per u32
  * word) plus the block header and applies llama.cpp's f32 operation order.
  * Every thread then accumulates a (T/16)×(T/16) register tile in f32 with vec4
- * dot products, 16 FMAs per workgroup-memory load. Small grids split K
+ * dot products, 16 FMAs per workgroup-memory load, while the next step's
+ * global loads are in flight (double buffering through registers). Small grids split K
  * (a second kernel adds the slices). The WGSL is generated unrolled.
  *
  * @module
@@ -145,28 +146,47 @@ function tiledWgsl(cfg: TiledConfig): string {
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
   const ts = range(TT);
+  const E = (T * KQ) / 256; // activation vec4s each thread stages per step
   for (const i of ts) for (const jj of ts) emit(`  var c${i}_${jj} = 0.0;`);
-  emit(`  let k_end = min(p.k, (wid.z + 1u) * p.k_split);`);
-  emit(`  for (var kb = wid.z * p.k_split; kb < k_end; kb += BK) {`);
-  // Activations: 8 lanes read one row's 128 contiguous bytes; rows are padded
-  // to 9 vec4s so the compute loop's reads hit distinct banks.
-  emit(`    for (var e = lid; e < T * KQ; e += WG) {`);
-  emit(`      let mm = e / KQ;`);
-  emit(`      let kq = e % KQ;`);
-  emit(`      let row = m0 + mm;`);
-  emit(
-    `      xs[mm * PAD + kq] = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + kb / 4u + kq], row < p.m);`,
-  );
-  emit(`    }`);
+  // Double buffering: the next K-step's activations and weight words are
+  // loaded into registers while the current step computes from workgroup memory.
+  for (const e of range(E)) emit(`  var xr${e}: vec4<f32>;`);
+  emit(`  var hd: vec4<u32>;`);
+  emit(`  var qh: vec4<u32>;`);
+  emit(`  var qs: vec4<u32>;`);
+  const load = (kb: string, indent: string) => {
+    for (const e of range(E)) {
+      // 8 lanes read one row's 128 contiguous bytes.
+      emit(`${indent}{`);
+      emit(`${indent}  let mm = (lid + ${256 * e}u) / KQ;`);
+      emit(`${indent}  let row = m0 + mm;`);
+      emit(
+        `${indent}  xr${e} = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + ${kb} / 4u + (lid % KQ)], row < p.m);`,
+      );
+      emit(`${indent}}`);
+    }
+    emit(`${indent}if (lid < 2u * T) {`);
+    emit(`${indent}  let j = (${kb} % BLOCK_WEIGHTS) / 32u;`);
+    emit(`${indent}  let base = (wrow * p.nb + ${kb} / BLOCK_WEIGHTS) * BLOCK_VEC4;`);
+    emit(`${indent}  hd = w[base];`);
+    emit(`${indent}  qh = w[base + 1u + half];`);
+    emit(`${indent}  qs = w[base + 3u + 2u * (j / 2u) + half];`);
+    emit(`${indent}}`);
+  };
+  emit(`  let wn = lid / 2u;`);
+  emit(`  let half = lid % 2u;`);
+  emit(`  let wrow = min(n0 + wn, p.rows - 1u);`);
+  emit(`  let k_begin = wid.z * p.k_split;`);
+  emit(`  let k_end = min(p.k, k_begin + p.k_split);`);
+  load("k_begin", "  ");
+  emit(`  for (var kb = k_begin; kb < k_end; kb += BK) {`);
+  // Rows in workgroup memory are padded to PAD vec4s so the compute loop's
+  // reads hit distinct banks.
+  for (const e of range(E)) {
+    emit(`    xs[((lid + ${256 * e}u) / KQ) * PAD + lid % KQ] = xr${e};`);
+  }
   emit(`    if (lid < 2u * T) {`);
-  emit(`      let wn = lid / 2u;`);
-  emit(`      let half = lid % 2u;`);
-  emit(`      let blk = kb / BLOCK_WEIGHTS;`);
   emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
-  emit(`      let base = (min(n0 + wn, p.rows - 1u) * p.nb + blk) * BLOCK_VEC4;`);
-  emit(`      let hd = w[base];`);
-  emit(`      let qh = w[base + 1u + half];`);
-  emit(`      let qs = w[base + 3u + 2u * (j / 2u) + half];`);
   emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
   emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
   emit(`      let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
@@ -178,6 +198,9 @@ function tiledWgsl(cfg: TiledConfig): string {
   }
   emit(`    }`);
   emit(`    workgroupBarrier();`);
+  emit(`    if (kb + BK < k_end) {`);
+  load("(kb + BK)", "      ");
+  emit(`    }`);
   emit(`    for (var kq = 0u; kq < KQ; kq++) {`);
   for (const jj of ts) emit(`      let b${jj} = ws[(tn + ${16 * jj}u) * PAD + kq];`);
   for (const i of ts) {
