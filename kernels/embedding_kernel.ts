@@ -55,7 +55,7 @@ struct Params {
   rows: u32, groups_y: u32, bpw: u32, _pad: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
+@group(0) @binding(1) var<storage, read> w: array<u32>;
 @group(0) @binding(2) var<storage, read> ids: array<u32>;
 @group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
 
@@ -71,13 +71,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let l4 = t % 8u;         // word within the sub-block's 32 qs bytes
   let b_end = min(p.nb, (wid.x + 1u) * p.bpw);
   for (var b = wid.x * p.bpw + lid / 64u; b < b_end; b += 4u) {
-    let base = ((id - p.row0) * p.nb + b) * BLOCK_VEC4;
+    // Scalar words: picking a component of a loaded vector by a runtime index
+    // can make compilers go through local memory.
+    let base = ((id - p.row0) * p.nb + b) * BLOCK_U32;
+    let qs = w[base + QS_U32 + 8u * (j / 2u) + l4];
+    let qh = w[base + QH_U32 + l4];
+    let sm = scale_min(j, w[base + 1u], w[base + 2u], w[base + 3u]);
     let hd = w[base];
-    let qs = w[base + 3u + 2u * (j / 2u) + l4 / 4u][l4 % 4u];
-    let qh = w[base + 1u + l4 / 4u][l4 % 4u];
-    let sm = scale_min(j, hd.y, hd.z, hd.w);
-    let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);
-    let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);
+    let d1 = f16_bits_to_f32(hd & 0xffffu) * f32(sm.x);
+    let m1 = f16_bits_to_f32(hd >> 16u) * f32(sm.y);
     y[i * (p.k / 4u) + b * 64u + t] = d1 * unpack_q(quants4(qs, qh, j)) - m1;
   }
 }

@@ -209,7 +209,7 @@ export class Q5KLinear {
     const pass = encoder.beginComputePass({ label: "q5_K linear", timestampWrites });
     const family = this.kernelFor(m);
     const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
-    const { tile, padded } = tileFor(this.device.limits.maxComputeWorkgroupStorageSize);
+    const { tile, padded } = tileFor(this.device.limits.maxComputeWorkgroupStorageSize, m);
     const chunks = this.#weights.chunks;
     // Split-K only with one weight binding (the partial sums index all of N).
     let splits = family === "tiled" && chunks.length === 1

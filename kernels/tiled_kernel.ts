@@ -63,10 +63,17 @@ export function tileBytes(tile: 64 | 128, padded: boolean): number {
   return 2 * tile * (BK / 4 + (padded ? 1 : 0)) * 16;
 }
 
-/** The largest tile (and padding) the device's workgroup memory allows. */
-export function tileFor(maxWorkgroupStorage: number): { tile: 64 | 128; padded: boolean } {
+/**
+ * The tile (and padding) for batch size `m` within the device's workgroup
+ * memory: 64 up to M = 64, where a 128-row tile would mostly multiply padding
+ * (measured on an H200: 435 µs against 641 µs at M = 64, 14336×4096), and 128
+ * above, where its higher arithmetic intensity wins (2.5 ms against 3.1 ms at
+ * M = 512).
+ */
+export function tileFor(maxWorkgroupStorage: number, m = 512): { tile: 64 | 128; padded: boolean } {
   const forced = Deno.env.get("KQUANT_TILE");
-  for (const tile of forced === "64" ? [64] as const : [128, 64] as const) {
+  const small = forced === "64" || (forced !== "128" && m <= 64);
+  for (const tile of small ? [64] as const : [128, 64] as const) {
     for (const padded of [true, false]) {
       if (maxWorkgroupStorage >= tileBytes(tile, padded)) return { tile, padded };
     }

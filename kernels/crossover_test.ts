@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { crossoverFor } from "./crossover.ts";
+import { splitsFor, tileBytes, tileFor } from "./tiled_kernel.ts";
+import { matvecConfigFor } from "./matvec_kernel.ts";
+
+const info = (vendor: string, description = "") =>
+  ({ vendor, description, architecture: "", device: "" }) as GPUAdapterInfo;
+
+Deno.test("crossoverFor() uses the measured value for NVIDIA and 8 elsewhere", () => {
+  assert.equal(crossoverFor(info("4318", "NVIDIA H200")).maxMatvecM, 32);
+  assert.equal(crossoverFor(info("0x10de")).maxMatvecM, 32);
+  assert.equal(crossoverFor(info("65541", "llvmpipe (LLVM 15.0.6, 256 bits)")).maxMatvecM, 8);
+  assert.equal(crossoverFor(undefined).maxMatvecM, 8);
+  assert.match(crossoverFor(info("4318")).source, /measured/);
+});
+
+Deno.test("tileFor() picks 64-row tiles for small M and the largest tile memory allows above", () => {
+  assert.deepEqual(tileFor(49152, 16), { tile: 64, padded: true });
+  assert.deepEqual(tileFor(49152, 512), { tile: 128, padded: true });
+  assert.deepEqual(tileFor(32768, 512), { tile: 128, padded: false });
+  assert.deepEqual(tileFor(16384, 512), { tile: 64, padded: false });
+  assert.equal(tileBytes(128, true), 36864);
+});
+
+Deno.test("splitsFor() splits K only when the grid is small, within the block count", () => {
+  assert.equal(splitsFor(448, 16), 1);
+  assert.ok(splitsFor(32, 56) > 1);
+  assert.ok(splitsFor(1, 2) <= 2);
+});
+
+Deno.test("matvecConfigFor() keeps lane groups valid for the subgroup size", () => {
+  const wide = matvecConfigFor(8, 4096, 32, false, false);
+  assert.equal(wide.reduce, "subgroup");
+  assert.equal(wide.cols, 8);
+  const narrow = matvecConfigFor(8, 4096, 8, false, false);
+  assert.equal(narrow.lanesPerBlock, 8); // 16-lane blocks would straddle 8-wide subgroups
+  const none = matvecConfigFor(1, 4096, 0, false, false);
+  assert.equal(none.reduce, "workgroup");
+  assert.equal(matvecConfigFor(100, 256, 32, false, false).cols, 8);
+});
