@@ -82,46 +82,55 @@ export class GpuTimer {
     }
   }
 
-  /** Runs `passes` passes in one submit; returns per-pass ticks (timestamps) and the wall time (ms). */
+  /**
+   * Runs `groups` runs of `perGroup` passes in one submit, with timestamps at
+   * the start of each run's first pass and the end of its last: per-pass
+   * timestamps are unreliable for back-to-back passes (a pass's start can be
+   * stamped while the previous one still drains), so each sample is a run's
+   * span divided by its passes, as llama.cpp's test-backend-ops divides a
+   * graph's time by its ops. Returns µs per pass for each run, and the wall time.
+   */
   async #batch(
     encode: EncodeFn,
-    passes: number,
-  ): Promise<{ ticks: number[]; wallMs: number; spanTicks: number }> {
+    groups: number,
+    perGroup: number,
+  ): Promise<{ perPassUs: number[]; wallMs: number }> {
     const encoder = this.device.createCommandEncoder({ label: "kquant bench" });
-    for (let i = 0; i < passes; i++) {
-      encode(
-        encoder,
-        this.#querySet
-          ? {
-            querySet: this.#querySet,
-            beginningOfPassWriteIndex: 2 * i,
-            endOfPassWriteIndex: 2 * i + 1,
-          }
-          : undefined,
-      );
+    for (let g = 0; g < groups; g++) {
+      for (let i = 0; i < perGroup; i++) {
+        let tw: GPUComputePassTimestampWrites | undefined;
+        if (this.#querySet && (i === 0 || i === perGroup - 1)) {
+          tw = { querySet: this.#querySet };
+          if (i === 0) tw.beginningOfPassWriteIndex = 2 * g;
+          if (i === perGroup - 1) tw.endOfPassWriteIndex = 2 * g + 1;
+        }
+        encode(encoder, tw);
+      }
     }
     let readback: GPUBuffer | null = null;
     if (this.#querySet) {
-      encoder.resolveQuerySet(this.#querySet, 0, 2 * passes, this.#resolve!, 0);
+      encoder.resolveQuerySet(this.#querySet, 0, 2 * groups, this.#resolve!, 0);
       readback = this.device.createBuffer({
         label: "kquant bench timestamps readback",
-        size: 16 * passes,
+        size: 16 * groups,
         usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
       });
-      encoder.copyBufferToBuffer(this.#resolve!, 0, readback, 0, 16 * passes);
+      encoder.copyBufferToBuffer(this.#resolve!, 0, readback, 0, 16 * groups);
     }
     const t0 = performance.now();
     this.device.queue.submit([encoder.finish()]);
     await this.device.queue.onSubmittedWorkDone();
     const wallMs = performance.now() - t0;
-    if (!readback) return { ticks: [], wallMs, spanTicks: 0 };
+    if (!readback) return { perPassUs: [(wallMs * 1000) / (groups * perGroup)], wallMs };
     await readback.mapAsync(GPUMapMode.READ);
     const stamps = new BigUint64Array(readback.getMappedRange().slice(0));
     readback.unmap();
     readback.destroy();
-    const ticks: number[] = [];
-    for (let i = 0; i < passes; i++) ticks.push(Number(stamps[2 * i + 1] - stamps[2 * i]));
-    return { ticks, wallMs, spanTicks: Number(stamps[2 * passes - 1] - stamps[0]) };
+    const perPassUs: number[] = [];
+    for (let g = 0; g < groups; g++) {
+      perPassUs.push((Number(stamps[2 * g + 1] - stamps[2 * g]) * this.tickNs) / 1000 / perGroup);
+    }
+    return { perPassUs, wallMs };
   }
 
   /** Runs `passes` passes in one submit with timestamps only around the first and last. */
@@ -186,28 +195,43 @@ export class GpuTimer {
     }
   }
 
-  /** Measures `encode`, one sample per pass (timestamps) or per long batch (wall). */
+  /**
+   * Measures `encode`: with timestamps, one sample per run of passes lasting
+   * about a millisecond, many runs per submit; by wall clock, one sample per
+   * submit of about 100 ms (Deno's ~10 ms completion polling then adds ≤ 10%).
+   */
   async measure(encode: EncodeFn, options: MeasureOptions): Promise<Timing> {
-    if (options.warmup > 0) await this.#batch(encode, Math.min(options.warmup, MAX_BATCH));
+    if (options.warmup > 0) await this.#batch(encode, 1, options.warmup);
     const samples: number[] = [];
     let measuredMs = 0;
-    let passes = 4;
     const started = performance.now();
+    let groups = 2;
+    let perGroup = 2;
+    let first = true;
     while (samples.length < options.maxIters && measuredMs < options.minTimeMs) {
-      const run = await this.#batch(encode, passes);
-      if (this.clock === "gpu-timestamp") {
-        for (const t of run.ticks) samples.push((t * this.tickNs) / 1000);
-        measuredMs += run.ticks.reduce((a, b) => a + b, 0) * this.tickNs / 1e6;
-      } else {
-        samples.push((run.wallMs * 1000) / passes);
-        measuredMs += run.wallMs;
+      const run = await this.#batch(encode, groups, perGroup);
+      const perPassMs = Math.max(
+        1e-5,
+        run.perPassUs.reduce((a, b) => a + b, 0) / run.perPassUs.length / 1000,
+      );
+      // The first, small batch only sizes the following ones.
+      if (!first) {
+        samples.push(...run.perPassUs);
+        measuredMs += perPassMs * groups * perGroup;
       }
-      // Aim for ~25 ms of work per submit so polling overhead stays small.
-      const perPassMs = this.clock === "gpu-timestamp"
-        ? Math.max(1e-4, run.ticks.reduce((a, b) => a + b, 0) * this.tickNs / 1e6 / passes)
-        : run.wallMs / passes;
-      passes = Math.max(1, Math.min(MAX_BATCH, Math.round(25 / perPassMs)));
-      if (performance.now() - started > 4 * options.minTimeMs + 2000) break;
+      first = false;
+      if (this.clock === "gpu-timestamp") {
+        perGroup = Math.max(1, Math.min(1024, Math.round(1 / perPassMs)));
+        groups = Math.max(1, Math.min(MAX_BATCH, Math.round(25 / (perPassMs * perGroup))));
+      } else {
+        groups = 1;
+        perGroup = Math.max(1, Math.min(100000, Math.round(100 / perPassMs)));
+      }
+      if (performance.now() - started > 4 * options.minTimeMs + 3000) break;
+    }
+    if (samples.length === 0) {
+      const run = await this.#batch(encode, 1, 1);
+      samples.push(...run.perPassUs);
     }
     return summarize(samples);
   }
