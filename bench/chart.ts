@@ -195,9 +195,9 @@ export function renderChart(report: BenchReport): string {
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${
       esc(
-        `Q5_K on ${
-          [a.vendor, a.device || a.description].filter(Boolean).join(" ")
-        } (${report.backend}, ${report.clock})`,
+        `Q5_K on ${a.description || `${a.vendor} ${a.device}`} (${report.backend}, ${
+          report.clock === "gpu-timestamp" ? "GPU timestamps" : "wall clock"
+        })`,
       )
     }</text>`,
   ];

@@ -28,6 +28,12 @@ export interface MeasureOptions {
   maxIters: number;
   /** Passes run first and discarded. */
   warmup: number;
+  /**
+   * Keep running the work, unmeasured, for this long first (ms), so every case
+   * is timed with the GPU in the same clock state (a case measured right after
+   * an idle moment otherwise runs at boost clocks and looks faster).
+   */
+  warmupMs?: number;
 }
 
 /** Which clock timed the work. */
@@ -202,6 +208,8 @@ export class GpuTimer {
    */
   async measure(encode: EncodeFn, options: MeasureOptions): Promise<Timing> {
     if (options.warmup > 0) await this.#batch(encode, 1, options.warmup);
+    const warmUntil = performance.now() + (options.warmupMs ?? 0);
+    while (performance.now() < warmUntil) await this.#batch(encode, 1, options.warmup || 1);
     const samples: number[] = [];
     let measuredMs = 0;
     const started = performance.now();

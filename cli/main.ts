@@ -53,6 +53,7 @@ async function bench(o: BenchOptions): Promise<number> {
       minTimeMs: o.minTimeMs ?? (software ? 100 : 1000),
       maxIters: o.iters ?? 100000,
       warmup: 10,
+      warmupMs: software ? 10 : 200,
     },
     dense: o.dense,
     vsLlamaCpp: o.vsLlamaCpp,
