@@ -13,7 +13,7 @@ import { dispatch, UniformPool } from "../kernels/_gpu.ts";
 import { crossoverFor } from "../kernels/crossover.ts";
 import { mulberry32 } from "../kernels/_rng.ts";
 import { ceilDiv } from "../kernels/dispatch.ts";
-import { type Clock, type EncodeFn, GpuTimer, type MeasureOptions } from "./timing.ts";
+import { type Clock, type EncodeFn, GpuTimer, type MeasureOptions, type Timing } from "./timing.ts";
 import { ceilingKernel } from "./ceiling_kernel.ts";
 import { denseMatvecKernel, denseTiledKernel } from "./dense_kernel.ts";
 import { type GgmlBench, openGgmlBench } from "./llamacpp.ts";
@@ -192,85 +192,88 @@ export async function runBench(
   const subgroups = device.features.has("subgroups" as GPUFeatureName);
 
   if (config.ops.includes("linear")) {
+    const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
     for (const { n, k } of config.shapes) {
       const blob = makeQ5KBlob(n, k, { seed: 1 });
       const copies = weightCopies(q5kBytes(n, k), software);
-      const layers = new Map(
-        config.variants.map((v) => [
-          v,
-          Array.from(
-            { length: copies },
-            () => Q5KLinear.create(device, blob, { n, k, variant: v }),
-          ),
-        ]),
-      );
       const maxM = Math.max(...config.ms);
       const x = storage(device, "bench x", maxM * k * 4);
       fillRandom(device, x, maxM * k * 4, 0x3f7fffff); // floats in [0, 1)
       const y = storage(device, "bench y", maxM * n * 4);
-      const denseW: GPUBuffer[] = [];
-      if (config.dense) {
-        for (let i = 0; i < weightCopies(n * k * 2, software); i++) {
-          denseW.push(storage(device, "bench dense f16 weights", n * k * 2));
-          fillRandom(device, denseW[i], n * k * 2, 0x3bff3bff); // halves in [0, 1)
+      // Each kernel family gets freshly allocated weights, measured across all
+      // M, then freed: on an H200 a kernel whose weights were allocated after
+      // other large buffers ran up to 2× slower (allocation order, not the
+      // kernel), which made whichever variant came first look best.
+      const timings = new Map<string, { t: Timing; label: string }>();
+      for (const variant of config.variants) {
+        const layers = Array.from(
+          { length: copies },
+          () => Q5KLinear.create(device, blob, { n, k, variant }),
+        );
+        for (const m of config.ms) {
+          let turn = 0;
+          const t = await timer.measure(
+            (encoder, tw) => layers[turn++ % copies].encode(encoder, x, y, m, tw),
+            config.measure,
+          );
+          const label = variant === "auto" ? `auto(${layers[0].kernelFor(m)})` : variant;
+          timings.set(`${m}/${variant}`, { t, label });
+          done++;
+          progress(
+            `[${done}/${total}] linear ${n}x${k} m=${m} ${label}: ${t.medianUs.toFixed(1)} µs`,
+          );
         }
+        for (const layer of layers) layer.destroy();
       }
-      for (const m of config.ms) {
-        let denseUs: number | undefined;
-        if (denseW.length) {
-          const shape = {
-            m,
-            n,
-            k,
-            maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
-          };
+      const denseUs = new Map<number, number>();
+      if (config.dense) {
+        const denseW = Array.from({ length: weightCopies(n * k * 2, software) }, () => {
+          const b = storage(device, "bench dense f16 weights", n * k * 2);
+          fillRandom(device, b, n * k * 2, 0x3bff3bff); // halves in [0, 1)
+          return b;
+        });
+        for (const m of config.ms) {
+          const shape = { m, n, k, maxWorkgroupsPerDimension: maxDim };
           const spec = m <= crossoverFor(adapter.info).maxMatvecM
             ? denseMatvecKernel(shape, subgroups)
             : denseTiledKernel(shape);
           let turn = 0;
-          denseUs = (await timer.measure((encoder, timestampWrites) => {
-            const pass = encoder.beginComputePass({ label: "dense baseline", timestampWrites });
-            dispatch(device, pass, spec, uniforms, [denseW[turn++ % denseW.length], x, y]);
-            pass.end();
-          }, config.measure)).medianUs;
-        }
-        const llamaCppUs = ggml?.mulMat(blob, n, k, m, config.measure.minTimeMs, copies);
-        for (const [variant, copiesOf] of layers) {
-          const layer = copiesOf[0];
-          let turn = 0;
-          const t = await timer.measure(
-            (encoder, tw) => copiesOf[turn++ % copies].encode(encoder, x, y, m, tw),
-            config.measure,
+          denseUs.set(
+            m,
+            (await timer.measure((encoder, timestampWrites) => {
+              const pass = encoder.beginComputePass({ label: "dense baseline", timestampWrites });
+              dispatch(device, pass, spec, uniforms, [denseW[turn++ % denseW.length], x, y]);
+              pass.end();
+            }, config.measure)).medianUs,
           );
+        }
+        for (const b of denseW) b.destroy();
+      }
+      for (const m of config.ms) {
+        const llamaCppUs = ggml?.mulMat(blob, n, k, m, config.measure.minTimeMs, copies);
+        for (const variant of config.variants) {
+          const { t, label } = timings.get(`${m}/${variant}`)!;
           const bytes = q5kBytes(n, k) + m * k * 4 + m * n * 4;
           const gbps = bytes / (t.medianUs * 1e3);
-          const label = variant === "auto" ? `auto(${layer.kernelFor(m)})` : variant;
           results.push({
             op: "linear",
             variant: label,
             m,
             n,
             k,
-            ...t,
+            medianUs: t.medianUs,
+            p10Us: t.p10Us,
+            p90Us: t.p90Us,
             gbps,
             gflops: (2 * m * n * k) / (t.medianUs * 1e3),
             pctOfCeiling: (100 * gbps) / ceiling.gbps,
-            denseUs,
+            denseUs: denseUs.get(m),
             llamaCppUs,
           });
-          delete (results[results.length - 1] as { samples?: number }).samples;
-          done++;
-          progress(
-            `[${done}/${total}] linear ${n}x${k} m=${m} ${label}: ${t.medianUs.toFixed(1)} µs, ${
-              gbps.toFixed(0)
-            } GB/s`,
-          );
         }
       }
-      for (const copiesOf of layers.values()) for (const layer of copiesOf) layer.destroy();
       x.destroy();
       y.destroy();
-      for (const b of denseW) b.destroy();
     }
   }
 
