@@ -2,6 +2,8 @@
 // uniform buffers, bind groups and encoding, written once for every kernel.
 
 /** A kernel as a small pure description (see ../shared style: tfjs/onnxruntime-web). */
+
+import { envVar } from "./_env.ts";
 export interface KernelSpec {
   /** Human-readable name, used as the label of every GPU object. */
   name: string;
@@ -26,7 +28,7 @@ export function pipelineFor(device: GPUDevice, spec: KernelSpec): GPUComputePipe
   if (!cache) pipelines.set(device, cache = new Map());
   let pipeline = cache.get(spec.key);
   if (!pipeline) {
-    if (Deno.env.get("KQUANT_PRINT_WGSL")) {
+    if (envVar("KQUANT_PRINT_WGSL")) {
       // deno-lint-ignore no-console
       console.error(`// ${spec.name} [${spec.key}]\n${spec.wgsl}`);
     }

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { envVar } from "./_env.ts";
+
 /** The batch size up to which `"auto"` uses mat-vec, with where that number came from. */
 export interface Crossover {
   maxMatvecM: number;
@@ -24,7 +26,7 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * @returns The crossover and where it came from.
  */
 export function crossoverFor(info?: GPUAdapterInfo): Crossover {
-  const tuned = Number(Deno.env.get("KQUANT_CROSSOVER") ?? "");
+  const tuned = Number(envVar("KQUANT_CROSSOVER") ?? "");
   if (tuned >= 1) return { maxMatvecM: tuned, source: "KQUANT_CROSSOVER" };
   if (info && (NVIDIA.test(info.vendor) || NVIDIA.test(info.description))) {
     return { maxMatvecM: 32, source: "measured for NVIDIA (H200, Vulkan)" };

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { envVar } from "./_env.ts";
 import type { KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { foldWorkgroups } from "./dispatch.ts";
@@ -27,7 +28,7 @@ const WG = 256;
 
 /** Super-blocks one workgroup covers (a multiple of 4; tunable by KQUANT_EMB). */
 function blocksPerWorkgroup(nb: number): number {
-  const tuned = Number(Deno.env.get("KQUANT_EMB") ?? "");
+  const tuned = Number(envVar("KQUANT_EMB") ?? "");
   const want = tuned >= 4 ? tuned : 4;
   return Math.min(Math.ceil(nb / 4) * 4, want - (want % 4));
 }

@@ -17,6 +17,7 @@
  * @module
  */
 
+import { envVar } from "./_env.ts";
 import type { KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { ceilDiv, foldWorkgroups } from "./dispatch.ts";
@@ -84,7 +85,7 @@ export function matvecConfigFor(
   let unroll: 1 | 2 | 4 = 1;
   let slots = Math.min(cols === 1 ? 4 : 2, Math.max(1, nb));
   // "R,S,T,U" (rows, slots, lanes per block, unroll) for tuning experiments.
-  const tuned = Deno.env.get("KQUANT_MATVEC")?.split(",").map(Number) ?? [];
+  const tuned = envVar("KQUANT_MATVEC")?.split(",").map(Number) ?? [];
   if (tuned[2] === 8 || tuned[2] === 16) lanesPerBlock = tuned[2];
   if (tuned[0] >= 1 && tuned[0] <= 8) rows = tuned[0];
   if ([1, 2, 4, 8, 16, 32].includes(tuned[1])) slots = tuned[1];

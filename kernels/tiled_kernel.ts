@@ -15,6 +15,7 @@
  * @module
  */
 
+import { envVar } from "./_env.ts";
 import type { KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { ceilDiv, foldWorkgroups } from "./dispatch.ts";
@@ -51,7 +52,7 @@ const BK = 32;
  * cut into slices whose partial sums a second kernel adds.
  */
 export function splitsFor(tiles: number, nb: number): number {
-  const tuned = Number(Deno.env.get("KQUANT_SPLITS") ?? "");
+  const tuned = Number(envVar("KQUANT_SPLITS") ?? "");
   if (tuned >= 1) return Math.min(tuned, nb);
   // Workgroups that keep a large GPU busy: on an H200, 4096×14336 at M = 64
   // took 565 µs with 384 and 401 µs with 512 (bench/results/h200.json).
@@ -73,7 +74,7 @@ export function tileBytes(tile: 64 | 128, padded: boolean): number {
  * M = 512).
  */
 export function tileFor(maxWorkgroupStorage: number, m = 512): { tile: 64 | 128; padded: boolean } {
-  const forced = Deno.env.get("KQUANT_TILE");
+  const forced = envVar("KQUANT_TILE");
   const small = forced === "64" || (forced !== "128" && m <= 64);
   for (const tile of small ? [64] as const : [128, 64] as const) {
     for (const padded of [true, false]) {
