@@ -200,10 +200,10 @@ export async function runBench(
       const x = storage(device, "bench x", maxM * k * 4);
       fillRandom(device, x, maxM * k * 4, 0x3f7fffff); // floats in [0, 1)
       const y = storage(device, "bench y", maxM * n * 4);
-      // Each kernel family gets freshly allocated weights, measured across all
-      // M, then freed: on an H200 a kernel whose weights were allocated after
-      // other large buffers ran up to 2× slower (allocation order, not the
-      // kernel), which made whichever variant came first look best.
+      // Each kernel family gets freshly allocated weights, is measured across
+      // all M, and frees them: on an H200 the same kernel ran up to 2× faster
+      // when measured first among variants (GPU clock state or allocation
+      // order, not the kernel), so variants no longer take turns per M.
       const timings = new Map<string, { t: Timing; label: string }>();
       for (const variant of config.variants) {
         const layers = Array.from(

@@ -17,10 +17,12 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
 
 /**
  * The crossover for a device class. Measured classes: NVIDIA (an H200 over
- * Vulkan, subgroups of 32: mat-vec 402 µs against tiled 433 µs at M = 32,
- * 767 µs against 435 µs at M = 64 for 14336×4096, in bench/results/h200.json).
- * Other devices get llama.cpp's Vulkan default of 8, a conservative choice
- * because both kernels are correct at every M.
+ * Vulkan, subgroups of 32; bench/results/h200.json, `--variant all`): tiled
+ * overtook mat-vec at M = 8, 32 and 16 for 4096×4096, 14336×4096 and
+ * 4096×14336 in a sustained sweep (at M = 64 for all three when the GPU had idle
+ * gaps between cases), so mat-vec runs up to M = 16. Other devices get
+ * llama.cpp's Vulkan default of 8, a conservative choice because both kernels
+ * are correct at every M.
  *
  * @param info The adapter's info (vendor, architecture).
  * @returns The crossover and where it came from.
@@ -29,7 +31,10 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
   const tuned = Number(envVar("KQUANT_CROSSOVER") ?? "");
   if (tuned >= 1) return { maxMatvecM: tuned, source: "KQUANT_CROSSOVER" };
   if (info && (NVIDIA.test(info.vendor) || NVIDIA.test(info.description))) {
-    return { maxMatvecM: 32, source: "measured for NVIDIA (H200, Vulkan)" };
+    return {
+      maxMatvecM: 16,
+      source: "measured for NVIDIA (H200, Vulkan; bench/results/h200.json)",
+    };
   }
   return { maxMatvecM: 8, source: "default (llama.cpp Vulkan uses mat-vec up to M = 8)" };
 }

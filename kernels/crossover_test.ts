@@ -7,8 +7,8 @@ const info = (vendor: string, description = "") =>
   ({ vendor, description, architecture: "", device: "" }) as GPUAdapterInfo;
 
 Deno.test("crossoverFor() uses the measured value for NVIDIA and 8 elsewhere", () => {
-  assert.equal(crossoverFor(info("4318", "NVIDIA H200")).maxMatvecM, 32);
-  assert.equal(crossoverFor(info("0x10de")).maxMatvecM, 32);
+  assert.equal(crossoverFor(info("4318", "NVIDIA H200")).maxMatvecM, 16);
+  assert.equal(crossoverFor(info("0x10de")).maxMatvecM, 16);
   assert.equal(crossoverFor(info("65541", "llvmpipe (LLVM 15.0.6, 256 bits)")).maxMatvecM, 8);
   assert.equal(crossoverFor(undefined).maxMatvecM, 8);
   assert.match(crossoverFor(info("4318")).source, /measured/);
