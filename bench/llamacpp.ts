@@ -10,21 +10,17 @@
 
 import { Q5K_GGML_TYPE } from "../kernels/q5k_format.ts";
 import { pinLibrary } from "../conformance/pin_library.ts";
-
-const GGML_TYPE_F32 = 0;
-const GGML_TYPE_I32 = 26;
+import {
+  GGML_GRAPH_SYMBOLS,
+  GGML_TYPE_F32,
+  GGML_TYPE_I32,
+  initParams,
+} from "../conformance/ggml_ffi.ts";
 
 const BASE = {
-  ggml_init: { parameters: [{ struct: ["usize", "pointer", "bool"] }], result: "pointer" },
-  ggml_free: { parameters: ["pointer"], result: "void" },
-  ggml_new_tensor_1d: { parameters: ["pointer", "i32", "i64"], result: "pointer" },
-  ggml_new_tensor_2d: { parameters: ["pointer", "i32", "i64", "i64"], result: "pointer" },
-  ggml_mul_mat: { parameters: ["pointer", "pointer", "pointer"], result: "pointer" },
-  ggml_get_rows: { parameters: ["pointer", "pointer", "pointer"], result: "pointer" },
+  ...GGML_GRAPH_SYMBOLS,
   ggml_new_graph_custom: { parameters: ["pointer", "usize", "bool"], result: "pointer" },
-  ggml_build_forward_expand: { parameters: ["pointer", "pointer"], result: "void" },
   ggml_graph_overhead_custom: { parameters: ["usize", "bool"], result: "usize" },
-  ggml_tensor_overhead: { parameters: [], result: "usize" },
   ggml_backend_alloc_ctx_tensors: { parameters: ["pointer", "pointer"], result: "pointer" },
   ggml_backend_buffer_free: { parameters: ["pointer"], result: "void" },
   ggml_backend_tensor_set: { parameters: ["pointer", "buffer", "usize", "usize"], result: "void" },
@@ -145,13 +141,10 @@ export async function openGgmlBench(libDir?: string): Promise<GgmlBench> {
     minTimeMs: number,
   ): number {
     const graphSize = 2 * ops + 16;
-    const params = new Uint8Array(24);
-    const view = new DataView(params.buffer);
     const mem = Number(b.ggml_tensor_overhead()) * (2 * ops + 8) +
       Number(b.ggml_graph_overhead_custom(BigInt(graphSize), false));
-    view.setBigUint64(0, BigInt(mem), true);
-    params[16] = 1; // no_alloc: tensors live in the backend's buffer
-    const ctx = b.ggml_init(params)!;
+    // no_alloc: the tensors live in the backend's buffer.
+    const ctx = b.ggml_init(initParams(mem, true))!;
     try {
       const outs = build(ctx);
       const graph = b.ggml_new_graph_custom(ctx, BigInt(graphSize), false);

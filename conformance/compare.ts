@@ -43,6 +43,17 @@ export function firstNonFiniteMismatch(
   return null;
 }
 
+/** A failed comparison when lengths differ or NaN/±Inf do not match; else null. */
+function shapeOrNonFinite(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+): Comparison | null {
+  const detail = actual.length !== expected.length
+    ? `length ${actual.length} != ${expected.length}`
+    : firstNonFiniteMismatch(actual, expected);
+  return detail ? { ok: false, nmse: Infinity, maxUlp: Infinity, detail } : null;
+}
+
 /**
  * Compares by NMSE after the non-finite check; a NaN anywhere fails unless the
  * reference has NaN in the same place.
@@ -52,16 +63,8 @@ export function compareNmse(
   expected: ArrayLike<number>,
   bound: number,
 ): Comparison {
-  if (actual.length !== expected.length) {
-    return {
-      ok: false,
-      nmse: Infinity,
-      maxUlp: Infinity,
-      detail: `length ${actual.length} != ${expected.length}`,
-    };
-  }
-  const bad = firstNonFiniteMismatch(actual, expected);
-  if (bad) return { ok: false, nmse: Infinity, maxUlp: Infinity, detail: bad };
+  const failed = shapeOrNonFinite(actual, expected);
+  if (failed) return failed;
   let num = 0;
   let den = 0;
   for (let i = 0; i < actual.length; i++) {
@@ -82,16 +85,8 @@ export function compareUlp(
   expected: ArrayLike<number>,
   maxUlp: number,
 ): Comparison {
-  if (actual.length !== expected.length) {
-    return {
-      ok: false,
-      nmse: Infinity,
-      maxUlp: Infinity,
-      detail: `length ${actual.length} != ${expected.length}`,
-    };
-  }
-  const bad = firstNonFiniteMismatch(actual, expected);
-  if (bad) return { ok: false, nmse: Infinity, maxUlp: Infinity, detail: bad };
+  const failed = shapeOrNonFinite(actual, expected);
+  if (failed) return failed;
   let worst = 0;
   let worstAt = -1;
   for (let i = 0; i < actual.length; i++) {

@@ -8,26 +8,17 @@
 
 import { Q5K_BLOCK_BYTES, Q5K_BLOCK_WEIGHTS, Q5K_GGML_TYPE } from "../kernels/q5k_format.ts";
 import { pinLibrary } from "./pin_library.ts";
+import { GGML_GRAPH_SYMBOLS, GGML_TYPE_F32, GGML_TYPE_I32, initParams } from "./ggml_ffi.ts";
 
 /** The llama.cpp package pinned in deno.json (its libraries are llama.cpp release v0.5.0 builds). */
 export const ORACLE_PACKAGE = "@node-llama-cpp/linux-x64@3.22.1";
 
-const GGML_TYPE_F32 = 0;
-const GGML_TYPE_I32 = 26;
-
 const BASE_SYMBOLS = {
-  ggml_init: { parameters: [{ struct: ["usize", "pointer", "bool"] }], result: "pointer" },
-  ggml_free: { parameters: ["pointer"], result: "void" },
-  ggml_new_tensor_1d: { parameters: ["pointer", "i32", "i64"], result: "pointer" },
-  ggml_new_tensor_2d: { parameters: ["pointer", "i32", "i64", "i64"], result: "pointer" },
-  ggml_mul_mat: { parameters: ["pointer", "pointer", "pointer"], result: "pointer" },
-  ggml_get_rows: { parameters: ["pointer", "pointer", "pointer"], result: "pointer" },
+  ...GGML_GRAPH_SYMBOLS,
   ggml_new_graph: { parameters: ["pointer"], result: "pointer" },
-  ggml_build_forward_expand: { parameters: ["pointer", "pointer"], result: "void" },
   ggml_get_data: { parameters: ["pointer"], result: "pointer" },
   ggml_nbytes: { parameters: ["pointer"], result: "usize" },
   ggml_graph_overhead: { parameters: [], result: "usize" },
-  ggml_tensor_overhead: { parameters: [], result: "usize" },
   dequantize_row_q5_K: { parameters: ["buffer", "buffer", "i64"], result: "void" },
   quantize_row_q5_K_ref: { parameters: ["buffer", "buffer", "i64"], result: "void" },
   ggml_fp16_to_fp32_row: { parameters: ["buffer", "buffer", "i64"], result: "void" },
@@ -114,9 +105,7 @@ export async function loadLlamaCpp(libDir?: string): Promise<LlamaCppOracle> {
   const b = base.symbols;
 
   function withContext<T>(memSize: number, body: (ctx: Deno.PointerObject) => T): T {
-    const params = new Uint8Array(24);
-    new DataView(params.buffer).setBigUint64(0, BigInt(memSize), true);
-    const ctx = b.ggml_init(params);
+    const ctx = b.ggml_init(initParams(memSize, false));
     if (ctx === null) throw new Error(`ggml_init failed for ${memSize} bytes`);
     try {
       return body(ctx);

@@ -69,3 +69,22 @@ export function allFinite(action: string, name: string, x: Float32Array): void {
     }
   }
 }
+
+/** Throws unless `device` is a GPUDevice and `options` an object (the kernels' create() preamble). */
+export function deviceAndOptions(action: string, device: unknown, options: unknown): void {
+  if (!(device instanceof GPUDevice)) {
+    throw new TypeError(
+      `Cannot ${action}: device must be a GPUDevice, current value is ${show(device)}`,
+    );
+  }
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(
+      `Cannot ${action}: options must be an object, current value is ${show(options)}`,
+    );
+  }
+}
+
+/** The largest storage binding to plan for: the device's, or a smaller test cap. */
+export function bindingLimit(device: GPUDevice, cap?: number): number {
+  return Math.min(device.limits.maxStorageBufferBindingSize, cap ?? Infinity);
+}

@@ -26,6 +26,11 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  *
  * @param info The adapter's info (vendor, architecture).
  * @returns The crossover and where it came from.
+ * @example
+ * ```ts
+ * import { crossoverFor } from "@kquant/webgpu";
+ * crossoverFor().maxMatvecM; // 8 for an unknown device
+ * ```
  */
 export function crossoverFor(info?: GPUAdapterInfo): Crossover {
   const tuned = Number(envVar("KQUANT_CROSSOVER") ?? "");

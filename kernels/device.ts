@@ -67,6 +67,12 @@ export async function requestDevice(options: RequestDeviceOptions = {}): Promise
  * @param adapter The adapter.
  * @param options Which optional features to ask for.
  * @returns The device.
+ * @example GPU
+ * ```ts ignore
+ * import { requestDeviceFrom } from "@kquant/webgpu";
+ * const adapter = await navigator.gpu.requestAdapter();
+ * const device = await requestDeviceFrom(adapter!, { subgroups: false });
+ * ```
  */
 export async function requestDeviceFrom(
   adapter: GPUAdapter,

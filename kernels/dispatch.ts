@@ -13,6 +13,11 @@
  * @param maxPerDimension The device limit (65535 by default in WebGPU).
  * @returns `[x, y]` with `x · y ≥ count`, both ≤ maxPerDimension.
  * @throws {RangeError} If the count cannot fit in a 2-D grid.
+ * @example
+ * ```ts
+ * import { foldWorkgroups } from "@kquant/webgpu";
+ * foldWorkgroups(100000); // [50000, 2]
+ * ```
  */
 export function foldWorkgroups(count: number, maxPerDimension = 65535): [number, number] {
   if (!Number.isSafeInteger(count) || count < 0) {

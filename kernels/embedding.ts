@@ -7,7 +7,7 @@
 import { type BufferRange, dispatch, readBack, UniformPool, uploadStorage } from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
 import { embeddingKernel } from "./embedding_kernel.ts";
-import { show } from "./_validate.ts";
+import { bindingLimit, deviceAndOptions, show } from "./_validate.ts";
 
 /** Options of {@linkcode Q5KEmbedding.create}. */
 export interface Q5KEmbeddingOptions {
@@ -63,20 +63,8 @@ export class Q5KEmbedding {
    */
   static create(device: GPUDevice, table: Uint8Array, options: Q5KEmbeddingOptions): Q5KEmbedding {
     const action = "create Q5_K embedding";
-    if (!(device instanceof GPUDevice)) {
-      throw new TypeError(
-        `Cannot ${action}: device must be a GPUDevice, current value is ${show(device)}`,
-      );
-    }
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(
-        `Cannot ${action}: options must be an object, current value is ${show(options)}`,
-      );
-    }
-    const maxBinding = Math.min(
-      device.limits.maxStorageBufferBindingSize,
-      options.maxBindingBytes ?? Infinity,
-    );
+    deviceAndOptions(action, device, options);
+    const maxBinding = bindingLimit(device, options.maxBindingBytes);
     const blob = uploadBlob(
       device,
       action,

@@ -11,7 +11,7 @@ import { matvecConfigFor, matvecKernel } from "./matvec_kernel.ts";
 import { splitReduceKernel, splitsFor, tiledKernel, tileFor } from "./tiled_kernel.ts";
 import { ceilDiv } from "./dispatch.ts";
 import { crossoverFor } from "./crossover.ts";
-import { floats, positiveInt, show } from "./_validate.ts";
+import { bindingLimit, deviceAndOptions, floats, positiveInt, show } from "./_validate.ts";
 
 /** Which kernel family runs a linear layer. */
 export type LinearVariant = "auto" | "matvec" | "tiled";
@@ -124,16 +124,7 @@ export class Q5KLinear {
    */
   static create(device: GPUDevice, weights: Uint8Array, options: Q5KLinearOptions): Q5KLinear {
     const action = "create Q5_K linear";
-    if (!(device instanceof GPUDevice)) {
-      throw new TypeError(
-        `Cannot ${action}: device must be a GPUDevice, current value is ${show(device)}`,
-      );
-    }
-    if (options === null || typeof options !== "object") {
-      throw new TypeError(
-        `Cannot ${action}: options must be an object, current value is ${show(options)}`,
-      );
-    }
+    deviceAndOptions(action, device, options);
     const { n, k } = options;
     positiveInt(action, "n", n);
     const variant = oneOf(action, "variant", options.variant ?? "auto", VARIANTS);
@@ -153,10 +144,7 @@ export class Q5KLinear {
         );
       }
     }
-    const maxBinding = Math.min(
-      device.limits.maxStorageBufferBindingSize,
-      options.maxBindingBytes ?? Infinity,
-    );
+    const maxBinding = bindingLimit(device, options.maxBindingBytes);
     const blob = uploadBlob(device, action, "weights", weights, n, k, "n", maxBinding);
     const bias = options.bias ? uploadStorage(device, "q5_K linear bias", options.bias) : null;
     return new Q5KLinear(device, n, k, variant, reduction, blob, bias);
