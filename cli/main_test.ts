@@ -166,6 +166,29 @@ Deno.test("cli bench --vs llama.cpp adds llama.cpp's time and ratio", async () =
   assert.equal(report.results[0].denseUs, undefined);
 });
 
+Deno.test("cli bench --wall-clock times long batches by wall clock and says so", async () => {
+  const r = await cli(
+    "bench",
+    "--op",
+    "linear",
+    "--shape",
+    "256x256",
+    "--m",
+    "1",
+    "--min-time",
+    "0.05",
+    "--no-dense",
+    "--wall-clock",
+    "--json",
+    "--quiet",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.clock, "wall");
+  assert.match(report.tick, /wall clock/);
+  assert.ok(report.results[0].medianUs > 0);
+});
+
 Deno.test("cli conform --vectors-only runs the committed vectors and ends with the count", async () => {
   const r = await cli("conform", "--vectors-only", "--quiet");
   assert.equal(r.code, 0, r.stdout + r.stderr);

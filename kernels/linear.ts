@@ -106,8 +106,6 @@ export class Q5KLinear {
     this.#weights = weights;
     this.#bias = bias;
     const info = device.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
-    // Deno grants subgroups without listing sizes on some backends: then assume the
-    // WebGPU minimum of 4, which keeps lane groups inside one subgroup.
     this.#subgroupMinSize = reduction === "subgroup" ? (info.subgroupMinSize || 4) : 0;
     this.#uniforms = new UniformPool(device, "q5_K linear");
   }
@@ -135,7 +133,18 @@ export class Q5KLinear {
         `Cannot ${action}: reduction "subgroup" needs a device with the subgroups feature, current value is "subgroup"`,
       );
     }
-    const reduction = wanted === "auto" ? (hasSubgroups ? "subgroup" : "workgroup") : wanted;
+    const info = device.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
+    // The butterflies need subgroups of at least 8 lanes (one super-block);
+    // Deno may grant subgroups without listing sizes, then assume the minimum 4.
+    const usable = hasSubgroups && (info.subgroupMinSize || 4) >= 8;
+    if (wanted === "subgroup" && !usable) {
+      throw new RangeError(
+        `Cannot ${action}: reduction "subgroup" needs subgroups of at least 8 lanes, current value is ${
+          info.subgroupMinSize || "unknown"
+        }`,
+      );
+    }
+    const reduction = wanted === "auto" ? (usable ? "subgroup" : "workgroup") : wanted;
     if (options.bias !== undefined) {
       floats(action, "bias", options.bias);
       if (options.bias.length !== n) {
