@@ -88,3 +88,13 @@ export function deviceAndOptions(action: string, device: unknown, options: unkno
 export function bindingLimit(device: GPUDevice, cap?: number): number {
   return Math.min(device.limits.maxStorageBufferBindingSize, cap ?? Infinity);
 }
+
+/** Throws unless `bytes` fit one storage binding of the device (named `what`). */
+export function fitsBinding(action: string, what: string, bytes: number, device: GPUDevice): void {
+  const limit = device.limits.maxStorageBufferBindingSize;
+  if (bytes > limit) {
+    throw new RangeError(
+      `Cannot ${action}: ${what} must fit one storage binding of maxStorageBufferBindingSize ${limit} bytes, current value is ${bytes}`,
+    );
+  }
+}

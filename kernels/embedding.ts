@@ -7,7 +7,7 @@
 import { type BufferRange, dispatch, readBack, UniformPool, uploadStorage } from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
 import { embeddingKernel } from "./embedding_kernel.ts";
-import { bindingLimit, deviceAndOptions, show } from "./_validate.ts";
+import { bindingLimit, deviceAndOptions, fitsBinding, show } from "./_validate.ts";
 
 /** Options of {@linkcode Q5KEmbedding.create}. */
 export interface Q5KEmbeddingOptions {
@@ -141,6 +141,7 @@ export class Q5KEmbedding {
         `Cannot ${action}: count must be a positive integer, current value is ${count}`,
       );
     }
+    fitsBinding(action, "y (count·k·4 bytes)", count * this.k * 4, this.device);
     const size = (r: BufferRange) =>
       r instanceof GPUBuffer ? r.size : r.size ?? r.buffer.size - (r.offset ?? 0);
     if (size(ids) < count * 4) {
@@ -185,6 +186,12 @@ export class Q5KEmbedding {
    */
   async lookup(ids: Ids): Promise<Float32Array> {
     const words = this.#ids("look up Q5_K embedding", ids);
+    fitsBinding(
+      "look up Q5_K embedding",
+      "the output (ids·k·4 bytes)",
+      words.length * this.k * 4,
+      this.device,
+    );
     const yBytes = words.length * this.k * 4;
     if (
       !this.#scratch || this.#scratch.ids.size < words.byteLength || this.#scratch.y.size < yBytes

@@ -61,6 +61,14 @@ Deno.test("Q5KEmbedding rejects bad ids and shapes before dispatching, and keeps
   await assert.rejects(table.lookup(["1"] as never), TypeError, '"1"');
   await assert.rejects(table.lookup(new Float32Array(2) as never), TypeError, "Float32Array");
   await assert.rejects(table.lookup(Int32Array.of(3, 2147483647)), RangeError, "2147483647");
+  const tooMany = Math.floor(device.limits.maxStorageBufferBindingSize / (k * 4)) + 1;
+  const ids = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+  assert.throws(
+    () => table.encode(device.createCommandEncoder(), ids, ids, tooMany),
+    RangeError,
+    `current value is ${tooMany * k * 4}`,
+  );
+  ids.destroy();
   assert.deepEqual(await table.lookup([9, 1]), expectedRows(blob, k, [9, 1]));
   table.destroy();
   await assert.rejects(table.lookup([1]), TypeError, "destroyed");

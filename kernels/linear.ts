@@ -11,7 +11,14 @@ import { matvecConfigFor, matvecKernel } from "./matvec_kernel.ts";
 import { splitReduceKernel, splitsFor, tiledKernel, tileFor } from "./tiled_kernel.ts";
 import { ceilDiv } from "./dispatch.ts";
 import { crossoverFor } from "./crossover.ts";
-import { bindingLimit, deviceAndOptions, floats, positiveInt, show } from "./_validate.ts";
+import {
+  bindingLimit,
+  deviceAndOptions,
+  fitsBinding,
+  floats,
+  positiveInt,
+  show,
+} from "./_validate.ts";
 
 /** Which kernel family runs a linear layer. */
 export type LinearVariant = "auto" | "matvec" | "tiled";
@@ -189,6 +196,8 @@ export class Q5KLinear {
   ): void {
     const action = "encode Q5_K linear";
     this.#check(action, m);
+    fitsBinding(action, "x (m·k·4 bytes)", m * this.k * 4, this.device);
+    fitsBinding(action, "y (m·n·4 bytes)", m * this.n * 4, this.device);
     if (rangeSize(x) < m * this.k * 4) {
       throw new RangeError(
         `Cannot ${action}: x must hold m·k·4 = ${m * this.k * 4} bytes, current value is ${

@@ -109,6 +109,14 @@ Deno.test("Q5KLinear rejects bad input before dispatching, and keeps working", a
     RangeError,
     "x must hold m·k·4 = 2048 bytes, current value is 256",
   );
+  const tooMany = Math.floor(device.limits.maxStorageBufferBindingSize / (k * 4)) + 1;
+  assert.throws(
+    () => layer.encode(device.createCommandEncoder(), small, small, tooMany),
+    RangeError,
+    `maxStorageBufferBindingSize ${device.limits.maxStorageBufferBindingSize} bytes, current value is ${
+      tooMany * k * 4
+    }`,
+  );
   small.destroy();
   const c = compareNmse(await layer.run(x, 2), reference(blob, x, 2, n, k), 1e-10);
   assert.ok(c.ok, c.detail);
