@@ -121,7 +121,7 @@ export class Q5KEmbedding {
    * range-checked by the caller) to `y` (count×K f32).
    *
    * @param encoder The command encoder.
-   * @param ids A buffer or range of `count` u32 ids, each below `rows`.
+   * @param ids A buffer or range of `count` u32 ids; an id ≥ `rows` yields a row of zeros.
    * @param y A buffer or range of at least count·k·4 bytes.
    * @param count Number of ids.
    * @param timestampWrites Optional GPU timestamps around the pass.
@@ -165,6 +165,7 @@ export class Q5KEmbedding {
         k: this.k,
         row0: chunk.row0,
         rows: chunk.rows,
+        tableRows: this.rows,
         maxWorkgroupsPerDimension: this.device.limits.maxComputeWorkgroupsPerDimension,
       });
       dispatch(this.device, pass, spec, this.#uniforms, [

@@ -20,6 +20,8 @@ export interface EmbeddingShape {
   k: number;
   row0: number;
   rows: number;
+  /** Rows of the whole table: ids at or past it come out as zeros (from the first chunk's dispatch). */
+  tableRows: number;
   maxWorkgroupsPerDimension: number;
 }
 
@@ -43,7 +45,16 @@ export function embeddingKernel(shape: EmbeddingShape): KernelSpec {
     key: `q5k-embedding:wg${WG}`,
     wgsl: embeddingWgsl(),
     workgroups: [Math.ceil(nb / bpw), gy, gz],
-    uniforms: new Uint32Array([shape.count, shape.k, nb, shape.row0, shape.rows, gy, bpw, 0]),
+    uniforms: new Uint32Array([
+      shape.count,
+      shape.k,
+      nb,
+      shape.row0,
+      shape.rows,
+      gy,
+      bpw,
+      shape.tableRows,
+    ]),
   };
 }
 
@@ -53,7 +64,7 @@ const WG = ${WG}u;
 
 struct Params {
   count: u32, k: u32, nb: u32, row0: u32,
-  rows: u32, groups_y: u32, bpw: u32, _pad: u32,
+  rows: u32, groups_y: u32, bpw: u32, table_rows: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;
@@ -65,9 +76,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let i = wid.y + wid.z * p.groups_y;
   if (i >= p.count) { return; }
   let id = ids[i];
-  // Ids were range-checked on the host; rows of other chunks are their dispatch's.
-  if (id < p.row0 || id - p.row0 >= p.rows) { return; }
   let t = lid % 64u;
+  // lookup() range-checks ids on the host; ids that reach the GPU out of range
+  // through encode() never read outside the table: the first chunk's dispatch
+  // writes zeros for them. Rows of other chunks are their own dispatch's.
+  if (id >= p.table_rows) {
+    if (p.row0 == 0u) {
+      let b_stop = min(p.nb, (wid.x + 1u) * p.bpw);
+      for (var b = wid.x * p.bpw + lid / 64u; b < b_stop; b += 4u) {
+        y[i * (p.k / 4u) + b * 64u + t] = vec4<f32>(0.0);
+      }
+    }
+    return;
+  }
+  if (id < p.row0 || id - p.row0 >= p.rows) { return; }
   let j = t / 8u;          // sub-block of weights 4t .. 4t + 3
   let l4 = t % 8u;         // word within the sub-block's 32 qs bytes
   let b_end = min(p.nb, (wid.x + 1u) * p.bpw);

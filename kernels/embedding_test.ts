@@ -3,6 +3,7 @@ import { requestDevice } from "./device.ts";
 import { Q5KEmbedding } from "./embedding.ts";
 import { makeQ5KBlob } from "./make_blob.ts";
 import { dequantizeQ5K } from "./dequantize.ts";
+import { readBack } from "./_gpu.ts";
 
 const device = await requestDevice();
 
@@ -31,6 +32,36 @@ Deno.test("Q5KEmbedding works across several bindings when one is too small", as
   const table = Q5KEmbedding.create(device, blob, { rows, k, maxBindingBytes: 32768 });
   const ids = [199, 0, 45, 46, 100, 150, 3];
   assert.deepEqual(await table.lookup(ids), expectedRows(blob, k, ids));
+  table.destroy();
+});
+
+Deno.test("Q5KEmbedding.encode() writes zeros for out-of-range GPU ids and never reads past the table", async () => {
+  const [rows, k] = [30, 512];
+  const blob = makeQ5KBlob(rows, k, { seed: 9 });
+  // Two chunks, so the zeros must come from exactly one dispatch.
+  const table = Q5KEmbedding.create(device, blob, { rows, k, maxBindingBytes: 16 * 352 });
+  const ids = Uint32Array.of(29, 30, 0, 0xffffffff, 15);
+  const idBuf = device.createBuffer({
+    size: 32,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(idBuf, 0, ids);
+  const y = device.createBuffer({
+    size: ids.length * k * 4,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(y, 0, new Float32Array(ids.length * k).fill(7));
+  const encoder = device.createCommandEncoder();
+  table.encode(encoder, idBuf, y, ids.length);
+  const got = new Float32Array(await readBack(device, y, ids.length * k * 4, 0, encoder));
+  const all = dequantizeQ5K(blob);
+  for (const [i, id] of ids.entries()) {
+    const row = got.subarray(i * k, (i + 1) * k);
+    if (id < rows) assert.deepEqual(row, all.subarray(id * k, (id + 1) * k), `id ${id}`);
+    else assert.ok(row.every((v) => v === 0), `id ${id} gives zeros`);
+  }
+  idBuf.destroy();
+  y.destroy();
   table.destroy();
 });
 
