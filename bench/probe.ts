@@ -6,6 +6,7 @@
  */
 
 import { crossoverFor } from "../kernels/crossover.ts";
+import { probeSubgroupLayout } from "../kernels/subgroup_layout.ts";
 import { backendName, isSoftwareAdapter } from "./sweep.ts";
 
 /** The facts `info` prints. */
@@ -15,7 +16,14 @@ export interface DeviceInfo {
   backend: string;
   features: string[];
   limits: Record<string, number>;
-  subgroups: { granted: boolean; minSize?: number; maxSize?: number; measuredSize?: number };
+  subgroups: {
+    granted: boolean;
+    minSize?: number;
+    maxSize?: number;
+    measuredSize?: number;
+    /** Consecutive invocations form each subgroup (the mat-vec butterflies rely on it). */
+    consecutive?: boolean;
+  };
   timestamps: { available: boolean; advancing: boolean };
   crossover: { maxMatvecM: number; source: string };
 }
@@ -144,6 +152,7 @@ export async function probeDevice(adapter: GPUAdapter, device: GPUDevice): Promi
       minSize: info.subgroupMinSize,
       maxSize: info.subgroupMaxSize,
       measuredSize: granted ? await subgroupSize(device) : undefined,
+      consecutive: granted ? (await probeSubgroupLayout(device)).linear : undefined,
     },
     timestamps: {
       available: hasTimestamps,

@@ -155,6 +155,10 @@ async function info(o: InfoOptions): Promise<number> {
           i.subgroups.minSize
             ? ` (adapter range ${i.subgroups.minSize}..${i.subgroups.maxSize})`
             : ""
+        }${
+          i.subgroups.consecutive
+            ? ", consecutive lanes"
+            : ", non-consecutive lanes (workgroup-memory reductions)"
         }`
         : "not granted (workgroup-memory reductions)",
     ],

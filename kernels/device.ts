@@ -4,6 +4,8 @@
  * @module
  */
 
+import { probeSubgroupLayout } from "./subgroup_layout.ts";
+
 /** Options of {@linkcode requestDevice}. */
 export interface RequestDeviceOptions {
   /** Adapter preference; default `"high-performance"`. */
@@ -90,9 +92,10 @@ export async function requestDeviceFrom(
   if (options.shaderF16 !== false && adapter.features.has("shader-f16")) {
     features.push("shader-f16");
   }
+  let device: GPUDevice | null = null;
   if (options.subgroups !== false) {
     try {
-      return await adapter.requestDevice({
+      device = await adapter.requestDevice({
         requiredFeatures: [...features, "subgroups" as GPUFeatureName],
         requiredLimits,
       });
@@ -100,5 +103,8 @@ export async function requestDeviceFrom(
       // Not granted here; fall through to a device without subgroups.
     }
   }
-  return await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+  device ??= await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+  // The mat-vec butterflies assume consecutive invocations form a subgroup: check once.
+  await probeSubgroupLayout(device);
+  return device;
 }

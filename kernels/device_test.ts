@@ -27,3 +27,17 @@ Deno.test("requestDevice() rejects options that are not an object", async () => 
   assert.ok(device instanceof GPUDevice);
   device.destroy();
 });
+
+Deno.test("requestDevice() probes the subgroup layout the mat-vec reduction relies on", async () => {
+  const { subgroupLayout } = await import("./subgroup_layout.ts");
+  const device = await requestDevice();
+  const layout = subgroupLayout(device);
+  assert.equal(layout.source, "probed");
+  if (device.features.has("subgroups" as GPUFeatureName)) {
+    assert.ok(layout.linear, "consecutive invocations form subgroups on this adapter");
+    assert.ok(layout.minSize >= 4);
+  } else {
+    assert.equal(layout.minSize, 0);
+  }
+  device.destroy();
+});

@@ -11,6 +11,7 @@ import { matvecConfigFor, matvecKernel } from "./matvec_kernel.ts";
 import { splitReduceKernel, splitsFor, tiledKernel, tileFor } from "./tiled_kernel.ts";
 import { ceilDiv } from "./dispatch.ts";
 import { crossoverFor } from "./crossover.ts";
+import { subgroupLayout } from "./subgroup_layout.ts";
 import {
   bindingLimit,
   deviceAndOptions,
@@ -112,8 +113,7 @@ export class Q5KLinear {
     this.maxMatvecM = crossoverFor(device.adapterInfo).maxMatvecM;
     this.#weights = weights;
     this.#bias = bias;
-    const info = device.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
-    this.#subgroupMinSize = reduction === "subgroup" ? (info.subgroupMinSize || 4) : 0;
+    this.#subgroupMinSize = reduction === "subgroup" ? subgroupLayout(device).minSize : 0;
     this.#uniforms = new UniformPool(device, "q5_K linear");
   }
 
@@ -140,14 +140,14 @@ export class Q5KLinear {
         `Cannot ${action}: reduction "subgroup" needs a device with the subgroups feature, current value is "subgroup"`,
       );
     }
-    const info = device.adapterInfo as GPUAdapterInfo & { subgroupMinSize?: number };
-    // The butterflies need subgroups of at least 8 lanes (one super-block);
-    // Deno may grant subgroups without listing sizes, then assume the minimum 4.
-    const usable = hasSubgroups && (info.subgroupMinSize || 4) >= 8;
+    // The butterflies need subgroups of at least 8 lanes (one super-block) laid
+    // out over consecutive invocations (checked by requestDevice()).
+    const layout = subgroupLayout(device);
+    const usable = hasSubgroups && layout.linear && layout.minSize >= 8;
     if (wanted === "subgroup" && !usable) {
       throw new RangeError(
-        `Cannot ${action}: reduction "subgroup" needs subgroups of at least 8 lanes, current value is ${
-          info.subgroupMinSize || "unknown"
+        `Cannot ${action}: reduction "subgroup" needs consecutive subgroups of at least 8 lanes, current value is ${
+          layout.linear ? `size ${layout.minSize}` : "a non-consecutive layout"
         }`,
       );
     }
