@@ -25,6 +25,9 @@ const probed = new WeakMap<GPUDevice, SubgroupLayout>();
  * The subgroup layout of a device: probed by {@linkcode probeSubgroupLayout}
  * when the device came from requestDevice(), else taken from the adapter's
  * reported sizes with the consecutive layout assumed.
+ *
+ * @param device The device.
+ * @returns Its layout.
  */
 export function subgroupLayout(device: GPUDevice): SubgroupLayout {
   const known = probed.get(device);
@@ -37,7 +40,21 @@ export function subgroupLayout(device: GPUDevice): SubgroupLayout {
   return { minSize: info.subgroupMinSize || 4, linear: true, source: "reported" };
 }
 
-/** Runs a 256-invocation kernel that records each invocation's lane and subgroup size. */
+/**
+ * Runs a 256-invocation kernel that records each invocation's lane and
+ * subgroup size, and remembers the result for the device. requestDevice()
+ * calls it; call it yourself for a device you created another way.
+ *
+ * @param device The device.
+ * @returns Its layout.
+ * @example GPU
+ * ```ts ignore
+ * import { probeSubgroupLayout } from "@kquant/webgpu";
+ * const adapter = await navigator.gpu.requestAdapter();
+ * const device = await adapter!.requestDevice({ requiredFeatures: ["subgroups" as GPUFeatureName] });
+ * console.log(await probeSubgroupLayout(device)); // { minSize: 32, linear: true, source: "probed" }
+ * ```
+ */
 export async function probeSubgroupLayout(device: GPUDevice): Promise<SubgroupLayout> {
   if (!device.features.has("subgroups" as GPUFeatureName)) {
     const none: SubgroupLayout = { minSize: 0, linear: false, source: "probed" };
