@@ -13,6 +13,13 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/** Whether Deno finds an adapter on its GL backend here (Mesa's EGL). */
+const glAdapter = new Deno.Command(Deno.execPath(), {
+  args: ["run", "-A", MAIN, "info", "--backend", "gl"],
+  stdout: "null",
+  stderr: "null",
+}).outputSync().code === 0;
+
 const TINY = [
   "--shape",
   "256x256",
@@ -195,4 +202,16 @@ Deno.test("cli conform --vectors-only runs the committed vectors and ends with t
   assert.match(r.stdout, /^\d+ passed, 0 failed$/m);
   const passed = Number(/^(\d+) passed/m.exec(r.stdout)![1]);
   assert.ok(passed >= 26, `${passed}`);
+});
+
+Deno.test({
+  name: "cli conform passes the committed vectors on the GL backend too (GLSL, no subgroups)",
+  ignore: !glAdapter,
+  fn: async () => {
+    const r = await cli("conform", "--backend", "gl", "--vectors-only", "--quiet");
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const passed = Number(/^(\d+) passed, 0 failed$/m.exec(r.stdout)![1]);
+    assert.ok(passed >= 26, `${passed}`);
+    assert.doesNotMatch(r.stdout, /matvec\/subgroup/);
+  },
 });
