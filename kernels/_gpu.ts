@@ -48,6 +48,12 @@ export function pipelineCount(device: GPUDevice): number {
   return pipelines.get(device)?.size ?? 0;
 }
 
+/** Bytes a buffer or range makes available to a binding. */
+export function rangeBytes(r: BufferRange): number {
+  if (r instanceof GPUBuffer) return r.size;
+  return r.size ?? r.buffer.size - (r.offset ?? 0);
+}
+
 function asBinding(range: BufferRange): GPUBufferBinding {
   return range instanceof GPUBuffer ? { buffer: range } : range;
 }

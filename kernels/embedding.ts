@@ -4,7 +4,14 @@
  * @module
  */
 
-import { type BufferRange, dispatch, readBack, UniformPool, uploadStorage } from "./_gpu.ts";
+import {
+  type BufferRange,
+  dispatch,
+  rangeBytes,
+  readBack,
+  UniformPool,
+  uploadStorage,
+} from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
 import { embeddingKernel } from "./embedding_kernel.ts";
 import { bindingLimit, deviceAndOptions, fitsBinding, show } from "./_validate.ts";
@@ -142,19 +149,17 @@ export class Q5KEmbedding {
       );
     }
     fitsBinding(action, "y (count·k·4 bytes)", count * this.k * 4, this.device);
-    const size = (r: BufferRange) =>
-      r instanceof GPUBuffer ? r.size : r.size ?? r.buffer.size - (r.offset ?? 0);
-    if (size(ids) < count * 4) {
+    if (rangeBytes(ids) < count * 4) {
       throw new RangeError(
         `Cannot ${action}: ids must hold count·4 = ${count * 4} bytes, current value is ${
-          size(ids)
+          rangeBytes(ids)
         }`,
       );
     }
-    if (size(y) < count * this.k * 4) {
+    if (rangeBytes(y) < count * this.k * 4) {
       throw new RangeError(
         `Cannot ${action}: y must hold count·k·4 = ${count * this.k * 4} bytes, current value is ${
-          size(y)
+          rangeBytes(y)
         }`,
       );
     }

@@ -5,7 +5,14 @@
  * @module
  */
 
-import { type BufferRange, dispatch, readBack, UniformPool, uploadStorage } from "./_gpu.ts";
+import {
+  type BufferRange,
+  dispatch,
+  rangeBytes,
+  readBack,
+  UniformPool,
+  uploadStorage,
+} from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
 import { matvecConfigFor, matvecKernel } from "./matvec_kernel.ts";
 import { splitReduceKernel, splitsFor, tiledKernel, tileFor } from "./tiled_kernel.ts";
@@ -59,12 +66,6 @@ function oneOf<T extends string>(
     );
   }
   return value as T;
-}
-
-/** Resolves a GPUBuffer or range to its binding and byte size. */
-function rangeSize(r: BufferRange): number {
-  if (r instanceof GPUBuffer) return r.size;
-  return r.size ?? r.buffer.size - (r.offset ?? 0);
 }
 
 /**
@@ -198,17 +199,17 @@ export class Q5KLinear {
     this.#check(action, m);
     fitsBinding(action, "x (m·k·4 bytes)", m * this.k * 4, this.device);
     fitsBinding(action, "y (m·n·4 bytes)", m * this.n * 4, this.device);
-    if (rangeSize(x) < m * this.k * 4) {
+    if (rangeBytes(x) < m * this.k * 4) {
       throw new RangeError(
         `Cannot ${action}: x must hold m·k·4 = ${m * this.k * 4} bytes, current value is ${
-          rangeSize(x)
+          rangeBytes(x)
         }`,
       );
     }
-    if (rangeSize(y) < m * this.n * 4) {
+    if (rangeBytes(y) < m * this.n * 4) {
       throw new RangeError(
         `Cannot ${action}: y must hold m·n·4 = ${m * this.n * 4} bytes, current value is ${
-          rangeSize(y)
+          rangeBytes(y)
         }`,
       );
     }
