@@ -6,6 +6,7 @@
  */
 
 import { crossoverFor } from "../kernels/crossover.ts";
+import { KERNEL_LIMITS } from "../kernels/device.ts";
 import { probeSubgroupLayout } from "../kernels/subgroup_layout.ts";
 import { backendName, isSoftwareAdapter } from "./sweep.ts";
 
@@ -28,15 +29,7 @@ export interface DeviceInfo {
   crossover: { maxMatvecM: number; source: string };
 }
 
-const LIMITS = [
-  "maxStorageBufferBindingSize",
-  "maxBufferSize",
-  "maxComputeWorkgroupStorageSize",
-  "maxComputeInvocationsPerWorkgroup",
-  "maxComputeWorkgroupSizeX",
-  "maxComputeWorkgroupsPerDimension",
-  "minStorageBufferOffsetAlignment",
-];
+const LIMITS = [...KERNEL_LIMITS, "minStorageBufferOffsetAlignment"];
 
 async function subgroupSize(device: GPUDevice): Promise<number | undefined> {
   const module = device.createShaderModule({

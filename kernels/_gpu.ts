@@ -54,6 +54,22 @@ export function rangeBytes(r: BufferRange): number {
   return r.size ?? r.buffer.size - (r.offset ?? 0);
 }
 
+/** Throws a RangeError unless `range` holds `bytes` (`formula` says how they are counted). */
+export function mustHold(
+  action: string,
+  what: string,
+  range: BufferRange,
+  formula: string,
+  bytes: number,
+): void {
+  const have = rangeBytes(range);
+  if (have < bytes) {
+    throw new RangeError(
+      `Cannot ${action}: ${what} must hold ${formula} = ${bytes} bytes, current value is ${have}`,
+    );
+  }
+}
+
 function asBinding(range: BufferRange): GPUBufferBinding {
   return range instanceof GPUBuffer ? { buffer: range } : range;
 }

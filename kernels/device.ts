@@ -22,7 +22,8 @@ export interface RequestDeviceOptions {
 export const NO_ADAPTER_HELP =
   "No WebGPU adapter found: install or update the GPU driver; on Linux without a GPU, install the software Vulkan adapter with `apt-get install mesa-vulkan-drivers`; DENO_WEBGPU_BACKEND=vulkan|metal|dx12|gl picks a backend";
 
-const LIMITS = [
+/** The limits requestDevice() raises to the adapter's maximum (and `cli info` prints). */
+export const KERNEL_LIMITS = [
   "maxStorageBufferBindingSize",
   "maxBufferSize",
   "maxComputeWorkgroupStorageSize",
@@ -81,7 +82,7 @@ export async function requestDeviceFrom(
   options: RequestDeviceOptions = {},
 ): Promise<GPUDevice> {
   const requiredLimits: Record<string, number> = {};
-  for (const name of LIMITS) {
+  for (const name of KERNEL_LIMITS) {
     const value = (adapter.limits as unknown as Record<string, number>)[name];
     if (typeof value === "number") requiredLimits[name] = value;
   }

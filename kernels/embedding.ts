@@ -7,7 +7,7 @@
 import {
   type BufferRange,
   dispatch,
-  rangeBytes,
+  mustHold,
   readBack,
   UniformPool,
   uploadStorage,
@@ -149,20 +149,8 @@ export class Q5KEmbedding {
       );
     }
     fitsBinding(action, "y (count·k·4 bytes)", count * this.k * 4, this.device);
-    if (rangeBytes(ids) < count * 4) {
-      throw new RangeError(
-        `Cannot ${action}: ids must hold count·4 = ${count * 4} bytes, current value is ${
-          rangeBytes(ids)
-        }`,
-      );
-    }
-    if (rangeBytes(y) < count * this.k * 4) {
-      throw new RangeError(
-        `Cannot ${action}: y must hold count·k·4 = ${count * this.k * 4} bytes, current value is ${
-          rangeBytes(y)
-        }`,
-      );
-    }
+    mustHold(action, "ids", ids, "count·4", count * 4);
+    mustHold(action, "y", y, "count·k·4", count * this.k * 4);
     const pass = encoder.beginComputePass({ label: "q5_K embedding", timestampWrites });
     for (const chunk of this.#table.chunks) {
       const spec = embeddingKernel({

@@ -8,7 +8,7 @@
 import {
   type BufferRange,
   dispatch,
-  rangeBytes,
+  mustHold,
   readBack,
   UniformPool,
   uploadStorage,
@@ -199,20 +199,8 @@ export class Q5KLinear {
     this.#check(action, m);
     fitsBinding(action, "x (m·k·4 bytes)", m * this.k * 4, this.device);
     fitsBinding(action, "y (m·n·4 bytes)", m * this.n * 4, this.device);
-    if (rangeBytes(x) < m * this.k * 4) {
-      throw new RangeError(
-        `Cannot ${action}: x must hold m·k·4 = ${m * this.k * 4} bytes, current value is ${
-          rangeBytes(x)
-        }`,
-      );
-    }
-    if (rangeBytes(y) < m * this.n * 4) {
-      throw new RangeError(
-        `Cannot ${action}: y must hold m·n·4 = ${m * this.n * 4} bytes, current value is ${
-          rangeBytes(y)
-        }`,
-      );
-    }
+    mustHold(action, "x", x, "m·k·4", m * this.k * 4);
+    mustHold(action, "y", y, "m·n·4", m * this.n * 4);
     const pass = encoder.beginComputePass({ label: "q5_K linear", timestampWrites });
     const family = this.kernelFor(m);
     const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
