@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { requestDevice } from "../kernels/device.ts";
+import { testDevice } from "./test_device.ts";
 import type { CaseResult } from "./check.ts";
 import { readManifest } from "./vectors.ts";
 import { liveData, vectorData } from "./sources.ts";
@@ -7,7 +7,7 @@ import { caseName, LIVE_CASES } from "./cases.ts";
 import { checkCase as checkAll, linearRuns } from "./suite.ts";
 import { oracle } from "./test_oracle.ts";
 
-const device = await requestDevice();
+const device = await testDevice();
 /** Worst NMSE seen per variant, printed at the end for the issue notes. */
 const worst = new Map<string, number>();
 

@@ -20,3 +20,6 @@ try {
 
 /** The oracle, or null; pair with `ignore: oracle === null` in Deno.test. */
 export const oracle: LlamaCppOracle | null = loaded;
+
+// Each test module loads its own copy; release the handles when it unloads.
+globalThis.addEventListener("unload", () => loaded?.close());

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { requestDevice } from "./device.ts";
+import { testDevice } from "../conformance/test_device.ts";
 import { Q5KEmbedding } from "./embedding.ts";
 import { makeQ5KBlob } from "./make_blob.ts";
 import { dequantizeQ5K } from "./dequantize.ts";
 import { readBack } from "./_gpu.ts";
 
-const device = await requestDevice();
+const device = await testDevice();
 
 function expectedRows(table: Uint8Array, k: number, ids: ArrayLike<number>): Float32Array {
   const all = dequantizeQ5K(table);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { requestDevice } from "./device.ts";
+import { testDevice } from "../conformance/test_device.ts";
 import { Q5KLinear } from "./linear.ts";
 import { makeQ5KBlob } from "./make_blob.ts";
 import { dequantizeQ5K } from "./dequantize.ts";
@@ -7,7 +7,7 @@ import { uniformF32 } from "./_rng.ts";
 import { pipelineCount } from "./_gpu.ts";
 import { compareNmse, referenceLinear } from "../conformance/compare.ts";
 
-const device = await requestDevice();
+const device = await testDevice();
 
 function reference(blob: Uint8Array, x: Float32Array, m: number, n: number, k: number) {
   return referenceLinear(x, dequantizeQ5K(blob), m, n, k);
