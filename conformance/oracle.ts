@@ -101,6 +101,9 @@ export async function loadLlamaCpp(libDir?: string): Promise<LlamaCppOracle> {
       `Cannot open llama.cpp's libraries in ${dir}: ${(error as Error).message}`,
     );
   }
+  const libc = Deno.dlopen("libc.so.6", {
+    memcpy: { parameters: ["pointer", "buffer", "usize"], result: "pointer" },
+  });
   cpu.symbols.ggml_cpu_init();
   const b = base.symbols;
 
@@ -114,10 +117,15 @@ export async function loadLlamaCpp(libDir?: string): Promise<LlamaCppOracle> {
     }
   }
 
-  function tensorBytes(tensor: Deno.PointerObject): Uint8Array {
-    const data = b.ggml_get_data(tensor);
+  // Tensor data moves by copies (memcpy in, copyInto out) rather than through
+  // ArrayBuffers over ggml's memory, which would outlive ggml_free().
+  function setTensor(tensor: Deno.PointerObject, data: ArrayBufferView): void {
     const size = Number(b.ggml_nbytes(tensor));
-    return new Uint8Array(new Deno.UnsafePointerView(data!).getArrayBuffer(size));
+    if (size !== data.byteLength) {
+      throw new Error(`ggml tensor holds ${size} bytes, data has ${data.byteLength}`);
+    }
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    libc.symbols.memcpy(b.ggml_get_data(tensor), bytes, BigInt(size));
   }
 
   function compute(ctx: Deno.PointerObject, out: Deno.PointerObject): Float32Array {
@@ -125,7 +133,9 @@ export async function loadLlamaCpp(libDir?: string): Promise<LlamaCppOracle> {
     b.ggml_build_forward_expand(graph, out);
     const status = cpu.symbols.ggml_graph_compute_with_ctx(ctx, graph, 1);
     if (status !== 0) throw new Error(`ggml_graph_compute failed with status ${status}`);
-    return new Float32Array(tensorBytes(out).slice().buffer);
+    const y = new Float32Array(Number(b.ggml_nbytes(out)) / 4);
+    new Deno.UnsafePointerView(b.ggml_get_data(out)!).copyInto(y);
+    return y;
   }
 
   const overhead = Number(b.ggml_graph_overhead()) + 8 * Number(b.ggml_tensor_overhead());
@@ -158,8 +168,8 @@ export async function loadLlamaCpp(libDir?: string): Promise<LlamaCppOracle> {
       return withContext(mem, (ctx) => {
         const w = b.ggml_new_tensor_2d(ctx, Q5K_GGML_TYPE, BigInt(k), BigInt(n))!;
         const a = b.ggml_new_tensor_2d(ctx, GGML_TYPE_F32, BigInt(k), BigInt(m))!;
-        tensorBytes(w).set(weights);
-        tensorBytes(a).set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+        setTensor(w, weights);
+        setTensor(a, x);
         return compute(ctx, b.ggml_mul_mat(ctx, w, a)!);
       });
     },
@@ -168,12 +178,13 @@ export async function loadLlamaCpp(libDir?: string): Promise<LlamaCppOracle> {
       return withContext(mem, (ctx) => {
         const t = b.ggml_new_tensor_2d(ctx, Q5K_GGML_TYPE, BigInt(k), BigInt(rows))!;
         const i = b.ggml_new_tensor_1d(ctx, GGML_TYPE_I32, BigInt(ids.length))!;
-        tensorBytes(t).set(table);
-        tensorBytes(i).set(new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength));
+        setTensor(t, table);
+        setTensor(i, ids);
         return compute(ctx, b.ggml_get_rows(ctx, t, i)!);
       });
     },
     close() {
+      libc.close();
       cpu.close();
       base.close();
     },

@@ -8,13 +8,14 @@
  * ggml_uncaught_exception)`), so loading them again at the same address after
  * an unload aborts the process. Opening them once more through libc's dlopen
  * with RTLD_NODELETE keeps them resident, so later `Deno.dlopen` calls reuse the
- * loaded copy and its initializers never run twice.
+ * loaded copy and its initializers never run twice. The libraries are opened
+ * RTLD_LOCAL: made global, their C++ symbols could bind into libraries loaded
+ * later in the same process (Mesa's LLVM behind the software Vulkan adapter).
  *
  * @module
  */
 
 const RTLD_NOW = 0x2;
-const RTLD_GLOBAL = 0x100;
 const RTLD_NODELETE = 0x1000;
 
 /** Pins `path` (Linux/glibc only; a no-op elsewhere). Returns whether it was pinned. */
@@ -30,7 +31,7 @@ export function pinLibrary(path: string): boolean {
   }
   const handle = libc.symbols.dlopen(
     new TextEncoder().encode(`${path}\0`),
-    RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE,
+    RTLD_NOW | RTLD_NODELETE,
   );
   libc.close();
   return handle !== null;
