@@ -9,8 +9,8 @@
  * an unload aborts the process. Opening them once more through libc's dlopen
  * with RTLD_NODELETE keeps them resident, so later `Deno.dlopen` calls reuse the
  * loaded copy and its initializers never run twice. The libraries are opened
- * RTLD_LOCAL: made global, their C++ symbols could bind into libraries loaded
- * later in the same process (Mesa's LLVM behind the software Vulkan adapter).
+ * RTLD_LOCAL, as Deno.dlopen would, so their C++ symbols stay out of the way of
+ * libraries loaded later in the same process.
  *
  * @module
  */
