@@ -31,47 +31,6 @@ export interface DeviceInfo {
 
 const LIMITS = [...KERNEL_LIMITS, "minStorageBufferOffsetAlignment"];
 
-async function subgroupSize(device: GPUDevice): Promise<number | undefined> {
-  const module = device.createShaderModule({
-    label: "probe subgroup size",
-    code: `@group(0) @binding(0) var<storage, read_write> out: array<u32>;
-@compute @workgroup_size(64)
-fn main(@builtin(local_invocation_index) i: u32, @builtin(subgroup_size) s: u32) { if (i == 0u) { out[0] = s; } }`,
-  });
-  const pipeline = device.createComputePipeline({
-    layout: "auto",
-    compute: { module, entryPoint: "main" },
-  });
-  const buf = device.createBuffer({
-    size: 16,
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-  });
-  const read = device.createBuffer({
-    size: 16,
-    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-  });
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(
-    0,
-    device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [{ binding: 0, resource: { buffer: buf } }],
-    }),
-  );
-  pass.dispatchWorkgroups(1);
-  pass.end();
-  enc.copyBufferToBuffer(buf, 0, read, 0, 16);
-  device.queue.submit([enc.finish()]);
-  await read.mapAsync(GPUMapMode.READ);
-  const size = new Uint32Array(read.getMappedRange())[0];
-  read.unmap();
-  buf.destroy();
-  read.destroy();
-  return size;
-}
-
 async function timestampsAdvance(device: GPUDevice): Promise<boolean> {
   const qs = device.createQuerySet({ type: "timestamp", count: 2 });
   const resolve = device.createBuffer({
@@ -129,6 +88,8 @@ export async function probeDevice(adapter: GPUAdapter, device: GPUDevice): Promi
   }
   const granted = device.features.has("subgroups" as GPUFeatureName);
   const hasTimestamps = device.features.has("timestamp-query");
+  // One kernel tells both the subgroup size and whether lanes are consecutive.
+  const layout = await probeSubgroupLayout(device);
   return {
     adapter: {
       vendor: info.vendor,
@@ -144,8 +105,8 @@ export async function probeDevice(adapter: GPUAdapter, device: GPUDevice): Promi
       granted,
       minSize: info.subgroupMinSize,
       maxSize: info.subgroupMaxSize,
-      measuredSize: granted ? await subgroupSize(device) : undefined,
-      consecutive: granted ? (await probeSubgroupLayout(device)).linear : undefined,
+      measuredSize: layout.minSize || undefined,
+      consecutive: granted ? layout.linear : undefined,
     },
     timestamps: {
       available: hasTimestamps,
