@@ -17,6 +17,7 @@ const COLUMNS: { head: string; get: (r: BenchResult) => string; left?: boolean }
   { head: "GB/s", get: (r) => r.gbps.toFixed(r.gbps < 10 ? 2 : 0) },
   { head: "GFLOP/s", get: (r) => (r.op === "linear" ? r.gflops.toFixed(0) : "-") },
   { head: "% ceiling", get: (r) => `${r.pctOfCeiling.toFixed(1)}%` },
+  { head: "1-pass read µs", get: (r) => (r.readUs === undefined ? "-" : fix(r.readUs)) },
   { head: "dense f16 µs", get: (r) => (r.denseUs === undefined ? "-" : fix(r.denseUs)) },
   { head: "llama.cpp µs", get: (r) => (r.llamaCppUs === undefined ? "-" : fix(r.llamaCppUs)) },
   {
@@ -44,6 +45,7 @@ export function formatHeader(report: BenchReport): string {
     `ceiling   ${report.ceilingGBs.toFixed(0)} GB/s streaming read of ${
       (report.ceilingBytes / 2 ** 20).toFixed(0)
     } MiB (same run)`,
+    `1-pass    "1-pass read µs": one streaming read of the weight bytes in a single pass (same copies), the per-pass bound at that size`,
     `crossover auto uses mat-vec up to M = ${report.crossoverM}`,
     `weights   ${
       report.software
@@ -68,7 +70,8 @@ export function formatHeader(report: BenchReport): string {
 export function formatTable(report: BenchReport): string {
   const cols = COLUMNS.filter((c) =>
     (c.head.startsWith("llama") ? report.results.some((r) => r.llamaCppUs !== undefined) : true) &&
-    (c.head.startsWith("dense") ? report.results.some((r) => r.denseUs !== undefined) : true)
+    (c.head.startsWith("dense") ? report.results.some((r) => r.denseUs !== undefined) : true) &&
+    (c.head.startsWith("1-pass") ? report.results.some((r) => r.readUs !== undefined) : true)
   );
   const rows = report.results.map((r) => cols.map((c) => c.get(r)));
   const widths = cols.map((c, i) => Math.max(c.head.length, ...rows.map((r) => r[i].length)));
@@ -110,6 +113,7 @@ export function formatCsv(report: BenchReport): string {
     "pctOfCeiling",
     "denseUs",
     "llamaCppUs",
+    "readUs",
   ];
   const rows = report.results.map((r) =>
     keys.map((k) => r[k] === undefined ? "" : String(r[k])).join(",")

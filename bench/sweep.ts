@@ -53,6 +53,12 @@ export interface BenchResult {
   pctOfCeiling: number;
   denseUs?: number;
   llamaCppUs?: number;
+  /**
+   * One grid-stride streaming read of the same weight bytes in one pass (µs),
+   * over the same rotation of copies: the most a single dispatch of this size
+   * can do, fixed per-pass cost included.
+   */
+  readUs?: number;
 }
 
 /** The whole run, as `--json` prints it. */
@@ -160,6 +166,36 @@ async function measureCeiling(
   return { gbps: bytes / (t.medianUs * 1e3), bytes };
 }
 
+/** Times one streaming read of `bytes` per pass, rotating over `copies` buffers. */
+async function measureRead(
+  device: GPUDevice,
+  timer: GpuTimer,
+  bytes: number,
+  copies: number,
+  measure: MeasureOptions,
+): Promise<number> {
+  const padded = Math.ceil(bytes / 16) * 16;
+  const srcs = Array.from({ length: copies }, () => {
+    const b = storage(device, "bench weight-size read", padded);
+    fillRandom(device, b, padded);
+    return b;
+  });
+  const sink = storage(device, "bench read sink", 16);
+  const uniforms = new UniformPool(device, "bench read");
+  const vec4s = padded / 16;
+  const spec = ceilingKernel(vec4s, Math.min(ceilDiv(vec4s, 256), 16384));
+  let turn = 0;
+  const t = await timer.measure((encoder, timestampWrites) => {
+    const pass = encoder.beginComputePass({ label: "weight-size read", timestampWrites });
+    dispatch(device, pass, spec, uniforms, [srcs[turn++ % copies], sink]);
+    pass.end();
+  }, measure);
+  for (const b of srcs) b.destroy();
+  sink.destroy();
+  uniforms.destroy();
+  return t.medianUs;
+}
+
 /** Runs the sweep; progress lines go to `progress`. */
 export async function runBench(
   device: GPUDevice,
@@ -204,6 +240,7 @@ export async function runBench(
       // all M, and frees them: on an H200 the same kernel ran up to 2× faster
       // when measured first among variants (GPU clock state or allocation
       // order, not the kernel), so variants no longer take turns per M.
+      const readUs = await measureRead(device, timer, q5kBytes(n, k), copies, config.measure);
       const timings = new Map<string, { t: Timing; label: string }>();
       for (const variant of config.variants) {
         const layers = Array.from(
@@ -269,6 +306,7 @@ export async function runBench(
             pctOfCeiling: (100 * gbps) / ceiling.gbps,
             denseUs: denseUs.get(m),
             llamaCppUs,
+            readUs,
           });
         }
       }

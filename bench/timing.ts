@@ -94,9 +94,10 @@ export class GpuTimer {
    * timestamps are unreliable for back-to-back passes (a pass's start can be
    * stamped while the previous one still drains), so each sample is a run's
    * span divided by its passes, as llama.cpp's test-backend-ops divides a
-   * graph's time by its ops. Returns µs per pass for each run, and the wall time.
+   * graph's time by its ops. Submits at once; the promise gives µs per pass
+   * for each run, and the wall time until the results were read.
    */
-  async #batch(
+  #batch(
     encode: EncodeFn,
     groups: number,
     perGroup: number,
@@ -125,18 +126,25 @@ export class GpuTimer {
     }
     const t0 = performance.now();
     this.device.queue.submit([encoder.finish()]);
-    await this.device.queue.onSubmittedWorkDone();
-    const wallMs = performance.now() - t0;
-    if (!readback) return { perPassUs: [(wallMs * 1000) / (groups * perGroup)], wallMs };
-    await readback.mapAsync(GPUMapMode.READ);
-    const stamps = new BigUint64Array(readback.getMappedRange().slice(0));
-    readback.unmap();
-    readback.destroy();
-    const perPassUs: number[] = [];
-    for (let g = 0; g < groups; g++) {
-      perPassUs.push((Number(stamps[2 * g + 1] - stamps[2 * g]) * this.tickNs) / 1000 / perGroup);
+    if (!readback) {
+      return this.device.queue.onSubmittedWorkDone().then(() => {
+        const wallMs = performance.now() - t0;
+        return { perPassUs: [(wallMs * 1000) / (groups * perGroup)], wallMs };
+      });
     }
-    return { perPassUs, wallMs };
+    return readback.mapAsync(GPUMapMode.READ).then(() => {
+      const wallMs = performance.now() - t0;
+      const stamps = new BigUint64Array(readback.getMappedRange().slice(0));
+      readback.unmap();
+      readback.destroy();
+      const perPassUs: number[] = [];
+      for (let g = 0; g < groups; g++) {
+        perPassUs.push(
+          (Number(stamps[2 * g + 1] - stamps[2 * g]) * this.tickNs) / 1000 / perGroup,
+        );
+      }
+      return { perPassUs, wallMs };
+    });
   }
 
   /** Runs `passes` passes in one submit with timestamps only around the first and last. */
@@ -203,44 +211,52 @@ export class GpuTimer {
 
   /**
    * Measures `encode`: with timestamps, one sample per run of passes lasting
-   * about a millisecond, many runs per submit; by wall clock, one sample per
-   * submit of about 100 ms (Deno's ~10 ms completion polling then adds ≤ 10%).
+   * about a millisecond, many runs per submit, and the next submit queued
+   * before the last one is read, so the GPU never idles between batches (an
+   * idle GPU drops its clocks: on an H200 that had moved ALU-bound kernels by
+   * up to 2×). By wall clock, one sample per submit of about 100 ms, one at a
+   * time (Deno's ~10 ms completion polling then adds ≤ 10%).
    */
   async measure(encode: EncodeFn, options: MeasureOptions): Promise<Timing> {
+    const stamped = this.clock === "gpu-timestamp";
     if (options.warmup > 0) await this.#batch(encode, 1, options.warmup);
+    // The first, small batch only sizes the following ones.
+    const sizing = await this.#batch(encode, 2, 2);
+    const perPassMs = Math.max(
+      1e-5,
+      sizing.perPassUs.reduce((a, b) => a + b, 0) / sizing.perPassUs.length / 1000,
+    );
+    const perGroup = stamped
+      ? Math.max(1, Math.min(1024, Math.round(1 / perPassMs)))
+      : Math.max(1, Math.min(100000, Math.round(100 / perPassMs)));
+    const groups = stamped
+      ? Math.max(1, Math.min(MAX_BATCH, Math.round(25 / (perPassMs * perGroup))))
+      : 1;
+    const inFlight = stamped ? 2 : 1;
+    const queue: Promise<{ perPassUs: number[]; wallMs: number }>[] = [];
     const warmUntil = performance.now() + (options.warmupMs ?? 0);
-    while (performance.now() < warmUntil) await this.#batch(encode, 1, options.warmup || 1);
+    while (performance.now() < warmUntil) {
+      queue.push(this.#batch(encode, groups, perGroup));
+      if (queue.length >= inFlight) await queue.shift();
+    }
     const samples: number[] = [];
     let measuredMs = 0;
     const started = performance.now();
-    let groups = 2;
-    let perGroup = 2;
-    let first = true;
+    let pending = queue.length; // warm-up batches still in flight are not samples
     while (samples.length < options.maxIters && measuredMs < options.minTimeMs) {
-      const run = await this.#batch(encode, groups, perGroup);
-      const perPassMs = Math.max(
-        1e-5,
-        run.perPassUs.reduce((a, b) => a + b, 0) / run.perPassUs.length / 1000,
-      );
-      // The first, small batch only sizes the following ones.
-      if (!first) {
-        samples.push(...run.perPassUs);
-        measuredMs += perPassMs * groups * perGroup;
+      queue.push(this.#batch(encode, groups, perGroup));
+      if (queue.length < inFlight) continue;
+      const run = await queue.shift()!;
+      if (pending > 0) {
+        pending--;
+        continue;
       }
-      first = false;
-      if (this.clock === "gpu-timestamp") {
-        perGroup = Math.max(1, Math.min(1024, Math.round(1 / perPassMs)));
-        groups = Math.max(1, Math.min(MAX_BATCH, Math.round(25 / (perPassMs * perGroup))));
-      } else {
-        groups = 1;
-        perGroup = Math.max(1, Math.min(100000, Math.round(100 / perPassMs)));
-      }
+      samples.push(...run.perPassUs);
+      measuredMs += run.perPassUs.reduce((a, b) => a + b, 0) * perGroup / 1000;
       if (performance.now() - started > 4 * options.minTimeMs + 3000) break;
     }
-    if (samples.length === 0) {
-      const run = await this.#batch(encode, 1, 1);
-      samples.push(...run.perPassUs);
-    }
+    await Promise.all(queue);
+    if (samples.length === 0) samples.push(...sizing.perPassUs);
     return summarize(samples);
   }
 

@@ -30,6 +30,26 @@ export interface MatvecConfig {
   lanesPerBlock: 8 | 16;
   /** Super-blocks a lane group works on at once (S, a power of two ≤ 256/lanesPerBlock); the group has lanesPerBlock·S lanes. */
   slots: number;
+  /**
+   * Where a lane group's S slots sit: `"adjacent"` lanes (a subgroup spans
+   * several super-blocks of one row set) or `"strided"` across the workgroup
+   * (a subgroup spans several row sets on the same super-block, so its lanes
+   * load the same activations and the loads are broadcasts).
+   */
+  slotLayout: "adjacent" | "strided";
+  /**
+   * How 5-bit quants become floats: `"shift"` moves each byte down before the
+   * 2²³ mantissa trick; `"mask"` keeps byte k in place (worth 256ᵏ) and scales
+   * the activation by 2⁻⁸ᵏ instead, which is exact and saves the shifts.
+   */
+  decode: "shift" | "mask";
+  /**
+   * How the scales meet the sums: `"factored"` keeps d·sc·Σq·x − dmin·m·Σx per
+   * column (fewest operations for one column); `"affine"` turns each weight
+   * into d·sc·q − dmin·m once and then does one FMA per column, the better
+   * trade for several columns.
+   */
+  combine: "factored" | "affine";
   /** Super-blocks each lane loads before computing (U), to keep more loads in flight. */
   unroll: 1 | 2 | 4;
   /** Activation columns per pass (C), 1..8. */
@@ -77,25 +97,39 @@ export function matvecConfigFor(
   const cols = Math.min(m, MATVEC_MAX_COLS);
   const useSubgroups = !forceWorkgroup && subgroupMinSize >= 8;
   const nb = k / 256;
-  // Measured on an H200 (see README, "What made it fast"): 8 lanes per block,
-  // 4 blocks per lane group and 2 rows for M = 1; 16 lanes per block, 2 blocks
-  // and 2 rows for larger M. K hardly moved the optimum.
-  let lanesPerBlock: 8 | 16 = cols === 1 ? 8 : 16;
+  // Measured on an H200 (bench/results, README "What made it fast"), GPU kept
+  // busy: M = 1 keeps 8 lanes per block, 4 adjacent blocks per lane group, 2
+  // rows and the factored min term; several columns gain from turning each
+  // weight into d·sc·q − dmin·m once (affine), slots strided across the
+  // workgroup and the shift-free decode; 16 lanes per block from 3 columns.
+  const one = cols === 1;
+  let lanesPerBlock: 8 | 16 = cols <= 2 ? 8 : 16;
   let rows = 2;
   let unroll: 1 | 2 | 4 = 1;
-  let slots = Math.min(cols === 1 ? 4 : 2, Math.max(1, nb));
-  // "R,S,T,U" (rows, slots, lanes per block, unroll) for tuning experiments.
-  const tuned = envVar("KQUANT_MATVEC")?.split(",").map(Number) ?? [];
+  let slots = Math.min(cols <= 4 ? 4 : 2, Math.max(1, nb));
+  let slotLayout: MatvecConfig["slotLayout"] = one ? "adjacent" : "strided";
+  let decode: MatvecConfig["decode"] = one ? "shift" : "mask";
+  let combine: MatvecConfig["combine"] = one ? "factored" : "affine";
+  // "R,S,T,U[,adjacent|strided[,shift|mask[,factored|affine]]]" (rows, slots,
+  // lanes per block, unroll, slot layout, decode, combine) for tuning experiments.
+  const words = envVar("KQUANT_MATVEC")?.split(",") ?? [];
+  const tuned = words.map(Number);
   if (tuned[2] === 8 || tuned[2] === 16) lanesPerBlock = tuned[2];
   if (tuned[0] >= 1 && tuned[0] <= 8) rows = tuned[0];
   if ([1, 2, 4, 8, 16, 32].includes(tuned[1])) slots = tuned[1];
   if (tuned[3] === 1 || tuned[3] === 2 || tuned[3] === 4) unroll = tuned[3];
+  if (words[4] === "adjacent" || words[4] === "strided") slotLayout = words[4];
+  if (words[5] === "shift" || words[5] === "mask") decode = words[5];
+  if (words[6] === "factored" || words[6] === "affine") combine = words[6];
   slots = Math.min(slots, 256 / lanesPerBlock);
   if (useSubgroups && lanesPerBlock > subgroupMinSize) lanesPerBlock = 8;
   return {
     rows,
     lanesPerBlock,
     slots,
+    slotLayout,
+    decode,
+    combine,
     unroll,
     cols,
     reduce: useSubgroups ? "subgroup" : "workgroup",
@@ -122,9 +156,9 @@ export function matvecKernel(cfg: MatvecConfig, shape: MatvecShape): KernelSpec 
   }
   return {
     name:
-      `q5_K matvec (rows=${cfg.rows}, slots=${cfg.slots}, lanes/block=${cfg.lanesPerBlock}, unroll=${cfg.unroll}, cols=${cfg.cols}, ${cfg.reduce} reduce)`,
+      `q5_K matvec (rows=${cfg.rows}, slots=${cfg.slots} ${cfg.slotLayout}, decode=${cfg.decode}, ${cfg.combine}, lanes/block=${cfg.lanesPerBlock}, unroll=${cfg.unroll}, cols=${cfg.cols}, ${cfg.reduce} reduce)`,
     key:
-      `q5k-matvec:r${cfg.rows}:s${cfg.slots}:t${cfg.lanesPerBlock}:u${cfg.unroll}:c${cfg.cols}:${cfg.reduce}:${
+      `q5k-matvec:r${cfg.rows}:s${cfg.slots}:${cfg.slotLayout}:${cfg.decode}:${cfg.combine}:t${cfg.lanesPerBlock}:u${cfg.unroll}:c${cfg.cols}:${cfg.reduce}:${
         cfg.bias ? "bias" : "nobias"
       }`,
     wgsl: matvecWgsl(cfg),
@@ -144,13 +178,70 @@ export function matvecKernel(cfg: MatvecConfig, shape: MatvecShape): KernelSpec 
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/**
+ * The inner loop of the affine combine: per qs word, every row's 8 weights
+ * become d·sc·q − dmin·m (zero for a block past the end), and each column's
+ * activations are loaded once for all R rows.
+ */
+function affineBody(cfg: MatvecConfig, emit: (s: string) => void): void {
+  const { rows: R, cols: C, unroll: U } = cfg;
+  const NW = 32 / cfg.lanesPerBlock;
+  const mask = cfg.decode === "mask";
+  const unpack = mask ? "unpack_q_scaled" : "unpack_q";
+  const comps = "xyzw".slice(0, NW).split("");
+  for (const u of range(U)) {
+    for (const r of range(R)) {
+      const id = `${u}_${r}`;
+      emit(`    let d${id} = select(0.0, f16_bits_to_f32(h${id}.x & 0xffffu), ok${u});`);
+      emit(`    let dm${id} = select(0.0, f16_bits_to_f32(h${id}.x >> 16u), ok${u});`);
+      emit(`    let sl${id} = scale_min(j, h${id}.y, h${id}.z, h${id}.w);`);
+      emit(`    let su${id} = scale_min(j + 1u, h${id}.y, h${id}.z, h${id}.w);`);
+      const scale = (v: string) => mask ? `${v} * XSCALE` : `vec4<f32>(${v})`;
+      emit(`    let dl${id} = ${scale(`d${id} * f32(sl${id}.x)`)};`);
+      emit(`    let du${id} = ${scale(`d${id} * f32(su${id}.x)`)};`);
+      emit(`    let ml${id} = vec4<f32>(dm${id} * f32(sl${id}.y));`);
+      emit(`    let mu${id} = vec4<f32>(dm${id} * f32(su${id}.y));`);
+    }
+    for (const c of range(C)) {
+      emit(
+        `    let xb${u}_${c} = min(col0 + ${c}u, p.m - 1u) * p.k4 + b${u} * 64u + g * 16u + q * ${NW}u;`,
+      );
+    }
+    comps.forEach((comp, i) => {
+      for (const r of range(R)) {
+        const id = `${u}_${r}`;
+        emit(`    let hb${id}_${i} = qh${id}.${comp} >> j;`);
+        emit(
+          `    let wl${id}_${i} = fma(${unpack}((qs${id}.${comp} & 0x0f0f0f0fu) | ((hb${id}_${i} << 4u) & 0x10101010u)), dl${id}, -ml${id});`,
+        );
+        emit(
+          `    let wu${id}_${i} = fma(${unpack}(((qs${id}.${comp} >> 4u) & 0x0f0f0f0fu) | ((hb${id}_${i} << 3u) & 0x10101010u)), du${id}, -mu${id});`,
+        );
+      }
+      for (const c of range(C)) {
+        emit(`    {`);
+        emit(`      let xl = x[xb${u}_${c} + ${i}u];`);
+        emit(`      let xu = x[xb${u}_${c} + ${8 + i}u];`);
+        for (const r of range(R)) {
+          const id = `${u}_${r}`;
+          emit(`      a${r}_${c} += dot(wl${id}_${i}, xl) + dot(wu${id}_${i}, xu);`);
+        }
+        emit(`    }`);
+      }
+    });
+  }
+}
+
 function matvecWgsl(cfg: MatvecConfig): string {
   const { rows: R, cols: C, unroll: U } = cfg;
   const TPB = cfg.lanesPerBlock;
   const NW = 32 / TPB; // qs (and qh) words per lane: 4 or 2
-  const L = TPB * cfg.slots;
+  const S = cfg.slots;
+  const L = TPB * S;
   const G = MATVEC_WORKGROUP / L;
   const sg = cfg.reduce === "subgroup";
+  const strided = cfg.slotLayout === "strided";
+  const mask = cfg.decode === "mask";
   const vec = NW === 4 ? "vec4<u32>" : "vec2<u32>";
   const perBlock = NW === 4 ? 11 : 22; // 176 bytes in vec4 or vec2 units
   const comps = "xyzw".slice(0, NW).split("");
@@ -159,6 +250,7 @@ function matvecWgsl(cfg: MatvecConfig): string {
   const us = range(U);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
+  const unpack = mask ? "unpack_q_scaled" : "unpack_q";
 
   for (const r of rs) emit(`  let row${r} = min(first + ${r}u, p.rows - 1u);`);
   for (const r of rs) for (const c of cs) emit(`  var a${r}_${c} = 0.0;`);
@@ -181,93 +273,155 @@ function matvecWgsl(cfg: MatvecConfig): string {
       emit(`    let qs${id} = w[base${id} + ${NW === 4 ? 3 : 6}u + ${NW === 4 ? 2 : 4}u * g + q];`);
     }
   }
-  for (const u of us) {
-    for (const r of rs) {
-      const id = `${u}_${r}`;
-      emit(`    let d${id} = f16_bits_to_f32(h${id}.x & 0xffffu);`);
-      emit(`    let dm${id} = f16_bits_to_f32(h${id}.x >> 16u);`);
-      emit(`    let sl${id} = scale_min(j, h${id}.y, h${id}.z, h${id}.w);`);
-      emit(`    let su${id} = scale_min(j + 1u, h${id}.y, h${id}.z, h${id}.w);`);
-      emit(`    let dl${id} = d${id} * f32(sl${id}.x);`);
-      emit(`    let du${id} = d${id} * f32(su${id}.x);`);
-      emit(`    let ml${id} = dm${id} * f32(sl${id}.y);`);
-      emit(`    let mu${id} = dm${id} * f32(su${id}.y);`);
-      comps.forEach((comp, i) => {
-        emit(`    let wl${id}_${i} = unpack_q(quants4(qs${id}.${comp}, qh${id}.${comp}, j));`);
-        emit(`    let wu${id}_${i} = unpack_q(quants4(qs${id}.${comp}, qh${id}.${comp}, j + 1u));`);
-      });
-    }
-  }
-  for (const c of cs) {
+  if (cfg.combine === "affine") {
+    affineBody(cfg, emit);
+  } else {
     for (const u of us) {
-      emit(`    {`);
-      emit(
-        `      let xb = min(col0 + ${c}u, p.m - 1u) * p.k4 + b${u} * 64u + g * 16u + q * ${NW}u;`,
-      );
-      for (const i of range(NW)) {
-        emit(`      let xl${i} = x[xb + ${i}u];`);
-        emit(`      let xu${i} = x[xb + ${8 + i}u];`);
-      }
-      const sum = (pre: string) => range(NW).map((i) => `${pre}${i}`).join(" + ");
-      emit(`      let yl = dot(${sum("xl")}, ONE4);`);
-      emit(`      let yu = dot(${sum("xu")}, ONE4);`);
       for (const r of rs) {
         const id = `${u}_${r}`;
-        const dots = (side: string) =>
-          range(NW).map((i) => `dot(w${side}${id}_${i}, x${side}${i})`).join(" + ");
-        emit(`      let s${r}l = ${dots("l")};`);
-        emit(`      let s${r}u = ${dots("u")};`);
-        emit(
-          `      a${r}_${c} += select(0.0, (dl${id} * s${r}l + du${id} * s${r}u) - (ml${id} * yl + mu${id} * yu), ok${u});`,
-        );
+        emit(`    let d${id} = f16_bits_to_f32(h${id}.x & 0xffffu);`);
+        emit(`    let dm${id} = f16_bits_to_f32(h${id}.x >> 16u);`);
+        emit(`    let sl${id} = scale_min(j, h${id}.y, h${id}.z, h${id}.w);`);
+        emit(`    let su${id} = scale_min(j + 1u, h${id}.y, h${id}.z, h${id}.w);`);
+        emit(`    let dl${id} = d${id} * f32(sl${id}.x);`);
+        emit(`    let du${id} = d${id} * f32(su${id}.x);`);
+        emit(`    let ml${id} = dm${id} * f32(sl${id}.y);`);
+        emit(`    let mu${id} = dm${id} * f32(su${id}.y);`);
+        comps.forEach((comp, i) => {
+          // Bit j of each qh byte is the 5th bit of sub-block j, bit j + 1 of j + 1.
+          emit(`    let hb${id}_${i} = qh${id}.${comp} >> j;`);
+          emit(
+            `    let wl${id}_${i} = ${unpack}((qs${id}.${comp} & 0x0f0f0f0fu) | ((hb${id}_${i} << 4u) & 0x10101010u));`,
+          );
+          emit(
+            `    let wu${id}_${i} = ${unpack}(((qs${id}.${comp} >> 4u) & 0x0f0f0f0fu) | ((hb${id}_${i} << 3u) & 0x10101010u));`,
+          );
+        });
       }
-      emit(`    }`);
+    }
+    for (const c of cs) {
+      for (const u of us) {
+        emit(`    {`);
+        emit(
+          `      let xb = min(col0 + ${c}u, p.m - 1u) * p.k4 + b${u} * 64u + g * 16u + q * ${NW}u;`,
+        );
+        for (const i of range(NW)) {
+          emit(`      let xl${i} = x[xb + ${i}u];`);
+          emit(`      let xu${i} = x[xb + ${8 + i}u];`);
+        }
+        const sum = (pre: string) => range(NW).map((i) => `${pre}${i}`).join(" + ");
+        emit(`      let yl = dot(${sum("xl")}, ONE4);`);
+        emit(`      let yu = dot(${sum("xu")}, ONE4);`);
+        const xs = (side: string, i: number) => mask ? `x${side}${i} * XSCALE` : `x${side}${i}`;
+        if (mask) {
+          for (const i of range(NW)) {
+            emit(`      let xls${i} = ${xs("l", i)};`);
+            emit(`      let xus${i} = ${xs("u", i)};`);
+          }
+        }
+        for (const r of rs) {
+          const id = `${u}_${r}`;
+          const dots = (side: string) =>
+            range(NW).map((i) => `dot(w${side}${id}_${i}, x${side}${mask ? "s" : ""}${i})`).join(
+              " + ",
+            );
+          emit(`      let s${r}l = ${dots("l")};`);
+          emit(`      let s${r}u = ${dots("u")};`);
+          emit(
+            `      a${r}_${c} += select(0.0, (dl${id} * s${r}l + du${id} * s${r}u) - (ml${id} * yl + mu${id} * yu), ok${u});`,
+          );
+        }
+        emit(`    }`);
+      }
     }
   }
   emit(`  }`);
 
-  // Combine the L lanes of each group, then lane (v mod L) stores value v.
   const values = rs.flatMap((r) => cs.map((c) => `a${r}_${c}`));
-  const W = Math.min(L, cfg.subgroupWidth);
-  const P = L / W; // partial sums per group left after the butterflies
-  if (sg) {
-    for (const v of values) {
-      for (let mask = 1; mask < W; mask <<= 1) {
-        emit(`  ${v} += subgroupShuffleXor(${v}, ${mask}u);`);
+  const V = values.length;
+  let redSize = 0;
+  let red2Size = 0;
+  let storeLane: (idx: number) => string;
+  if (strided) {
+    // 1. The TPB lanes of one super-block (adjacent lanes) combine.
+    if (sg) {
+      for (const v of values) {
+        for (let m = 1; m < TPB; m <<= 1) emit(`  ${v} += subgroupShuffleXor(${v}, ${m}u);`);
+      }
+    } else {
+      redSize = MATVEC_WORKGROUP;
+      for (const v of values) {
+        emit(`  red[lid] = ${v};`);
+        emit(`  workgroupBarrier();`);
+        for (let h = TPB / 2; h >= 1; h >>= 1) {
+          emit(`  if (t < ${h}u) { red[lid] += red[lid + ${h}u]; }`);
+          emit(`  workgroupBarrier();`);
+        }
+        emit(`  ${v} = red[lid - t];`);
+        emit(`  workgroupBarrier();`);
       }
     }
-    if (P > 1) {
+    // 2. The S slots of a row set, strided across the workgroup, meet in workgroup memory.
+    if (S > 1) {
+      red2Size = G * S * V;
       values.forEach((v, vi) => {
-        emit(
-          `  if (lane % ${W}u == 0u) { red[(group * ${P}u + lane / ${W}u) * ${values.length}u + ${vi}u] = ${v}; }`,
-        );
+        emit(`  if (t == 0u) { red2[(group * S + slot) * ${V}u + ${vi}u] = ${v}; }`);
       });
       emit(`  workgroupBarrier();`);
       values.forEach((v, vi) => {
-        emit(`  if (lane == ${vi % L}u) {`);
+        emit(`  if (slot == 0u && t == ${vi % TPB}u) {`);
         emit(`    ${v} = 0.0;`);
         emit(
-          `    for (var i = 0u; i < ${P}u; i++) { ${v} += red[(group * ${P}u + i) * ${values.length}u + ${vi}u]; }`,
+          `    for (var i = 0u; i < S; i++) { ${v} += red2[(group * S + i) * ${V}u + ${vi}u]; }`,
         );
         emit(`  }`);
       });
     }
+    storeLane = (idx) => `slot == 0u && t == ${idx % TPB}u`;
   } else {
-    for (const v of values) {
-      emit(`  red[lid] = ${v};`);
-      emit(`  workgroupBarrier();`);
-      for (let s = L / 2; s >= 1; s >>= 1) {
-        emit(`  if (lane < ${s}u) { red[lid] += red[lid + ${s}u]; }`);
+    // Combine the L adjacent lanes of each group, then lane (v mod L) stores value v.
+    const W = Math.min(L, cfg.subgroupWidth);
+    const P = L / W; // partial sums per group left after the butterflies
+    if (sg) {
+      for (const v of values) {
+        for (let m = 1; m < W; m <<= 1) emit(`  ${v} += subgroupShuffleXor(${v}, ${m}u);`);
+      }
+      if (P > 1) {
+        red2Size = (MATVEC_WORKGROUP / W) * V;
+        values.forEach((v, vi) => {
+          emit(
+            `  if (lane % ${W}u == 0u) { red2[(group * ${P}u + lane / ${W}u) * ${V}u + ${vi}u] = ${v}; }`,
+          );
+        });
+        emit(`  workgroupBarrier();`);
+        values.forEach((v, vi) => {
+          emit(`  if (lane == ${vi % L}u) {`);
+          emit(`    ${v} = 0.0;`);
+          emit(
+            `    for (var i = 0u; i < ${P}u; i++) { ${v} += red2[(group * ${P}u + i) * ${V}u + ${vi}u]; }`,
+          );
+          emit(`  }`);
+        });
+      }
+    } else {
+      redSize = MATVEC_WORKGROUP;
+      for (const v of values) {
+        emit(`  red[lid] = ${v};`);
+        emit(`  workgroupBarrier();`);
+        for (let h = L / 2; h >= 1; h >>= 1) {
+          emit(`  if (lane < ${h}u) { red[lid] += red[lid + ${h}u]; }`);
+          emit(`  workgroupBarrier();`);
+        }
+        emit(`  ${v} = red[group * L];`);
         emit(`  workgroupBarrier();`);
       }
-      emit(`  ${v} = red[group * L];`);
-      emit(`  workgroupBarrier();`);
     }
+    storeLane = (idx) => `lane == ${idx % L}u`;
   }
   values.forEach((v, idx) => {
     const r = Math.floor(idx / C);
     const c = idx % C;
-    emit(`  if (lane == ${idx % L}u && first + ${r}u < p.rows && col0 + ${c}u < p.m) {`);
+    emit(`  if (${storeLane(idx)} && first + ${r}u < p.rows && col0 + ${c}u < p.m) {`);
     emit(
       `    y[(col0 + ${c}u) * p.n + p.row0 + first + ${r}u] = ${v}${
         cfg.bias ? ` + bias[p.row0 + first + ${r}u]` : ""
@@ -275,17 +429,35 @@ function matvecWgsl(cfg: MatvecConfig): string {
     );
     emit(`  }`);
   });
-  const redSize = sg ? (P > 1 ? (MATVEC_WORKGROUP / W) * values.length : 0) : MATVEC_WORKGROUP;
+  const lanes = strided
+    ? `  let t = lid % TPB;         // lane within the super-block
+  let group = (lid / TPB) % G; // row set
+  let slot = lid / (TPB * G);  // which of the S super-blocks`
+    : `  let group = lid / L;
+  let lane = lid % L;
+  let t = lane % TPB;        // lane within the super-block
+  let slot = lane / TPB;     // which of the S super-blocks`;
 
   return /* wgsl */ `${Q5K_WGSL}
 const WG = ${MATVEC_WORKGROUP}u;
 const TPB = ${TPB}u;      // lanes per super-block
 const L = ${L}u;          // lanes per row group
-const S = ${cfg.slots}u;  // super-blocks a row group reads at once
+const S = ${S}u;  // super-blocks a row group reads at once
 const U = ${U}u;          // super-blocks each lane loads per step
 const G = ${G}u;          // row groups per workgroup
 const R = ${R}u;          // rows per row group
 const ONE4 = vec4<f32>(1.0);
+${
+    mask
+      ? `// Byte k of a quant word kept in place is worth 256^k (byte 3 is moved to
+// byte 2, 65536): activations are scaled back by exact powers of two.
+const XSCALE = vec4<f32>(1.0, 0.00390625, 0.0000152587890625, 0.0000152587890625);
+fn unpack_q_scaled(v: u32) -> vec4<f32> {
+  let m = vec4<u32>(v & 0xffu, v & 0xff00u, v & 0xff0000u, (v >> 8u) & 0xff0000u);
+  return bitcast<vec4<f32>>(m | vec4<u32>(0x4b000000u)) - vec4<f32>(8388608.0);
+}`
+      : ""
+  }
 
 struct Params {
   m: u32, n: u32, k: u32, nb: u32,
@@ -297,13 +469,11 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 ${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
 ${redSize ? `var<workgroup> red: array<f32, ${redSize}>;` : ""}
+${red2Size ? `var<workgroup> red2: array<f32, ${red2Size}>;` : ""}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let group = lid / L;
-  let lane = lid % L;
-  let t = lane % TPB;        // lane within the super-block
-  let slot = lane / TPB;     // which of the S super-blocks
+${lanes}
   let g = t / (TPB / 4u);    // 64-weight chunk of the block
   let q = t % (TPB / 4u);    // which ${4 * NW} of the chunk's 32 qs bytes
   let j = 2u * g;            // low-nibble sub-block; j + 1 is the high one

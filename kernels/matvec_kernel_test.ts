@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { testDevice } from "../conformance/test_device.ts";
+import { compareNmse, referenceLinear } from "../conformance/compare.ts";
+import { dispatch, readBack, UniformPool, uploadStorage } from "./_gpu.ts";
+import { dequantizeQ5K } from "./dequantize.ts";
+import { makeQ5KBlob } from "./make_blob.ts";
+import { type MatvecConfig, matvecConfigFor, matvecKernel } from "./matvec_kernel.ts";
+import { uniformF32 } from "./_rng.ts";
+
+const device = await testDevice();
+const subgroups = device.features.has("subgroups" as GPUFeatureName);
+
+/** Runs one mat-vec configuration on a fresh problem and compares with the f64 reference. */
+async function check(cfg: MatvecConfig, m: number, n: number, k: number, seed: number) {
+  const blob = makeQ5KBlob(n, k, { seed, mode: seed % 2 ? "edge" : "random" });
+  const x = uniformF32(m * k, seed + 1, -2, 2);
+  const w = uploadStorage(device, "test w", blob);
+  const xb = uploadStorage(device, "test x", x);
+  const y = device.createBuffer({
+    size: m * n * 4,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  });
+  const uniforms = new UniformPool(device, "test");
+  const spec = matvecKernel(cfg, {
+    m,
+    n,
+    k,
+    row0: 0,
+    rows: n,
+    maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+  });
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  dispatch(device, pass, spec, uniforms, [w, xb, y]);
+  pass.end();
+  const got = new Float32Array(await readBack(device, y, m * n * 4, 0, encoder));
+  const c = compareNmse(got, referenceLinear(x, dequantizeQ5K(blob), m, n, k), 1e-10);
+  assert.ok(c.ok, `${spec.name} m=${m} n=${n} k=${k}: ${c.detail}`);
+  for (const b of [w, xb, y]) b.destroy();
+  uniforms.destroy();
+}
+
+Deno.test("every mat-vec code path matches the f64 reference", async () => {
+  const reduces = subgroups ? (["subgroup", "workgroup"] as const) : (["workgroup"] as const);
+  let seed = 10;
+  for (const reduce of reduces) {
+    for (const slotLayout of ["adjacent", "strided"] as const) {
+      for (const decode of ["shift", "mask"] as const) {
+        for (const combine of ["factored", "affine"] as const) {
+          const base = matvecConfigFor(3, 1024, subgroups ? 8 : 0, reduce === "workgroup", false);
+          // 37 rows: a partial last row group; K = 1280: 5 blocks, not a multiple of the slots.
+          const cfg: MatvecConfig = { ...base, slotLayout, decode, combine, reduce, unroll: 2 };
+          await check(cfg, 3, 37, 1280, seed++);
+          await check({ ...cfg, cols: 1, rows: 1, slots: 8 }, 1, 37, 1280, seed++);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("matvecConfigFor() picks the measured shapes per column count", () => {
+  const one = matvecConfigFor(1, 4096, 32, false, false);
+  assert.deepEqual([one.slotLayout, one.decode, one.combine], ["adjacent", "shift", "factored"]);
+  const eight = matvecConfigFor(8, 4096, 32, false, false);
+  assert.deepEqual([eight.slotLayout, eight.decode, eight.combine], ["strided", "mask", "affine"]);
+  assert.equal(eight.lanesPerBlock, 16);
+  assert.equal(matvecConfigFor(2, 4096, 32, false, false).lanesPerBlock, 8);
+});
