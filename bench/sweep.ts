@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Q5KLinear } from "../kernels/linear.ts";
+import { hasPackedDot, Q5KLinear } from "../kernels/linear.ts";
 import { Q5KEmbedding } from "../kernels/embedding.ts";
 import { makeQ5KBlob } from "../kernels/make_blob.ts";
 import { dispatch, UniformPool } from "../kernels/_gpu.ts";
@@ -29,7 +29,8 @@ export interface BenchConfig {
   shapes: Shape[];
   ms: number[];
   ops: ("linear" | "embedding")[];
-  variants: ("auto" | "matvec" | "tiled")[];
+  /** `"int8"`: the mat-vec kernel with the opt-in 8-bit activations, at every M. */
+  variants: ("auto" | "matvec" | "tiled" | "int8")[];
   embedding: { rows: number; k: number; counts: number[] };
   measure: MeasureOptions;
   dense: boolean;
@@ -211,14 +212,24 @@ export async function runBench(
     ggml = await openGgmlBench(config.ggmlLib);
     progress(`llama.cpp: ggml ${ggml.backendName} backend from ${ggml.libDir}`);
   }
+  // The GPU idles while weights are generated and uploaded; the first case
+  // after that gets a longer warm-up so it runs at the same clocks as the rest.
+  const afterIdle: MeasureOptions = {
+    ...config.measure,
+    warmupMs: software ? config.measure.warmupMs : Math.max(config.measure.warmupMs ?? 0, 1000),
+  };
   progress("measuring the read ceiling…");
-  const ceiling = await measureCeiling(device, timer, software, config.measure);
+  const ceiling = await measureCeiling(device, timer, software, afterIdle);
   progress(
     `read ceiling: ${ceiling.gbps.toFixed(0)} GB/s over ${
       (ceiling.bytes / 2 ** 20).toFixed(0)
     } MiB (${timer.tickSource})`,
   );
   const results: BenchResult[] = [];
+  if (config.variants.includes("int8") && !hasPackedDot()) {
+    progress("int8: skipped, this runtime's WGSL lacks packed_4x8_integer_dot_product");
+    config = { ...config, variants: config.variants.filter((v) => v !== "int8") };
+  }
   const linearCases = config.ops.includes("linear")
     ? config.shapes.length * config.ms.length * config.variants.length
     : 0;
@@ -240,12 +251,19 @@ export async function runBench(
       // all M, and frees them: on an H200 the same kernel ran up to 2× faster
       // when measured first among variants (GPU clock state or allocation
       // order, not the kernel), so variants no longer take turns per M.
-      const readUs = await measureRead(device, timer, q5kBytes(n, k), copies, config.measure);
+      const readUs = await measureRead(device, timer, q5kBytes(n, k), copies, afterIdle);
       const timings = new Map<string, { t: Timing; label: string }>();
       for (const variant of config.variants) {
+        const int8 = variant === "int8";
         const layers = Array.from(
           { length: copies },
-          () => Q5KLinear.create(device, blob, { n, k, variant }),
+          () =>
+            Q5KLinear.create(device, blob, {
+              n,
+              k,
+              variant: int8 ? "matvec" : variant,
+              activations: int8 ? "int8" : "f32",
+            }),
         );
         for (const m of config.ms) {
           let turn = 0;
@@ -253,7 +271,11 @@ export async function runBench(
             (encoder, tw) => layers[turn++ % copies].encode(encoder, x, y, m, tw),
             config.measure,
           );
-          const label = variant === "auto" ? `auto(${layers[0].kernelFor(m)})` : variant;
+          const label = int8
+            ? "matvec-int8"
+            : variant === "auto"
+            ? `auto(${layers[0].kernelFor(m)})`
+            : variant;
           timings.set(`${m}/${variant}`, { t, label });
           done++;
           progress(
@@ -326,10 +348,10 @@ export async function runBench(
     const ids = storage(device, "bench ids", maxCount * 4);
     device.queue.writeBuffer(ids, 0, allIds);
     const y = storage(device, "bench embedding y", maxCount * k * 4);
-    for (const count of counts) {
+    for (const [i, count] of counts.entries()) {
       const t = await timer.measure(
         (encoder, tw) => table.encode(encoder, ids, y, count, tw),
-        config.measure,
+        i === 0 ? afterIdle : config.measure,
       );
       const llamaCppUs = ggml?.getRows(
         blob,

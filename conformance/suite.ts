@@ -10,13 +10,24 @@ import { readManifest } from "./vectors.ts";
 import { type CaseData, liveData, vectorData } from "./sources.ts";
 import { LIVE_CASES } from "./cases.ts";
 import type { LlamaCppOracle } from "./oracle.ts";
-import type { LinearVariant, Reduction } from "../kernels/linear.ts";
+import {
+  type Activations,
+  hasPackedDot,
+  type LinearVariant,
+  type Reduction,
+} from "../kernels/linear.ts";
 
-/** Every linear variant/reduction pair the device supports. */
-export function linearRuns(device: GPUDevice): [LinearVariant, Reduction][] {
-  const runs: [LinearVariant, Reduction][] = [["auto", "auto"], ["matvec", "workgroup"]];
-  if (device.features.has("subgroups" as GPUFeatureName)) runs.push(["matvec", "subgroup"]);
-  runs.push(["tiled", "auto"]);
+/** Every linear variant/reduction/activations triple the device supports. */
+export function linearRuns(device: GPUDevice): [LinearVariant, Reduction, Activations][] {
+  const runs: [LinearVariant, Reduction, Activations][] = [
+    ["auto", "auto", "f32"],
+    ["matvec", "workgroup", "f32"],
+  ];
+  if (device.features.has("subgroups" as GPUFeatureName)) {
+    runs.push(["matvec", "subgroup", "f32"]);
+  }
+  runs.push(["tiled", "auto", "f32"]);
+  if (hasPackedDot()) runs.push(["matvec", "auto", "int8"]);
   return runs;
 }
 
@@ -24,8 +35,8 @@ export function linearRuns(device: GPUDevice): [LinearVariant, Reduction][] {
 export async function checkCase(device: GPUDevice, data: CaseData): Promise<CaseResult[]> {
   if (data.case.op === "embedding") return [await checkEmbedding(device, data as never)];
   const out: CaseResult[] = [];
-  for (const [variant, reduction] of linearRuns(device)) {
-    out.push(await checkLinear(device, data as never, variant, reduction));
+  for (const [variant, reduction, activations] of linearRuns(device)) {
+    out.push(await checkLinear(device, data as never, variant, reduction, activations));
   }
   return out;
 }

@@ -15,6 +15,7 @@ import {
 } from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
 import { matvecConfigFor, matvecKernel } from "./matvec_kernel.ts";
+import { quantizedXBytes, quantizeXKernel } from "./quantize_x_kernel.ts";
 import { splitReduceKernel, splitsFor, tiledKernel, tileFor } from "./tiled_kernel.ts";
 import { ceilDiv } from "./dispatch.ts";
 import { crossoverFor } from "./crossover.ts";
@@ -32,6 +33,8 @@ import {
 export type LinearVariant = "auto" | "matvec" | "tiled";
 /** How mat-vec partial sums are reduced. */
 export type Reduction = "auto" | "subgroup" | "workgroup";
+/** What the mat-vec kernel multiplies the weights with. */
+export type Activations = "f32" | "int8";
 
 /** Options of {@linkcode Q5KLinear.create}. */
 export interface Q5KLinearOptions {
@@ -45,12 +48,30 @@ export interface Q5KLinearOptions {
   variant?: LinearVariant;
   /** Mat-vec reduction; `"auto"` uses subgroups where the device granted them. */
   reduction?: Reduction;
+  /**
+   * `"f32"` (default): exact f32 products. `"int8"` (opt-in, mat-vec only):
+   * activations are quantized to 8 bits per 32 values on the GPU first and
+   * multiplied with `dot4I8Packed`, as llama.cpp does; faster, with NMSE
+   * around 1e-5 instead of 1e-13 against the f64 reference (held to
+   * llama.cpp's 5e-4 bound). Batches above the crossover run the f32 tiled
+   * kernel either way. Needs the WGSL feature `packed_4x8_integer_dot_product`.
+   */
+  activations?: Activations;
   /** @internal Caps storage bindings below the device limit (tests the chunked path). */
   maxBindingBytes?: number;
 }
 
 const VARIANTS: readonly LinearVariant[] = ["auto", "matvec", "tiled"];
 const REDUCTIONS: readonly Reduction[] = ["auto", "subgroup", "workgroup"];
+const ACTIVATIONS: readonly Activations[] = ["f32", "int8"];
+const PACKED_DOT = "packed_4x8_integer_dot_product";
+
+/** Whether this runtime's WGSL has `dot4I8Packed` (the int8 path needs it). */
+export function hasPackedDot(): boolean {
+  const features = (navigator.gpu as { wgslLanguageFeatures?: ReadonlySet<string> })
+    .wgslLanguageFeatures;
+  return features?.has(PACKED_DOT) ?? false;
+}
 
 function oneOf<T extends string>(
   action: string,
@@ -89,12 +110,15 @@ export class Q5KLinear {
   readonly reduction: "subgroup" | "workgroup";
   /** `"auto"` uses mat-vec for M up to this. */
   readonly maxMatvecM: number;
+  /** What the mat-vec kernel multiplies with (see {@linkcode Q5KLinearOptions.activations}). */
+  readonly activations: Activations;
   #weights: GpuBlob;
   #bias: GPUBuffer | null;
   #subgroupMinSize: number;
   #uniforms: UniformPool;
   #scratch: { x: GPUBuffer; y: GPUBuffer } | null = null;
   #part: GPUBuffer | null = null;
+  #quantized: { q: GPUBuffer; scales: GPUBuffer } | null = null;
   #destroyed = false;
 
   private constructor(
@@ -105,6 +129,7 @@ export class Q5KLinear {
     reduction: "subgroup" | "workgroup",
     weights: GpuBlob,
     bias: GPUBuffer | null,
+    activations: Activations,
   ) {
     this.device = device;
     this.n = n;
@@ -114,6 +139,7 @@ export class Q5KLinear {
     this.maxMatvecM = crossoverFor(device.adapterInfo).maxMatvecM;
     this.#weights = weights;
     this.#bias = bias;
+    this.activations = activations;
     this.#subgroupMinSize = reduction === "subgroup" ? subgroupLayout(device).minSize : 0;
     this.#uniforms = new UniformPool(device, "q5_K linear");
   }
@@ -153,6 +179,12 @@ export class Q5KLinear {
       );
     }
     const reduction = wanted === "auto" ? (usable ? "subgroup" : "workgroup") : wanted;
+    const activations = oneOf(action, "activations", options.activations ?? "f32", ACTIVATIONS);
+    if (activations === "int8" && !hasPackedDot()) {
+      throw new RangeError(
+        `Cannot ${action}: activations "int8" needs the WGSL language feature ${PACKED_DOT}, which this runtime lacks; current value is "int8"`,
+      );
+    }
     if (options.bias !== undefined) {
       floats(action, "bias", options.bias);
       if (options.bias.length !== n) {
@@ -164,7 +196,7 @@ export class Q5KLinear {
     const maxBinding = bindingLimit(device, options.maxBindingBytes);
     const blob = uploadBlob(device, action, "weights", weights, n, k, "n", maxBinding);
     const bias = options.bias ? uploadStorage(device, "q5_K linear bias", options.bias) : null;
-    return new Q5KLinear(device, n, k, variant, reduction, blob, bias);
+    return new Q5KLinear(device, n, k, variant, reduction, blob, bias, activations);
   }
 
   /** The kernel family that runs batch size `m`. */
@@ -214,6 +246,13 @@ export class Q5KLinear {
       splits = 1;
     }
     const part = splits > 1 ? this.#partials(splits * m * this.n * 4) : null;
+    const int8 = family === "matvec" && this.activations === "int8";
+    let xq: { q: GPUBuffer; scales: GPUBuffer } | null = null;
+    if (int8) {
+      xq = this.#quantizedX(m);
+      const quant = quantizeXKernel(m, this.k, maxDim);
+      dispatch(this.device, pass, quant, this.#uniforms, [x, xq.q, xq.scales]);
+    }
     for (const chunk of chunks) {
       const shape = {
         m,
@@ -232,6 +271,7 @@ export class Q5KLinear {
             this.#subgroupMinSize,
             this.reduction === "workgroup",
             this.#bias !== null,
+            int8,
           ),
           shape,
         )
@@ -241,7 +281,7 @@ export class Q5KLinear {
         );
       const storage: BufferRange[] = [
         { buffer: this.#weights.buffer, offset: chunk.offset, size: chunk.size },
-        x,
+        ...(xq ? [xq.q, xq.scales] : [x]),
         part ?? y,
       ];
       if (this.#bias && !part) storage.push(this.#bias);
@@ -267,6 +307,25 @@ export class Q5KLinear {
       });
     }
     return this.#part;
+  }
+
+  /** The layer's scratch buffers for int8 activations, grown on demand. */
+  #quantizedX(m: number): { q: GPUBuffer; scales: GPUBuffer } {
+    const bytes = quantizedXBytes(m, this.k);
+    if (!this.#quantized || this.#quantized.q.size < bytes.q) {
+      this.#quantized?.q.destroy();
+      this.#quantized?.scales.destroy();
+      const usage = GPUBufferUsage.STORAGE;
+      this.#quantized = {
+        q: this.device.createBuffer({ label: "q5_K linear int8 x", size: bytes.q, usage }),
+        scales: this.device.createBuffer({
+          label: "q5_K linear int8 x scales",
+          size: bytes.scales,
+          usage,
+        }),
+      };
+    }
+    return this.#quantized;
   }
 
   /**
@@ -324,5 +383,8 @@ export class Q5KLinear {
     this.#scratch = null;
     this.#part?.destroy();
     this.#part = null;
+    this.#quantized?.q.destroy();
+    this.#quantized?.scales.destroy();
+    this.#quantized = null;
   }
 }

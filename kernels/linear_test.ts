@@ -85,6 +85,8 @@ Deno.test("Q5KLinear rejects bad input before dispatching, and keeps working", a
   assert.throws(create(blob, { n, k, bias: [1] }), TypeError, "bias");
   assert.throws(create(blob, { n, k, variant: "fast" }), RangeError, '"fast"');
   assert.throws(create(blob, { n, k, reduction: "tree" }), RangeError, '"tree"');
+  assert.throws(create(blob, { n, k, activations: "int4" }), RangeError, '"int4"');
+  assert.throws(create(blob, { n, k, activations: 8 }), RangeError, "current value is 8");
   assert.throws(create(blob, null as never), TypeError);
   assert.throws(() => Q5KLinear.create({} as never, blob, { n, k }), TypeError, "device");
 
@@ -145,15 +147,59 @@ Deno.test("200 create/run/destroy cycles leave no live GPU buffers and compile e
     const x = uniformF32(4 * k, 1);
     let pipelines = -1;
     for (let i = 0; i < 200; i++) {
-      const layer = Q5KLinear.create(device, blob, { n, k, variant: i % 2 ? "tiled" : "matvec" });
+      const layer = Q5KLinear.create(device, blob, {
+        n,
+        k,
+        variant: i % 2 ? "tiled" : "matvec",
+        activations: i % 4 === 2 ? "int8" : "f32",
+      });
       const y = await layer.run(x, 4);
       assert.equal(y.length, 4 * n);
       layer.destroy();
       assert.equal(live, 0, `cycle ${i}`);
-      if (i === 1) pipelines = pipelineCount(device);
+      if (i === 3) pipelines = pipelineCount(device);
     }
     assert.equal(pipelineCount(device), pipelines);
   } finally {
     device.createBuffer = created;
   }
+});
+
+Deno.test("int8 activations: within llama.cpp's bound of the f64 reference at every M, with bias and chunks", async () => {
+  const [n, k] = [300, 1024];
+  const blob = makeQ5KBlob(n, k, { seed: 21, mode: "quantized" });
+  const bias = uniformF32(n, 22, -1, 1);
+  for (const m of [1, 2, 5, 8, 20]) {
+    const x = uniformF32(m * k, 30 + m, -3, 3);
+    const ref = reference(blob, x, m, n, k);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) ref[i * n + j] += bias[j];
+    for (const maxBindingBytes of [undefined, 65536]) {
+      const layer = Q5KLinear.create(device, blob, {
+        n,
+        k,
+        bias,
+        activations: "int8",
+        maxBindingBytes,
+      });
+      assert.equal(layer.activations, "int8");
+      const c = compareNmse(await layer.run(x, m), ref, 5e-4);
+      assert.ok(c.ok, `m=${m} binding=${maxBindingBytes}: ${c.detail}`);
+      // M = 20 is above the crossover: the f32 tiled kernel, exact as ever.
+      if (layer.kernelFor(m) === "tiled") assert.ok(c.nmse < 1e-10, `m=${m}: ${c.nmse}`);
+      else assert.ok(c.nmse > 1e-9, `m=${m}: NMSE ${c.nmse} too exact for 8-bit activations`);
+      layer.destroy();
+    }
+  }
+});
+
+Deno.test("Q5KLinear mat-vec handles rows of 3 blocks (K = 768) at every M", async () => {
+  const [n, k] = [33, 768];
+  const blob = makeQ5KBlob(n, k, { seed: 40, mode: "edge" });
+  const layer = Q5KLinear.create(device, blob, { n, k, variant: "matvec" });
+  for (const m of [1, 2, 3, 4, 8]) {
+    const x = uniformF32(m * k, 41 + m);
+    const c = compareNmse(await layer.run(x, m), reference(blob, x, m, n, k), 1e-10);
+    assert.ok(c.ok, `m=${m}: ${c.detail}`);
+  }
+  layer.destroy();
 });

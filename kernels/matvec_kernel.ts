@@ -47,9 +47,11 @@ export interface MatvecConfig {
    * How the scales meet the sums: `"factored"` keeps d·sc·Σq·x − dmin·m·Σx per
    * column (fewest operations for one column); `"affine"` turns each weight
    * into d·sc·q − dmin·m once and then does one FMA per column, the better
-   * trade for several columns.
+   * trade for several columns. `"int8"` reads activations quantized to 8
+   * bits per 32 (see quantize_x_kernel.ts) and multiplies with
+   * `dot4I8Packed`, four weights per instruction (8 lanes per block only).
    */
-  combine: "factored" | "affine";
+  combine: "factored" | "affine" | "int8";
   /** Super-blocks each lane loads before computing (U), to keep more loads in flight. */
   unroll: 1 | 2 | 4;
   /** Activation columns per pass (C), 1..8. */
@@ -86,6 +88,7 @@ export const MATVEC_MAX_COLS = 8;
  * @param m Batch size.
  * @param subgroupMinSize The device's smallest subgroup size, or 0 for no subgroups.
  * @param forceWorkgroup Use the workgroup-memory reduction even with subgroups.
+ * @param int8 Activations come quantized to 8 bits (the opt-in int8 path).
  */
 export function matvecConfigFor(
   m: number,
@@ -93,6 +96,7 @@ export function matvecConfigFor(
   subgroupMinSize: number,
   forceWorkgroup: boolean,
   bias: boolean,
+  int8 = false,
 ): MatvecConfig {
   const cols = Math.min(m, MATVEC_MAX_COLS);
   const useSubgroups = !forceWorkgroup && subgroupMinSize >= 8;
@@ -110,6 +114,16 @@ export function matvecConfigFor(
   let slotLayout: MatvecConfig["slotLayout"] = one ? "adjacent" : "strided";
   let decode: MatvecConfig["decode"] = one ? "shift" : "mask";
   let combine: MatvecConfig["combine"] = one ? "factored" : "affine";
+  if (int8) {
+    // Measured on an H200: 8 lanes per block, adjacent slots, 4 blocks per
+    // lane group (8 when each lane still gets ≥ 4 of a long row); one row for
+    // M = 1, two above.
+    combine = "int8";
+    lanesPerBlock = 8;
+    slotLayout = "adjacent";
+    rows = one ? 1 : 2;
+    slots = Math.min(one && nb >= 32 ? 8 : 4, Math.max(1, nb));
+  }
   // "R,S,T,U[,adjacent|strided[,shift|mask[,factored|affine]]]" (rows, slots,
   // lanes per block, unroll, slot layout, decode, combine) for tuning experiments.
   const words = envVar("KQUANT_MATVEC")?.split(",") ?? [];
@@ -120,9 +134,10 @@ export function matvecConfigFor(
   if (tuned[3] === 1 || tuned[3] === 2 || tuned[3] === 4) unroll = tuned[3];
   if (words[4] === "adjacent" || words[4] === "strided") slotLayout = words[4];
   if (words[5] === "shift" || words[5] === "mask") decode = words[5];
-  if (words[6] === "factored" || words[6] === "affine") combine = words[6];
-  slots = Math.min(slots, 256 / lanesPerBlock);
-  if (useSubgroups && lanesPerBlock > subgroupMinSize) lanesPerBlock = 8;
+  if (!int8 && (words[6] === "factored" || words[6] === "affine")) combine = words[6];
+  // A power of two (lane groups must tile the workgroup), at most the row's blocks.
+  slots = 2 ** Math.floor(Math.log2(Math.min(slots, 256 / lanesPerBlock)));
+  if (int8 || (useSubgroups && lanesPerBlock > subgroupMinSize)) lanesPerBlock = 8;
   return {
     rows,
     lanesPerBlock,
@@ -232,6 +247,61 @@ function affineBody(cfg: MatvecConfig, emit: (s: string) => void): void {
   }
 }
 
+/**
+ * The inner loop of the int8 combine (8 lanes per block): each lane's 16
+ * low-nibble and 16 high-nibble quants meet the matching 16 + 16 quantized
+ * activations in 8 `dot4I8Packed`; the sub-block's activation scale and the
+ * weight scales are applied once per sum; lane q = 0 of the pair that shares
+ * a sub-block subtracts the min term with the sub-block's exact Σx.
+ */
+function int8Body(cfg: MatvecConfig, emit: (s: string) => void): void {
+  const { rows: R, cols: C, unroll: U } = cfg;
+  const comps = ["x", "y", "z", "w"];
+  for (const u of range(U)) {
+    for (const r of range(R)) {
+      const id = `${u}_${r}`;
+      emit(`    let d${id} = f16_bits_to_f32(h${id}.x & 0xffffu);`);
+      emit(`    let dm${id} = f16_bits_to_f32(h${id}.x >> 16u);`);
+      emit(`    let sl${id} = scale_min(j, h${id}.y, h${id}.z, h${id}.w);`);
+      emit(`    let su${id} = scale_min(j + 1u, h${id}.y, h${id}.z, h${id}.w);`);
+      emit(`    let dl${id} = d${id} * f32(sl${id}.x);`);
+      emit(`    let du${id} = d${id} * f32(su${id}.x);`);
+      emit(`    let ml${id} = select(0.0, dm${id} * f32(sl${id}.y), q == 0u);`);
+      emit(`    let mu${id} = select(0.0, dm${id} * f32(su${id}.y), q == 0u);`);
+      comps.forEach((comp, i) => {
+        emit(`    let hb${id}_${i} = qh${id}.${comp} >> j;`);
+        emit(
+          `    let ql${id}_${i} = (qs${id}.${comp} & 0x0f0f0f0fu) | ((hb${id}_${i} << 4u) & 0x10101010u);`,
+        );
+        emit(
+          `    let qu${id}_${i} = ((qs${id}.${comp} >> 4u) & 0x0f0f0f0fu) | ((hb${id}_${i} << 3u) & 0x10101010u);`,
+        );
+      });
+    }
+    for (const c of range(C)) {
+      emit(`    {`);
+      emit(`      let col = min(col0 + ${c}u, p.m - 1u);`);
+      emit(`      let xi = col * (p.k4 / 4u) + b${u} * 16u + g * 4u + q;`);
+      emit(`      let xl = x[xi];`);
+      emit(`      let xu = x[xi + 2u];`);
+      emit(`      let sx = col * (p.nb * 8u) + b${u} * 8u + j;`);
+      emit(`      let fl = xs[sx];`);
+      emit(`      let fu = xs[sx + 1u];`);
+      for (const r of range(R)) {
+        const id = `${u}_${r}`;
+        const dots = (side: "l" | "u") =>
+          comps.map((comp, i) => `dot4I8Packed(q${side}${id}_${i}, x${side}.${comp})`).join(" + ");
+        emit(`      let il${r} = ${dots("l")};`);
+        emit(`      let iu${r} = ${dots("u")};`);
+        emit(
+          `      a${r}_${c} += select(0.0, (dl${id} * fl.x * f32(il${r}) + du${id} * fu.x * f32(iu${r})) - (ml${id} * fl.y + mu${id} * fu.y), ok${u});`,
+        );
+      }
+      emit(`    }`);
+    }
+  }
+}
+
 function matvecWgsl(cfg: MatvecConfig): string {
   const { rows: R, cols: C, unroll: U } = cfg;
   const TPB = cfg.lanesPerBlock;
@@ -241,6 +311,8 @@ function matvecWgsl(cfg: MatvecConfig): string {
   const G = MATVEC_WORKGROUP / L;
   const sg = cfg.reduce === "subgroup";
   const strided = cfg.slotLayout === "strided";
+  const int8 = cfg.combine === "int8";
+  if (int8 && TPB !== 8) throw new RangeError("int8 mat-vec needs 8 lanes per block");
   const mask = cfg.decode === "mask";
   const vec = NW === 4 ? "vec4<u32>" : "vec2<u32>";
   const perBlock = NW === 4 ? 11 : 22; // 176 bytes in vec4 or vec2 units
@@ -275,6 +347,8 @@ function matvecWgsl(cfg: MatvecConfig): string {
   }
   if (cfg.combine === "affine") {
     affineBody(cfg, emit);
+  } else if (cfg.combine === "int8") {
+    int8Body(cfg, emit);
   } else {
     for (const u of us) {
       for (const r of rs) {
@@ -465,9 +539,16 @@ struct Params {
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<${vec}>;
-@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
+${
+    int8
+      ? `@group(0) @binding(2) var<storage, read> x: array<vec4<u32>>;  // 16 int8 activations
+@group(0) @binding(3) var<storage, read> xs: array<vec2<f32>>; // (scale, exact sum) per 32
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+${cfg.bias ? "@group(0) @binding(5) var<storage, read> bias: array<f32>;" : ""}`
+      : `@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
-${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
+${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}`
+  }
 ${redSize ? `var<workgroup> red: array<f32, ${redSize}>;` : ""}
 ${red2Size ? `var<workgroup> red2: array<f32, ${red2Size}>;` : ""}
 
