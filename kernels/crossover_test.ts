@@ -14,12 +14,15 @@ Deno.test("crossoverFor() uses the measured value for NVIDIA and 8 elsewhere", (
   assert.match(crossoverFor(info("4318")).source, /measured/);
 });
 
-Deno.test("tileFor() picks 64-row tiles for small M and the largest tile memory allows above", () => {
-  assert.deepEqual(tileFor(49152, 16), { tile: 64, padded: true });
-  assert.deepEqual(tileFor(49152, 512), { tile: 128, padded: true });
-  assert.deepEqual(tileFor(32768, 512), { tile: 128, padded: false });
-  assert.deepEqual(tileFor(16384, 512), { tile: 64, padded: false });
-  assert.equal(tileBytes(128, true), 36864);
+Deno.test("tileFor() picks the M edge that holds M and the largest tile memory allows", () => {
+  assert.deepEqual(tileFor(49152, 1), { tm: 16, tn: 128, padded: true });
+  assert.deepEqual(tileFor(49152, 16), { tm: 16, tn: 128, padded: true });
+  assert.deepEqual(tileFor(49152, 17), { tm: 32, tn: 128, padded: true });
+  assert.deepEqual(tileFor(49152, 64), { tm: 64, tn: 128, padded: true });
+  assert.deepEqual(tileFor(49152, 512), { tm: 128, tn: 128, padded: true });
+  assert.deepEqual(tileFor(32768, 512), { tm: 128, tn: 128, padded: false });
+  assert.deepEqual(tileFor(16384, 512), { tm: 64, tn: 64, padded: false });
+  assert.equal(tileBytes({ tm: 128, tn: 128 }, true), 36864);
 });
 
 Deno.test("splitsFor() splits K only when the grid is small, within the block count", () => {

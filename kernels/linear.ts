@@ -236,11 +236,11 @@ export class Q5KLinear {
     const pass = encoder.beginComputePass({ label: "q5_K linear", timestampWrites });
     const family = this.kernelFor(m);
     const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
-    const { tile, padded } = tileFor(this.device.limits.maxComputeWorkgroupStorageSize, m);
+    const { tm, tn, padded } = tileFor(this.device.limits.maxComputeWorkgroupStorageSize, m);
     const chunks = this.#weights.chunks;
     // Split-K only with one weight binding (the partial sums index all of N).
     let splits = family === "tiled" && chunks.length === 1
-      ? splitsFor(ceilDiv(this.n, tile) * ceilDiv(m, tile), this.k / 256)
+      ? splitsFor(ceilDiv(this.n, tn) * ceilDiv(m, tm), this.k / 256)
       : 1;
     if (splits > 1 && splits * m * this.n * 4 > this.device.limits.maxStorageBufferBindingSize) {
       splits = 1;
@@ -276,7 +276,7 @@ export class Q5KLinear {
           shape,
         )
         : tiledKernel(
-          { tile, padded, bias: this.#bias !== null && !part, split: part !== null },
+          { tm, tn, padded, bias: this.#bias !== null && !part, split: part !== null },
           shape,
         );
       const storage: BufferRange[] = [

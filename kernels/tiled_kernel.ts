@@ -1,13 +1,14 @@
 /**
  * The tiled Q5_K mat-mat kernel for large M (prefill).
  *
- * Each workgroup of 256 threads computes a T×T tile of y (T = 128, or 64 where
- * workgroup memory is under 36 KiB). Per K-step of one 32-weight sub-block it
- * stages T×32 activations and dequantizes T×32 weights into workgroup memory,
+ * Each workgroup of 256 threads computes a TM×TN tile of y (M × N; 128×128 for
+ * large M, TM = 16, 32 or 64 by 128 for smaller M so little of the tile is
+ * padding; 64×64 where workgroup memory is small). Per K-step of one 32-weight sub-block it
+ * stages TM×32 activations and dequantizes TN×32 weights into workgroup memory,
  * both K-contiguous (rows padded to 9 vec4s against bank conflicts): each
  * decoding thread reads one vec4 of qs and one of qh (16 weights, four per u32
  * word) plus the block header and applies llama.cpp's f32 operation order.
- * Every thread then accumulates a (T/16)×(T/16) register tile in f32 with vec4
+ * Every thread then accumulates a (TM/16)×(TN/16) register tile in f32 with vec4
  * dot products, 16 FMAs per workgroup-memory load, while the next step's
  * global loads are in flight (double buffering through registers). Small grids split K
  * (a second kernel adds the slices). The WGSL is generated unrolled.
@@ -20,10 +21,14 @@ import type { KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { ceilDiv, foldWorkgroups } from "./dispatch.ts";
 
+/** Tile edges: M (activation rows) and N (weight rows). */
+export interface TileShape {
+  tm: 16 | 32 | 64 | 128;
+  tn: 64 | 128;
+}
+
 /** Compile-time choices of the tiled kernel. */
-export interface TiledConfig {
-  /** Tile edge (M and N). */
-  tile: 64 | 128;
+export interface TiledConfig extends TileShape {
   /** Whether rows in workgroup memory are padded (9 vec4s, fewer bank conflicts) or not (8). */
   padded: boolean;
   /** Add a bias vector (never with splits: the reduction adds it). */
@@ -62,40 +67,48 @@ export function splitsFor(tiles: number, nb: number): number {
 }
 
 /** Workgroup memory a tile needs: activations and weights, 32 (or 36 padded) bytes per K-vec4 row. */
-export function tileBytes(tile: 64 | 128, padded: boolean): number {
-  return 2 * tile * (BK / 4 + (padded ? 1 : 0)) * 16;
+export function tileBytes(shape: TileShape, padded: boolean): number {
+  return (shape.tm + shape.tn) * (BK / 4 + (padded ? 1 : 0)) * 16;
 }
+
+const TILE_TM = [16, 32, 64, 128] as const;
+const TILE_TN = [64, 128] as const;
 
 /**
  * The tile (and padding) for batch size `m` within the device's workgroup
- * memory: 64 up to M = 64, where a 128-row tile would mostly multiply padding
- * (measured on an H200: 435 µs against 641 µs at M = 64, 14336×4096), and 128
- * above, where its higher arithmetic intensity wins (2.5 ms against 3.1 ms at
- * M = 512).
+ * memory: the M edge the smallest of 16, 32, 64 that holds M (a 128-row tile
+ * at M = 16 multiplies mostly padding), 128 above; N edge 128 (64 where
+ * memory is short). `KQUANT_TILE=TMxTN` overrides it for experiments.
  */
-export function tileFor(maxWorkgroupStorage: number, m = 512): { tile: 64 | 128; padded: boolean } {
-  const forced = envVar("KQUANT_TILE");
-  const small = forced === "64" || (forced !== "128" && m <= 64);
-  for (const tile of small ? [64] as const : [128, 64] as const) {
-    for (const padded of [true, false]) {
-      if (maxWorkgroupStorage >= tileBytes(tile, padded)) return { tile, padded };
+export function tileFor(
+  maxWorkgroupStorage: number,
+  m = 512,
+): TileShape & { padded: boolean } {
+  const [ftm, ftn] = (envVar("KQUANT_TILE") ?? "").split("x").map(Number);
+  const tm0 = TILE_TM.find((t) => t === ftm) ?? TILE_TM.find((t) => m <= t) ?? 128;
+  const tns = TILE_TN.includes(ftn as 64) ? [ftn as 64 | 128] : [128, 64] as const;
+  for (const tm of tm0 === 128 ? [128, 64] as const : [tm0]) {
+    for (const tn of tns) {
+      for (const padded of [true, false]) {
+        if (maxWorkgroupStorage >= tileBytes({ tm, tn }, padded)) return { tm, tn, padded };
+      }
     }
   }
-  return { tile: 64, padded: false };
+  return { tm: Math.min(tm0, 64) as 16 | 32 | 64, tn: 64, padded: false };
 }
 
 /** The tiled kernel for a config and shape. */
 export function tiledKernel(cfg: TiledConfig, shape: TiledShape): KernelSpec {
-  const tilesN = ceilDiv(shape.rows, cfg.tile);
-  const tilesM = ceilDiv(shape.m, cfg.tile);
+  const tilesN = ceilDiv(shape.rows, cfg.tn);
+  const tilesM = ceilDiv(shape.m, cfg.tm);
   const [gx, gy] = foldWorkgroups(tilesN * tilesM, shape.maxWorkgroupsPerDimension);
   const nb = shape.k / 256;
   const perSplit = ceilDiv(nb, shape.splits);
   return {
-    name: `q5_K tiled (${cfg.tile}x${cfg.tile}x${BK}${cfg.split ? ", split-K" : ""})`,
-    key: `q5k-tiled:t${cfg.tile}:${cfg.padded ? "pad" : "nopad"}:${cfg.bias ? "bias" : "nobias"}:${
-      cfg.split ? "split" : "whole"
-    }`,
+    name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
+    key: `q5k-tiled:m${cfg.tm}:n${cfg.tn}:${cfg.padded ? "pad" : "nopad"}:${
+      cfg.bias ? "bias" : "nobias"
+    }:${cfg.split ? "split" : "whole"}`,
     wgsl: tiledWgsl(cfg),
     workgroups: [gx, gy, ceilDiv(nb, perSplit)],
     uniforms: new Uint32Array([
@@ -149,15 +162,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 function tiledWgsl(cfg: TiledConfig): string {
-  const T = cfg.tile;
-  const TT = T / 16; // outputs per thread along each of M and N
+  const { tm: TM, tn: TN } = cfg;
   const KQ = BK / 4; // vec4s of K per tile row
   const PAD = KQ + (cfg.padded ? 1 : 0);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
-  const ts = range(TT);
-  const E = (T * KQ) / 256; // activation vec4s each thread stages per step
-  for (const i of ts) for (const jj of ts) emit(`  var c${i}_${jj} = 0.0;`);
+  const ms = range(TM / 16); // outputs per thread along M
+  const ns = range(TN / 16); // and along N
+  const E = Math.max(1, (TM * KQ) / 256); // activation vec4s each thread stages per step
+  const few = TM * KQ < 256; // fewer activation vec4s than threads: some threads stage none
+  for (const i of ms) for (const jj of ns) emit(`  var c${i}_${jj} = 0.0;`);
   // Double buffering: the next K-step's activations and weight words are
   // loaded into registers while the current step computes from workgroup memory.
   for (const e of range(E)) emit(`  var xr${e}: vec4<f32>;`);
@@ -171,11 +185,13 @@ function tiledWgsl(cfg: TiledConfig): string {
       emit(`${indent}  let mm = (lid + ${256 * e}u) / KQ;`);
       emit(`${indent}  let row = m0 + mm;`);
       emit(
-        `${indent}  xr${e} = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + ${kb} / 4u + (lid % KQ)], row < p.m);`,
+        `${indent}  xr${e} = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + ${kb} / 4u + (lid % KQ)], row < p.m${
+          few ? ` && lid < ${TM * KQ}u` : ""
+        });`,
       );
       emit(`${indent}}`);
     }
-    emit(`${indent}if (lid < 2u * T) {`);
+    emit(`${indent}if (lid < 2u * TN) {`);
     emit(`${indent}  let j = (${kb} % BLOCK_WEIGHTS) / 32u;`);
     emit(`${indent}  let base = (wrow * p.nb + ${kb} / BLOCK_WEIGHTS) * BLOCK_VEC4;`);
     emit(`${indent}  hd = w[base];`);
@@ -193,9 +209,10 @@ function tiledWgsl(cfg: TiledConfig): string {
   // Rows in workgroup memory are padded to PAD vec4s so the compute loop's
   // reads hit distinct banks.
   for (const e of range(E)) {
-    emit(`    xs[((lid + ${256 * e}u) / KQ) * PAD + lid % KQ] = xr${e};`);
+    const store = `xs[((lid + ${256 * e}u) / KQ) * PAD + lid % KQ] = xr${e};`;
+    emit(few ? `    if (lid < ${TM * KQ}u) { ${store} }` : `    ${store}`);
   }
-  emit(`    if (lid < 2u * T) {`);
+  emit(`    if (lid < 2u * TN) {`);
   emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
   emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
   emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
@@ -212,19 +229,19 @@ function tiledWgsl(cfg: TiledConfig): string {
   load("(kb + BK)", "      ");
   emit(`    }`);
   emit(`    for (var kq = 0u; kq < KQ; kq++) {`);
-  for (const jj of ts) emit(`      let b${jj} = ws[(tn + ${16 * jj}u) * PAD + kq];`);
-  for (const i of ts) {
+  for (const jj of ns) emit(`      let b${jj} = ws[(tn + ${16 * jj}u) * PAD + kq];`);
+  for (const i of ms) {
     emit(`      let a${i} = xs[(tm + ${16 * i}u) * PAD + kq];`);
-    for (const jj of ts) emit(`      c${i}_${jj} += dot(a${i}, b${jj});`);
+    for (const jj of ns) emit(`      c${i}_${jj} += dot(a${i}, b${jj});`);
   }
   emit(`    }`);
   emit(`    workgroupBarrier();`);
   emit(`  }`);
-  for (const i of ts) {
+  for (const i of ms) {
     emit(`  {`);
     emit(`    let row = m0 + tm + ${16 * i}u;`);
     emit(`    if (row < p.m) {`);
-    for (const jj of ts) {
+    for (const jj of ns) {
       emit(`      if (n0 + tn + ${16 * jj}u < p.rows) {`);
       emit(`        let n = p.row0 + n0 + tn + ${16 * jj}u;`);
       const at = cfg.split ? "(wid.z * p.m + row) * p.n + n" : "row * p.n + n";
@@ -236,7 +253,8 @@ function tiledWgsl(cfg: TiledConfig): string {
   }
 
   return /* wgsl */ `${Q5K_WGSL}
-const T = ${T}u;          // tile edge in M and N
+const TM = ${TM}u;        // tile edge in M
+const TN = ${TN}u;        // tile edge in N
 const BK = ${BK}u;        // K-step: one sub-block
 const KQ = ${KQ}u;        // vec4s of K per tile row
 const PAD = ${PAD}u;   // row length in workgroup memory (vec4s), padded where room allows
@@ -253,15 +271,15 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 ${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
 
-var<workgroup> xs: array<vec4<f32>, ${T * PAD}>;  // [m][k / 4]
-var<workgroup> ws: array<vec4<f32>, ${T * PAD}>;  // [n][k / 4]
+var<workgroup> xs: array<vec4<f32>, ${TM * PAD}>;  // [m][k / 4]
+var<workgroup> ws: array<vec4<f32>, ${TN * PAD}>;  // [n][k / 4]
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let tile = wid.x + wid.y * p.groups_x;
-  if (tile >= p.tiles_n * ((p.m + T - 1u) / T)) { return; }
-  let n0 = (tile % p.tiles_n) * T;
-  let m0 = (tile / p.tiles_n) * T;
+  if (tile >= p.tiles_n * ((p.m + TM - 1u) / TM)) { return; }
+  let n0 = (tile % p.tiles_n) * TN;
+  let m0 = (tile / p.tiles_n) * TM;
   let tn = lid % 16u;
   let tm = lid / 16u;
   let k4 = p.k / 4u;
