@@ -1,6 +1,7 @@
 /**
- * The Q5_K embedding gather: 256 threads per (id, run of super-blocks), each
- * thread writing four consecutive weights as one vec4, four blocks per step. The arithmetic is llama.cpp's
+ * The Q5_K embedding gather: 256 threads per (id, 16 super-blocks), 16 per
+ * block, each thread writing four vec4s (16 weights) so that every store
+ * instruction of a block covers contiguous memory. The arithmetic is llama.cpp's
  * `dequantize_row_q5_K`: `d1 = d·sc` and `m1 = dmin·mn` rounded to f32, then
  * `d1·q − m1`. Where the shader compiler contracts that last step into a fused
  * multiply-add (WGSL cannot forbid it), the result can differ from llama.cpp by
@@ -9,7 +10,6 @@
  * @module
  */
 
-import { envVar } from "./_env.ts";
 import type { KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { foldWorkgroups } from "./dispatch.ts";
@@ -25,26 +25,20 @@ export interface EmbeddingShape {
   maxWorkgroupsPerDimension: number;
 }
 
-/** 256 threads: four super-blocks at a time, one vec4 of output per thread. */
+/** 256 threads: 16 per super-block, 16 super-blocks per workgroup. */
 const WG = 256;
-
-/** Super-blocks one workgroup covers (a multiple of 4; tunable by KQUANT_EMB). */
-function blocksPerWorkgroup(nb: number): number {
-  const tuned = Number(envVar("KQUANT_EMB") ?? "");
-  const want = tuned >= 4 ? tuned : 4;
-  return Math.min(Math.ceil(nb / 4) * 4, want - (want % 4));
-}
+/** Super-blocks per workgroup. */
+const BPW = WG / 16;
 
 /** The embedding kernel for a shape. */
 export function embeddingKernel(shape: EmbeddingShape): KernelSpec {
   const nb = shape.k / 256;
-  const bpw = blocksPerWorkgroup(nb);
   const [gy, gz] = foldWorkgroups(shape.count, shape.maxWorkgroupsPerDimension);
   return {
     name: `q5_K embedding (wg=${WG})`,
-    key: `q5k-embedding:wg${WG}`,
+    key: `q5k-embedding:wg${WG}:16x4`,
     wgsl: embeddingWgsl(),
-    workgroups: [Math.ceil(nb / bpw), gy, gz],
+    workgroups: [Math.ceil(nb / BPW), gy, gz],
     uniforms: new Uint32Array([
       shape.count,
       shape.k,
@@ -52,7 +46,7 @@ export function embeddingKernel(shape: EmbeddingShape): KernelSpec {
       shape.row0,
       shape.rows,
       gy,
-      bpw,
+      0,
       shape.tableRows,
     ]),
   };
@@ -61,10 +55,11 @@ export function embeddingKernel(shape: EmbeddingShape): KernelSpec {
 function embeddingWgsl(): string {
   return /* wgsl */ `${Q5K_WGSL}
 const WG = ${WG}u;
+const BPW = ${BPW}u;
 
 struct Params {
   count: u32, k: u32, nb: u32, row0: u32,
-  rows: u32, groups_y: u32, bpw: u32, table_rows: u32,
+  rows: u32, groups_y: u32, _a: u32, table_rows: u32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;
@@ -74,36 +69,42 @@ struct Params {
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = wid.y + wid.z * p.groups_y;
-  if (i >= p.count) { return; }
+  let b = wid.x * BPW + lid / 16u;
+  if (i >= p.count || b >= p.nb) { return; }
   let id = ids[i];
-  let t = lid % 64u;
+  // Thread t of a block writes output vec4s t, t + 16, t + 32, t + 48, so each
+  // store instruction covers contiguous memory: vec4 v holds weights 4v..4v+3
+  // of sub-block v / 8 = t / 8 + 2s (qs group s, low nibbles for t < 8),
+  // qs/qh word t % 8 of that group.
+  let t = lid % 16u;
+  let l4 = t % 8u;
+  let hi = t / 8u;
+  let out = i * (p.k / 4u) + b * 64u + t;
   // lookup() range-checks ids on the host; ids that reach the GPU out of range
   // through encode() never read outside the table: the first chunk's dispatch
   // writes zeros for them. Rows of other chunks are their own dispatch's.
   if (id >= p.table_rows) {
     if (p.row0 == 0u) {
-      let b_stop = min(p.nb, (wid.x + 1u) * p.bpw);
-      for (var b = wid.x * p.bpw + lid / 64u; b < b_stop; b += 4u) {
-        y[i * (p.k / 4u) + b * 64u + t] = vec4<f32>(0.0);
-      }
+      for (var s = 0u; s < 4u; s++) { y[out + 16u * s] = vec4<f32>(0.0); }
     }
     return;
   }
   if (id < p.row0 || id - p.row0 >= p.rows) { return; }
-  let j = t / 8u;          // sub-block of weights 4t .. 4t + 3
-  let l4 = t % 8u;         // word within the sub-block's 32 qs bytes
-  let b_end = min(p.nb, (wid.x + 1u) * p.bpw);
-  for (var b = wid.x * p.bpw + lid / 64u; b < b_end; b += 4u) {
-    // Scalar words: picking a component of a loaded vector by a runtime index
-    // can make compilers go through local memory.
-    let base = ((id - p.row0) * p.nb + b) * BLOCK_U32;
-    let qs = w[base + QS_U32 + 8u * (j / 2u) + l4];
-    let qh = w[base + QH_U32 + l4];
-    let sm = scale_min(j, w[base + 1u], w[base + 2u], w[base + 3u]);
-    let hd = w[base];
-    let d1 = f16_bits_to_f32(hd & 0xffffu) * f32(sm.x);
-    let m1 = f16_bits_to_f32(hd >> 16u) * f32(sm.y);
-    y[i * (p.k / 4u) + b * 64u + t] = d1 * unpack_q(quants4(qs, qh, j)) - m1;
+  let base = ((id - p.row0) * p.nb + b) * BLOCK_U32;
+  let hd = w[base];
+  let s0 = w[base + 1u];
+  let s1 = w[base + 2u];
+  let s2 = w[base + 3u];
+  let qh = w[base + QH_U32 + l4];
+  let d = f16_bits_to_f32(hd & 0xffffu);
+  let dmin = f16_bits_to_f32(hd >> 16u);
+  for (var s = 0u; s < 4u; s++) {
+    let j = hi + 2u * s;
+    let qs = w[base + QS_U32 + 8u * s + l4];
+    let sm = scale_min(j, s0, s1, s2);
+    let d1 = d * f32(sm.x);
+    let m1 = dmin * f32(sm.y);
+    y[out + 16u * s] = d1 * unpack_q(quants4(qs, qh, j)) - m1;
   }
 }
 `;
