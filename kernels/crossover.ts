@@ -17,12 +17,12 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
 
 /**
  * The crossover for a device class. Measured classes: NVIDIA (an H200 over
- * Vulkan, subgroups of 32; bench/results/h200.json, `--variant all`): tiled
- * overtook mat-vec at M = 8, 32 and 16 for 4096×4096, 14336×4096 and
- * 4096×14336 in a sustained sweep (at M = 64 for all three when the GPU had idle
- * gaps between cases), so mat-vec runs up to M = 16. Other devices get
- * llama.cpp's Vulkan default of 8, a conservative choice because both kernels
- * are correct at every M.
+ * Vulkan, subgroups of 32; bench/results/h200.json, `--variant all`): with
+ * the rectangular small-M tiles, tiled overtook mat-vec at M = 32 for
+ * 14336×4096 and 4096×14336 (mat-vec 187 and 173 µs against tiled 219 and
+ * 222 µs at M = 16) and at M = 8 for 4096×4096, so mat-vec runs up to M = 16.
+ * Other devices get llama.cpp's Vulkan default of 8, a conservative choice
+ * because both kernels are correct at every M.
  *
  * @param info The adapter's info (vendor, architecture).
  * @returns The crossover and where it came from.
