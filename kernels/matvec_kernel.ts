@@ -194,6 +194,21 @@ export function matvecKernel(cfg: MatvecConfig, shape: MatvecShape): KernelSpec 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /**
+ * The scale terms of super-block `id` for this lane's sub-blocks j and j + 1:
+ * dl/du = d·sc and ml/mu = dmin·m (f32, llama.cpp's operation order).
+ */
+function emitScales(id: string, emit: (s: string) => void): void {
+  emit(`    let d${id} = f16_bits_to_f32(h${id}.x & 0xffffu);`);
+  emit(`    let dm${id} = f16_bits_to_f32(h${id}.x >> 16u);`);
+  emit(`    let sl${id} = scale_min(j, h${id}.y, h${id}.z, h${id}.w);`);
+  emit(`    let su${id} = scale_min(j + 1u, h${id}.y, h${id}.z, h${id}.w);`);
+  emit(`    let dl${id} = d${id} * f32(sl${id}.x);`);
+  emit(`    let du${id} = d${id} * f32(su${id}.x);`);
+  emit(`    let ml${id} = dm${id} * f32(sl${id}.y);`);
+  emit(`    let mu${id} = dm${id} * f32(su${id}.y);`);
+}
+
+/**
  * The inner loop of the affine combine: per qs word, every row's 8 weights
  * become d·sc·q − dmin·m (zero for a block past the end), and each column's
  * activations are loaded once for all R rows.
@@ -207,15 +222,14 @@ function affineBody(cfg: MatvecConfig, emit: (s: string) => void): void {
   for (const u of range(U)) {
     for (const r of range(R)) {
       const id = `${u}_${r}`;
-      emit(`    let d${id} = select(0.0, f16_bits_to_f32(h${id}.x & 0xffffu), ok${u});`);
-      emit(`    let dm${id} = select(0.0, f16_bits_to_f32(h${id}.x >> 16u), ok${u});`);
-      emit(`    let sl${id} = scale_min(j, h${id}.y, h${id}.z, h${id}.w);`);
-      emit(`    let su${id} = scale_min(j + 1u, h${id}.y, h${id}.z, h${id}.w);`);
-      const scale = (v: string) => mask ? `${v} * XSCALE` : `vec4<f32>(${v})`;
-      emit(`    let dl${id} = ${scale(`d${id} * f32(sl${id}.x)`)};`);
-      emit(`    let du${id} = ${scale(`d${id} * f32(su${id}.x)`)};`);
-      emit(`    let ml${id} = vec4<f32>(dm${id} * f32(sl${id}.y));`);
-      emit(`    let mu${id} = vec4<f32>(dm${id} * f32(su${id}.y));`);
+      emitScales(id, emit);
+      // A block past the end contributes nothing: its weights become zero.
+      const vec = (v: string) => `select(vec4<f32>(0.0), ${v}, ok${u})`;
+      const scaled = (v: string) => mask ? `${v} * XSCALE` : `vec4<f32>(${v})`;
+      emit(`    let dlv${id} = ${vec(scaled(`dl${id}`))};`);
+      emit(`    let duv${id} = ${vec(scaled(`du${id}`))};`);
+      emit(`    let mlv${id} = ${vec(`vec4<f32>(ml${id})`)};`);
+      emit(`    let muv${id} = ${vec(`vec4<f32>(mu${id})`)};`);
     }
     for (const c of range(C)) {
       emit(
@@ -227,10 +241,10 @@ function affineBody(cfg: MatvecConfig, emit: (s: string) => void): void {
         const id = `${u}_${r}`;
         emit(`    let hb${id}_${i} = qh${id}.${comp} >> j;`);
         emit(
-          `    let wl${id}_${i} = fma(${unpack}((qs${id}.${comp} & 0x0f0f0f0fu) | ((hb${id}_${i} << 4u) & 0x10101010u)), dl${id}, -ml${id});`,
+          `    let wl${id}_${i} = fma(${unpack}((qs${id}.${comp} & 0x0f0f0f0fu) | ((hb${id}_${i} << 4u) & 0x10101010u)), dlv${id}, -mlv${id});`,
         );
         emit(
-          `    let wu${id}_${i} = fma(${unpack}(((qs${id}.${comp} >> 4u) & 0x0f0f0f0fu) | ((hb${id}_${i} << 3u) & 0x10101010u)), du${id}, -mu${id});`,
+          `    let wu${id}_${i} = fma(${unpack}(((qs${id}.${comp} >> 4u) & 0x0f0f0f0fu) | ((hb${id}_${i} << 3u) & 0x10101010u)), duv${id}, -muv${id});`,
         );
       }
       for (const c of range(C)) {
@@ -260,14 +274,10 @@ function int8Body(cfg: MatvecConfig, emit: (s: string) => void): void {
   for (const u of range(U)) {
     for (const r of range(R)) {
       const id = `${u}_${r}`;
-      emit(`    let d${id} = f16_bits_to_f32(h${id}.x & 0xffffu);`);
-      emit(`    let dm${id} = f16_bits_to_f32(h${id}.x >> 16u);`);
-      emit(`    let sl${id} = scale_min(j, h${id}.y, h${id}.z, h${id}.w);`);
-      emit(`    let su${id} = scale_min(j + 1u, h${id}.y, h${id}.z, h${id}.w);`);
-      emit(`    let dl${id} = d${id} * f32(sl${id}.x);`);
-      emit(`    let du${id} = d${id} * f32(su${id}.x);`);
-      emit(`    let ml${id} = select(0.0, dm${id} * f32(sl${id}.y), q == 0u);`);
-      emit(`    let mu${id} = select(0.0, dm${id} * f32(su${id}.y), q == 0u);`);
+      emitScales(id, emit);
+      // Lane q = 0 of the pair sharing a sub-block subtracts its whole min term.
+      emit(`    let mlq${id} = select(0.0, ml${id}, q == 0u);`);
+      emit(`    let muq${id} = select(0.0, mu${id}, q == 0u);`);
       comps.forEach((comp, i) => {
         emit(`    let hb${id}_${i} = qh${id}.${comp} >> j;`);
         emit(
@@ -294,7 +304,7 @@ function int8Body(cfg: MatvecConfig, emit: (s: string) => void): void {
         emit(`      let il${r} = ${dots("l")};`);
         emit(`      let iu${r} = ${dots("u")};`);
         emit(
-          `      a${r}_${c} += select(0.0, (dl${id} * fl.x * f32(il${r}) + du${id} * fu.x * f32(iu${r})) - (ml${id} * fl.y + mu${id} * fu.y), ok${u});`,
+          `      a${r}_${c} += select(0.0, (dl${id} * fl.x * f32(il${r}) + du${id} * fu.x * f32(iu${r})) - (mlq${id} * fl.y + muq${id} * fu.y), ok${u});`,
         );
       }
       emit(`    }`);
@@ -353,14 +363,7 @@ function matvecWgsl(cfg: MatvecConfig): string {
     for (const u of us) {
       for (const r of rs) {
         const id = `${u}_${r}`;
-        emit(`    let d${id} = f16_bits_to_f32(h${id}.x & 0xffffu);`);
-        emit(`    let dm${id} = f16_bits_to_f32(h${id}.x >> 16u);`);
-        emit(`    let sl${id} = scale_min(j, h${id}.y, h${id}.z, h${id}.w);`);
-        emit(`    let su${id} = scale_min(j + 1u, h${id}.y, h${id}.z, h${id}.w);`);
-        emit(`    let dl${id} = d${id} * f32(sl${id}.x);`);
-        emit(`    let du${id} = d${id} * f32(su${id}.x);`);
-        emit(`    let ml${id} = dm${id} * f32(sl${id}.y);`);
-        emit(`    let mu${id} = dm${id} * f32(su${id}.y);`);
+        emitScales(id, emit);
         comps.forEach((comp, i) => {
           // Bit j of each qh byte is the 5th bit of sub-block j, bit j + 1 of j + 1.
           emit(`    let hb${id}_${i} = qh${id}.${comp} >> j;`);
@@ -416,40 +419,50 @@ function matvecWgsl(cfg: MatvecConfig): string {
   let redSize = 0;
   let red2Size = 0;
   let storeLane: (idx: number) => string;
-  if (strided) {
-    // 1. The TPB lanes of one super-block (adjacent lanes) combine.
-    if (sg) {
-      for (const v of values) {
-        for (let m = 1; m < TPB; m <<= 1) emit(`  ${v} += subgroupShuffleXor(${v}, ${m}u);`);
-      }
-    } else {
-      redSize = MATVEC_WORKGROUP;
-      for (const v of values) {
-        emit(`  red[lid] = ${v};`);
-        emit(`  workgroupBarrier();`);
-        for (let h = TPB / 2; h >= 1; h >>= 1) {
-          emit(`  if (t < ${h}u) { red[lid] += red[lid + ${h}u]; }`);
-          emit(`  workgroupBarrier();`);
-        }
-        emit(`  ${v} = red[lid - t];`);
-        emit(`  workgroupBarrier();`);
-      }
-    }
-    // 2. The S slots of a row set, strided across the workgroup, meet in workgroup memory.
-    if (S > 1) {
-      red2Size = G * S * V;
-      values.forEach((v, vi) => {
-        emit(`  if (t == 0u) { red2[(group * S + slot) * ${V}u + ${vi}u] = ${v}; }`);
-      });
+  // Workgroup-memory tree over `width` adjacent lanes (`lane` is the index
+  // among them, `head` the invocation index of the first).
+  const tree = (width: number, lane: string, head: string) => {
+    redSize = MATVEC_WORKGROUP;
+    for (const v of values) {
+      emit(`  red[lid] = ${v};`);
       emit(`  workgroupBarrier();`);
-      values.forEach((v, vi) => {
-        emit(`  if (slot == 0u && t == ${vi % TPB}u) {`);
-        emit(`    ${v} = 0.0;`);
-        emit(
-          `    for (var i = 0u; i < S; i++) { ${v} += red2[(group * S + i) * ${V}u + ${vi}u]; }`,
-        );
-        emit(`  }`);
-      });
+      for (let h = width / 2; h >= 1; h >>= 1) {
+        emit(`  if (${lane} < ${h}u) { red[lid] += red[lid + ${h}u]; }`);
+        emit(`  workgroupBarrier();`);
+      }
+      emit(`  ${v} = red[${head}];`);
+      emit(`  workgroupBarrier();`);
+    }
+  };
+  // Second stage: where `writer` holds a partial sum it stores it as partial
+  // `at` of its group; `owner(vi)` then adds the group's `n` partials of value vi.
+  const partials = (writer: string, at: string, n: number, owner: (vi: number) => string) => {
+    red2Size = G * n * V;
+    values.forEach((v, vi) => {
+      emit(`  if (${writer}) { red2[(${at}) * ${V}u + ${vi}u] = ${v}; }`);
+    });
+    emit(`  workgroupBarrier();`);
+    values.forEach((v, vi) => {
+      emit(`  if (${owner(vi)}) {`);
+      emit(`    ${v} = 0.0;`);
+      emit(
+        `    for (var i = 0u; i < ${n}u; i++) { ${v} += red2[(group * ${n}u + i) * ${V}u + ${vi}u]; }`,
+      );
+      emit(`  }`);
+    });
+  };
+  const butterflies = (width: number) => {
+    for (const v of values) {
+      for (let m = 1; m < width; m <<= 1) emit(`  ${v} += subgroupShuffleXor(${v}, ${m}u);`);
+    }
+  };
+  if (strided) {
+    // 1. The TPB lanes of one super-block (adjacent lanes) combine; 2. the S
+    // slots of a row set, strided across the workgroup, meet in workgroup memory.
+    if (sg) butterflies(TPB);
+    else tree(TPB, "t", "lid - t");
+    if (S > 1) {
+      partials("t == 0u", "group * S + slot", S, (vi) => `slot == 0u && t == ${vi % TPB}u`);
     }
     storeLane = (idx) => `slot == 0u && t == ${idx % TPB}u`;
   } else {
@@ -457,38 +470,17 @@ function matvecWgsl(cfg: MatvecConfig): string {
     const W = Math.min(L, cfg.subgroupWidth);
     const P = L / W; // partial sums per group left after the butterflies
     if (sg) {
-      for (const v of values) {
-        for (let m = 1; m < W; m <<= 1) emit(`  ${v} += subgroupShuffleXor(${v}, ${m}u);`);
-      }
+      butterflies(W);
       if (P > 1) {
-        red2Size = (MATVEC_WORKGROUP / W) * V;
-        values.forEach((v, vi) => {
-          emit(
-            `  if (lane % ${W}u == 0u) { red2[(group * ${P}u + lane / ${W}u) * ${V}u + ${vi}u] = ${v}; }`,
-          );
-        });
-        emit(`  workgroupBarrier();`);
-        values.forEach((v, vi) => {
-          emit(`  if (lane == ${vi % L}u) {`);
-          emit(`    ${v} = 0.0;`);
-          emit(
-            `    for (var i = 0u; i < ${P}u; i++) { ${v} += red2[(group * ${P}u + i) * ${V}u + ${vi}u]; }`,
-          );
-          emit(`  }`);
-        });
+        partials(
+          `lane % ${W}u == 0u`,
+          `group * ${P}u + lane / ${W}u`,
+          P,
+          (vi) => `lane == ${vi % L}u`,
+        );
       }
     } else {
-      redSize = MATVEC_WORKGROUP;
-      for (const v of values) {
-        emit(`  red[lid] = ${v};`);
-        emit(`  workgroupBarrier();`);
-        for (let h = L / 2; h >= 1; h >>= 1) {
-          emit(`  if (lane < ${h}u) { red[lid] += red[lid + ${h}u]; }`);
-          emit(`  workgroupBarrier();`);
-        }
-        emit(`  ${v} = red[group * L];`);
-        emit(`  workgroupBarrier();`);
-      }
+      tree(L, "lane", "group * L");
     }
     storeLane = (idx) => `lane == ${idx % L}u`;
   }
