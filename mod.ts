@@ -30,6 +30,7 @@ export { Q5KEmbedding } from "./kernels/embedding.ts";
 export type { Ids, Q5KEmbeddingOptions } from "./kernels/embedding.ts";
 export { crossoverFor } from "./kernels/crossover.ts";
 export type { Crossover } from "./kernels/crossover.ts";
+export type { BufferRange } from "./kernels/_gpu.ts";
 export { foldWorkgroups } from "./kernels/dispatch.ts";
 export { probeSubgroupLayout, subgroupLayout } from "./kernels/subgroup_layout.ts";
 export type { SubgroupLayout } from "./kernels/subgroup_layout.ts";

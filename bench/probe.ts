@@ -6,6 +6,7 @@
  */
 
 import { crossoverFor } from "../kernels/crossover.ts";
+import { hasPackedDot } from "../kernels/linear.ts";
 import { KERNEL_LIMITS } from "../kernels/device.ts";
 import { probeSubgroupLayout } from "../kernels/subgroup_layout.ts";
 import { backendName, isSoftwareAdapter } from "./sweep.ts";
@@ -27,6 +28,8 @@ export interface DeviceInfo {
   };
   timestamps: { available: boolean; advancing: boolean };
   crossover: { maxMatvecM: number; source: string };
+  /** Whether WGSL has `dot4I8Packed`, which the opt-in int8 activations need. */
+  int8: boolean;
 }
 
 const LIMITS = [...KERNEL_LIMITS, "minStorageBufferOffsetAlignment"];
@@ -113,5 +116,6 @@ export async function probeDevice(adapter: GPUAdapter, device: GPUDevice): Promi
       advancing: hasTimestamps ? await timestampsAdvance(device) : false,
     },
     crossover: crossoverFor(adapter.info),
+    int8: hasPackedDot(),
   };
 }

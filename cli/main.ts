@@ -171,6 +171,12 @@ async function info(o: InfoOptions): Promise<number> {
         : "no timestamp-query (bench uses wall clock)",
     ],
     ["crossover", `auto uses mat-vec up to M = ${i.crossover.maxMatvecM}: ${i.crossover.source}`],
+    [
+      "int8",
+      i.int8
+        ? 'activations: "int8" available (WGSL dot4I8Packed)'
+        : 'activations: "int8" unavailable (no WGSL packed_4x8_integer_dot_product)',
+    ],
   ];
   const w = Math.max(...lines.map(([k]) => k.length));
   for (const [k, v] of lines) out(`${k.padEnd(w)}  ${v}`);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { hasPackedDot } from "../kernels/linear.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 
@@ -59,7 +60,7 @@ Deno.test("cli help prints usage with examples", async () => {
   assert.match(r.stdout, /--vs llama\.cpp/);
 });
 
-Deno.test("cli info describes the adapter, limits, subgroups, timestamps and crossover", async () => {
+Deno.test("cli info describes the adapter, limits, subgroups, timestamps, crossover and int8", async () => {
   const r = await cli("info");
   assert.equal(r.code, 0, r.stderr);
   for (
@@ -71,6 +72,7 @@ Deno.test("cli info describes the adapter, limits, subgroups, timestamps and cro
       "subgroups",
       "timestamps",
       "crossover",
+      "int8",
     ]
   ) {
     assert.match(r.stdout, new RegExp(`^${key}\\s`, "m"), key);
@@ -79,6 +81,7 @@ Deno.test("cli info describes the adapter, limits, subgroups, timestamps and cro
   const parsed = JSON.parse(j.stdout);
   assert.equal(typeof parsed.limits.maxBufferSize, "number");
   assert.equal(typeof parsed.crossover.maxMatvecM, "number");
+  assert.equal(parsed.int8, hasPackedDot());
 });
 
 Deno.test("cli bench --json prints one object with every documented field", async () => {

@@ -8,7 +8,9 @@ import { envVar } from "./_env.ts";
 
 /** The batch size up to which `"auto"` uses mat-vec, with where that number came from. */
 export interface Crossover {
+  /** `"auto"` runs mat-vec for M up to this, tiled above. */
   maxMatvecM: number;
+  /** Where the number came from (measured device class, default, or KQUANT_CROSSOVER). */
   source: string;
 }
 

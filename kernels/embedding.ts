@@ -42,8 +42,11 @@ export type Ids = Int32Array | Uint32Array | readonly number[];
  * ```
  */
 export class Q5KEmbedding {
+  /** The device the table lives on. */
   readonly device: GPUDevice;
+  /** Rows of the table (valid ids are 0..rows-1). */
   readonly rows: number;
+  /** Values per row (a multiple of 256). */
   readonly k: number;
   #table: GpuBlob;
   #uniforms: UniformPool;

@@ -102,9 +102,13 @@ function oneOf<T extends string>(
  * ```
  */
 export class Q5KLinear {
+  /** The device the weights live on. */
   readonly device: GPUDevice;
+  /** Output features (rows of W). */
   readonly n: number;
+  /** Input features (a multiple of 256). */
   readonly k: number;
+  /** The kernel family requested at creation. */
   readonly variant: LinearVariant;
   /** The reduction the mat-vec kernel uses on this device. */
   readonly reduction: "subgroup" | "workgroup";
