@@ -173,3 +173,38 @@ export function uploadStorage(
   }
   return buffer;
 }
+
+/**
+ * A scratch buffer that grows on demand. An outgrown buffer is kept until
+ * destroy(), not destroyed at once: work recorded into an encoder that has not
+ * been submitted yet may still use it. Sizes at least double, so few are kept.
+ */
+export class GrowingBuffer {
+  #current: GPUBuffer | null = null;
+  #retired: GPUBuffer[] = [];
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly label: string,
+    readonly usage: GPUBufferUsageFlags = GPUBufferUsage.STORAGE,
+  ) {}
+
+  /** A buffer of at least `bytes` bytes (at most the device's largest storage binding past that). */
+  get(bytes: number): GPUBuffer {
+    if (this.#current && this.#current.size >= bytes) return this.#current;
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    const doubled = 2 * (this.#current?.size ?? 0);
+    const size = Math.ceil(Math.max(16, bytes, Math.min(doubled, limit)) / 16) * 16;
+    if (this.#current) this.#retired.push(this.#current);
+    this.#current = this.device.createBuffer({ label: this.label, size, usage: this.usage });
+    return this.#current;
+  }
+
+  /** Frees the current buffer and every outgrown one. */
+  destroy(): void {
+    for (const b of this.#retired) b.destroy();
+    this.#retired = [];
+    this.#current?.destroy();
+    this.#current = null;
+  }
+}

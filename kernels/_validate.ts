@@ -98,3 +98,41 @@ export function fitsBinding(action: string, what: string, bytes: number, device:
     );
   }
 }
+
+/** Throws a TypeError unless `value` is an instance of `kind` (a WebGPU class, named `what`). */
+export function instance<T>(
+  action: string,
+  name: string,
+  value: unknown,
+  kind: abstract new (...args: never[]) => T,
+  what: string,
+): T {
+  if (!(value instanceof kind)) {
+    throw new TypeError(
+      `Cannot ${action}: ${name} must be a ${what}, current value is ${show(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Throws a TypeError unless `value` is a GPUBuffer or a `{ buffer, offset?, size? }` range of one. */
+export function bufferRange(
+  action: string,
+  name: string,
+  value: unknown,
+): GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number } {
+  if (value instanceof GPUBuffer) return value;
+  const range = value as { buffer?: unknown; offset?: unknown; size?: unknown } | null;
+  if (
+    range !== null && typeof range === "object" && range.buffer instanceof GPUBuffer &&
+    (range.offset === undefined || typeof range.offset === "number") &&
+    (range.size === undefined || typeof range.size === "number")
+  ) {
+    return range as { buffer: GPUBuffer; offset?: number; size?: number };
+  }
+  throw new TypeError(
+    `Cannot ${action}: ${name} must be a GPUBuffer or { buffer, offset?, size? }, current value is ${
+      show(value)
+    }`,
+  );
+}

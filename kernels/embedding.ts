@@ -14,7 +14,15 @@ import {
 } from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
 import { embeddingKernel } from "./embedding_kernel.ts";
-import { bindingLimit, deviceAndOptions, fitsBinding, show } from "./_validate.ts";
+import {
+  bindingLimit,
+  bufferRange,
+  deviceAndOptions,
+  fitsBinding,
+  instance,
+  positiveInt,
+  show,
+} from "./_validate.ts";
 
 /** Options of {@linkcode Q5KEmbedding.create}. */
 export interface Q5KEmbeddingOptions {
@@ -135,6 +143,7 @@ export class Q5KEmbedding {
    * @param y A buffer or range of at least count·k·4 bytes.
    * @param count Number of ids.
    * @param timestampWrites Optional GPU timestamps around the pass.
+   * @throws {TypeError} If an argument has the wrong type or the table was destroyed.
    * @throws {RangeError} If count is bad or a buffer is too small.
    */
   encode(
@@ -145,16 +154,43 @@ export class Q5KEmbedding {
     timestampWrites?: GPUComputePassTimestampWrites,
   ): void {
     const action = "encode Q5_K embedding";
-    if (this.#destroyed) throw new TypeError(`Cannot ${action}: the table was destroyed`);
-    if (!Number.isSafeInteger(count) || count < 1) {
-      throw new RangeError(
-        `Cannot ${action}: count must be a positive integer, current value is ${count}`,
-      );
-    }
-    fitsBinding(action, "y (count·k·4 bytes)", count * this.k * 4, this.device);
-    mustHold(action, "ids", ids, "count·4", count * 4);
-    mustHold(action, "y", y, "count·k·4", count * this.k * 4);
+    instance(action, "encoder", encoder, GPUCommandEncoder, "GPUCommandEncoder");
+    this.#validate(action, ids, y, count);
     const pass = encoder.beginComputePass({ label: "q5_K embedding", timestampWrites });
+    this.#record(pass, ids, y, count);
+    pass.end();
+  }
+
+  /**
+   * Records the gather into a compute pass the caller has open (see
+   * `Q5KLinear.record`), so that it shares the pass with other work.
+   *
+   * @param pass An open compute pass of the table's device.
+   * @param ids A buffer or range of `count` u32 ids; an id ≥ `rows` yields a row of zeros.
+   * @param y A buffer or range of at least count·k·4 bytes.
+   * @param count Number of ids.
+   * @throws {TypeError} If an argument has the wrong type or the table was destroyed.
+   * @throws {RangeError} If count is bad or a buffer is too small.
+   */
+  record(pass: GPUComputePassEncoder, ids: BufferRange, y: BufferRange, count: number): void {
+    const action = "record Q5_K embedding";
+    instance(action, "pass", pass, GPUComputePassEncoder, "GPUComputePassEncoder");
+    this.#validate(action, ids, y, count);
+    this.#record(pass, ids, y, count);
+  }
+
+  #validate(action: string, ids: unknown, y: unknown, count: unknown): void {
+    if (this.#destroyed) throw new TypeError(`Cannot ${action}: the table was destroyed`);
+    positiveInt(action, "count", count);
+    const n = count as number;
+    bufferRange(action, "ids", ids);
+    bufferRange(action, "y", y);
+    fitsBinding(action, "y (count·k·4 bytes)", n * this.k * 4, this.device);
+    mustHold(action, "ids", ids as BufferRange, "count·4", n * 4);
+    mustHold(action, "y", y as BufferRange, "count·k·4", n * this.k * 4);
+  }
+
+  #record(pass: GPUComputePassEncoder, ids: BufferRange, y: BufferRange, count: number): void {
     for (const chunk of this.#table.chunks) {
       const spec = embeddingKernel({
         count,
@@ -170,7 +206,6 @@ export class Q5KEmbedding {
         y,
       ]);
     }
-    pass.end();
   }
 
   /**

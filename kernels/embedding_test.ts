@@ -99,8 +99,46 @@ Deno.test("Q5KEmbedding rejects bad ids and shapes before dispatching, and keeps
     RangeError,
     `current value is ${tooMany * k * 4}`,
   );
+  const encoder = device.createCommandEncoder();
+  assert.throws(
+    () => table.encode("enc" as never, ids, ids, 1),
+    TypeError,
+    'encoder must be a GPUCommandEncoder, current value is "enc"',
+  );
+  assert.throws(
+    () => table.record(encoder as never, ids, ids, 1),
+    TypeError,
+    "pass must be a GPUComputePassEncoder",
+  );
+  assert.throws(() => table.encode(encoder, null as never, ids, 1), TypeError, "ids must be");
+  assert.throws(() => table.encode(encoder, ids, ids, 0), RangeError, "current value is 0");
   ids.destroy();
   assert.deepEqual(await table.lookup([9, 1]), expectedRows(blob, k, [9, 1]));
   table.destroy();
   await assert.rejects(table.lookup([1]), TypeError, "destroyed");
+});
+
+Deno.test("Q5KEmbedding.record shares a pass with other work", async () => {
+  const [rows, k] = [50, 512];
+  const blob = makeQ5KBlob(rows, k, { seed: 12, mode: "edge" });
+  const table = Q5KEmbedding.create(device, blob, { rows, k });
+  const lists = [Uint32Array.of(3, 49, 0), Uint32Array.of(7)];
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  const idBufs = lists.map((ids) => {
+    const b = device.createBuffer({ size: 16, usage });
+    device.queue.writeBuffer(b, 0, ids);
+    return b;
+  });
+  const ys = lists.map((ids) => device.createBuffer({ size: ids.length * k * 4, usage }));
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  lists.forEach((ids, i) => table.record(pass, idBufs[i], ys[i], ids.length));
+  pass.end();
+  device.queue.submit([encoder.finish()]);
+  for (const [i, ids] of lists.entries()) {
+    const got = new Float32Array(await readBack(device, ys[i], ids.length * k * 4));
+    assert.deepEqual(got, expectedRows(blob, k, ids));
+  }
+  for (const b of [...idBufs, ...ys]) b.destroy();
+  table.destroy();
 });

@@ -4,7 +4,7 @@ import { Q5KLinear } from "./linear.ts";
 import { makeQ5KBlob } from "./make_blob.ts";
 import { dequantizeQ5K } from "./dequantize.ts";
 import { uniformF32 } from "./_rng.ts";
-import { pipelineCount } from "./_gpu.ts";
+import { pipelineCount, readBack, uploadStorage } from "./_gpu.ts";
 import { compareNmse, referenceLinear } from "../conformance/compare.ts";
 
 const device = await testDevice();
@@ -201,5 +201,94 @@ Deno.test("Q5KLinear mat-vec handles rows of 3 blocks (K = 768) at every M", asy
     const c = compareNmse(await layer.run(x, m), reference(blob, x, m, n, k), 1e-10);
     assert.ok(c.ok, `m=${m}: ${c.detail}`);
   }
+  layer.destroy();
+});
+
+Deno.test("Q5KLinear.record puts several layers in one pass, each matching the reference", async () => {
+  const [n, k] = [96, 512];
+  const blob = makeQ5KBlob(n, k, { seed: 50, mode: "quantized" });
+  const ref = dequantizeQ5K(blob);
+  const cases = [
+    { m: 3, opts: {} },
+    { m: 2, opts: { activations: "int8" } },
+    { m: 40, opts: { variant: "tiled" } },
+  ] as const;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+  const layers = cases.map((c) => Q5KLinear.create(device, blob, { n, k, ...c.opts }));
+  const xs = cases.map((c, i) => uniformF32(c.m * k, 51 + i));
+  const xb = xs.map((x) => uploadStorage(device, "test x", x));
+  const yb = cases.map((c) => device.createBuffer({ size: c.m * n * 4, usage }));
+  device.pushErrorScope("validation");
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  cases.forEach((c, i) => layers[i].record(pass, xb[i], yb[i], c.m));
+  pass.end();
+  device.queue.submit([encoder.finish()]);
+  assert.equal(await device.popErrorScope(), null);
+  for (const [i, c] of cases.entries()) {
+    const got = new Float32Array(await readBack(device, yb[i], c.m * n * 4));
+    const bound = i === 1 ? 5e-4 : 1e-10;
+    const cmp = compareNmse(got, referenceLinear(xs[i], ref, c.m, n, k), bound);
+    assert.ok(cmp.ok, `case ${i}: ${cmp.detail}`);
+  }
+  for (const b of [...xb, ...yb]) b.destroy();
+  for (const l of layers) l.destroy();
+});
+
+Deno.test("Q5KLinear scratch that grows keeps work recorded earlier in the same encoder valid", async () => {
+  // int8 activations and split-K both size scratch by M; a larger M recorded
+  // second must not free the buffers the first dispatch still uses.
+  const [n, k] = [64, 4096];
+  const blob = makeQ5KBlob(n, k, { seed: 60 });
+  const ref = dequantizeQ5K(blob);
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
+  for (const opts of [{ activations: "int8" }, { variant: "tiled" }] as const) {
+    const layer = Q5KLinear.create(device, blob, { n, k, ...opts });
+    const ms = [1, 8, 3];
+    const xs = ms.map((m, i) => uniformF32(m * k, 61 + i));
+    const xb = xs.map((x) => uploadStorage(device, "test x", x));
+    const yb = ms.map((m) => device.createBuffer({ size: m * n * 4, usage }));
+    device.pushErrorScope("validation");
+    const encoder = device.createCommandEncoder();
+    ms.forEach((m, i) => layer.encode(encoder, xb[i], yb[i], m));
+    device.queue.submit([encoder.finish()]);
+    assert.equal(await device.popErrorScope(), null, JSON.stringify(opts));
+    for (const [i, m] of ms.entries()) {
+      const got = new Float32Array(await readBack(device, yb[i], m * n * 4));
+      const bound = opts.activations === "int8" ? 5e-4 : 1e-10;
+      const c = compareNmse(got, referenceLinear(xs[i], ref, m, n, k), bound);
+      assert.ok(c.ok, `${JSON.stringify(opts)} m=${m}: ${c.detail}`);
+    }
+    for (const b of [...xb, ...yb]) b.destroy();
+    layer.destroy();
+  }
+});
+
+Deno.test("Q5KLinear.encode and record reject wrong encoders, passes and buffers, and keep working", async () => {
+  const [n, k] = [16, 256];
+  const blob = makeQ5KBlob(n, k, { seed: 70 });
+  const layer = Q5KLinear.create(device, blob, { n, k });
+  const buf = device.createBuffer({ size: 4096, usage: GPUBufferUsage.STORAGE });
+  const encoder = device.createCommandEncoder();
+  assert.throws(
+    () => layer.encode({} as never, buf, buf, 1),
+    TypeError,
+    "encoder must be a GPUCommandEncoder, current value is [object Object]",
+  );
+  assert.throws(
+    () => layer.record(encoder as never, buf, buf, 1),
+    TypeError,
+    "pass must be a GPUComputePassEncoder",
+  );
+  assert.throws(() => layer.encode(encoder, 5 as never, buf, 1), TypeError, "current value is 5");
+  assert.throws(
+    () => layer.encode(encoder, buf, { buffer: buf, offset: "0" } as never, 1),
+    TypeError,
+    "y must be a GPUBuffer or { buffer, offset?, size? }",
+  );
+  buf.destroy();
+  const x = uniformF32(k, 71);
+  const c = compareNmse(await layer.run(x, 1), reference(blob, x, 1, n, k), 1e-10);
+  assert.ok(c.ok, c.detail);
   layer.destroy();
 });
