@@ -11,7 +11,18 @@ import type { BenchReport, BenchResult } from "./sweep.ts";
 const PANEL_W = 420;
 const PANEL_H = 260;
 const PAD = { l: 64, r: 16, t: 34, b: 44 };
-const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"];
+const COLORS = [
+  "#1f77b4",
+  "#d62728",
+  "#2ca02c",
+  "#9467bd",
+  "#ff7f0e",
+  "#8c564b",
+  "#17becf",
+  "#e377c2",
+  "#bcbd22",
+  "#7f7f7f",
+];
 
 interface Series {
   name: string;
@@ -184,8 +195,9 @@ export function renderChart(report: BenchReport): string {
     panels.push({ title, xLabel: linear ? "batch size M" : "number of ids", lat, bw });
   }
   const colorList = [...names];
+  const colored = colorList.filter((n) => n !== "read ceiling");
   const colorOf = (n: string) =>
-    n === "read ceiling" ? "#444" : COLORS[colorList.indexOf(n) % COLORS.length];
+    n === "read ceiling" ? "#444" : COLORS[colored.indexOf(n) % COLORS.length];
   const legendH = 24 + 16 * Math.ceil(colorList.length / 3);
   const width = 2 * PANEL_W;
   const height = 40 + panels.length * PANEL_H + legendH;
