@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { crossoverFor } from "./crossover.ts";
 import { splitsFor, tileBytes, tileFor } from "./tiled_kernel.ts";
-import { matvecConfigFor } from "./matvec_kernel.ts";
+import { matvecConfigFor } from "./matvec_config.ts";
 
 const info = (vendor: string, description = "") =>
   ({ vendor, description, architecture: "", device: "" }) as GPUAdapterInfo;

@@ -15,7 +15,8 @@ import {
   uploadStorage,
 } from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
-import { matvecConfigFor, matvecKernel } from "./matvec_kernel.ts";
+import { matvecKernel } from "./matvec_kernel.ts";
+import { matvecConfigFor } from "./matvec_config.ts";
 import { quantizedXBytes, quantizeXKernel } from "./quantize_x_kernel.ts";
 import { splitReduceKernel, splitsFor, tiledKernel, tileFor } from "./tiled_kernel.ts";
 import { ceilDiv } from "./dispatch.ts";

@@ -4,7 +4,8 @@ import { compareNmse, referenceLinear } from "../conformance/compare.ts";
 import { dispatch, readBack, UniformPool, uploadStorage } from "./_gpu.ts";
 import { dequantizeQ5K } from "./dequantize.ts";
 import { makeQ5KBlob } from "./make_blob.ts";
-import { type MatvecConfig, matvecConfigFor, matvecKernel } from "./matvec_kernel.ts";
+import { matvecKernel } from "./matvec_kernel.ts";
+import { type MatvecConfig, matvecConfigFor } from "./matvec_config.ts";
 import { uniformF32 } from "./_rng.ts";
 import { quantizedXBytes, quantizeXKernel } from "./quantize_x_kernel.ts";
 

@@ -15,7 +15,8 @@
 
 import { requestDevice } from "../../kernels/device.ts";
 import { dispatch, type KernelSpec, UniformPool, uploadStorage } from "../../kernels/_gpu.ts";
-import { matvecConfigFor, matvecKernel } from "../../kernels/matvec_kernel.ts";
+import { matvecKernel } from "../../kernels/matvec_kernel.ts";
+import { matvecConfigFor } from "../../kernels/matvec_config.ts";
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
 import { ceilDiv } from "../../kernels/dispatch.ts";
 import { GpuTimer } from "../timing.ts";

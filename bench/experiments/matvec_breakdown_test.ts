@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { testDevice } from "../../conformance/test_device.ts";
-import { matvecConfigFor, matvecKernel } from "../../kernels/matvec_kernel.ts";
+import { matvecKernel } from "../../kernels/matvec_kernel.ts";
+import { matvecConfigFor } from "../../kernels/matvec_config.ts";
 import { mutate } from "./matvec_breakdown.ts";
 
 const device = await testDevice();

@@ -1,0 +1,126 @@
+// The inner loops of the mat-vec kernel's three combines (factored lives in
+// matvec_kernel.ts with the loads it shares), emitted as unrolled WGSL lines.
+
+import type { MatvecConfig } from "./matvec_config.ts";
+
+/** 0, 1, …, n − 1. */
+export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * The scale terms of super-block `id` for this lane's sub-blocks j and j + 1:
+ * dl/du = d·sc and ml/mu = dmin·m (f32, llama.cpp's operation order).
+ */
+export function emitScales(id: string, emit: (s: string) => void): void {
+  emit(`    let d${id} = f16_bits_to_f32(h${id}.x & 0xffffu);`);
+  emit(`    let dm${id} = f16_bits_to_f32(h${id}.x >> 16u);`);
+  emit(`    let sl${id} = scale_min(j, h${id}.y, h${id}.z, h${id}.w);`);
+  emit(`    let su${id} = scale_min(j + 1u, h${id}.y, h${id}.z, h${id}.w);`);
+  emit(`    let dl${id} = d${id} * f32(sl${id}.x);`);
+  emit(`    let du${id} = d${id} * f32(su${id}.x);`);
+  emit(`    let ml${id} = dm${id} * f32(sl${id}.y);`);
+  emit(`    let mu${id} = dm${id} * f32(su${id}.y);`);
+}
+
+/**
+ * The inner loop of the affine combine: per qs word, every row's 8 weights
+ * become d·sc·q − dmin·m (zero for a block past the end), and each column's
+ * activations are loaded once for all R rows.
+ */
+export function affineBody(cfg: MatvecConfig, emit: (s: string) => void): void {
+  const { rows: R, cols: C, unroll: U } = cfg;
+  const NW = 32 / cfg.lanesPerBlock;
+  const mask = cfg.decode === "mask";
+  const unpack = mask ? "unpack_q_scaled" : "unpack_q";
+  const comps = "xyzw".slice(0, NW).split("");
+  for (const u of range(U)) {
+    for (const r of range(R)) {
+      const id = `${u}_${r}`;
+      emitScales(id, emit);
+      // A block past the end contributes nothing: its weights become zero.
+      const vec = (v: string) => `select(vec4<f32>(0.0), ${v}, ok${u})`;
+      const scaled = (v: string) => mask ? `${v} * XSCALE` : `vec4<f32>(${v})`;
+      emit(`    let dlv${id} = ${vec(scaled(`dl${id}`))};`);
+      emit(`    let duv${id} = ${vec(scaled(`du${id}`))};`);
+      emit(`    let mlv${id} = ${vec(`vec4<f32>(ml${id})`)};`);
+      emit(`    let muv${id} = ${vec(`vec4<f32>(mu${id})`)};`);
+    }
+    for (const c of range(C)) {
+      emit(
+        `    let xb${u}_${c} = min(col0 + ${c}u, p.m - 1u) * p.k4 + b${u} * 64u + g * 16u + q * ${NW}u;`,
+      );
+    }
+    comps.forEach((comp, i) => {
+      for (const r of range(R)) {
+        const id = `${u}_${r}`;
+        emit(`    let hb${id}_${i} = qh${id}.${comp} >> j;`);
+        emit(
+          `    let wl${id}_${i} = fma(${unpack}((qs${id}.${comp} & 0x0f0f0f0fu) | ((hb${id}_${i} << 4u) & 0x10101010u)), dlv${id}, -mlv${id});`,
+        );
+        emit(
+          `    let wu${id}_${i} = fma(${unpack}(((qs${id}.${comp} >> 4u) & 0x0f0f0f0fu) | ((hb${id}_${i} << 3u) & 0x10101010u)), duv${id}, -muv${id});`,
+        );
+      }
+      for (const c of range(C)) {
+        emit(`    {`);
+        emit(`      let xl = x[xb${u}_${c} + ${i}u];`);
+        emit(`      let xu = x[xb${u}_${c} + ${8 + i}u];`);
+        for (const r of range(R)) {
+          const id = `${u}_${r}`;
+          emit(`      a${r}_${c} += dot(wl${id}_${i}, xl) + dot(wu${id}_${i}, xu);`);
+        }
+        emit(`    }`);
+      }
+    });
+  }
+}
+
+/**
+ * The inner loop of the int8 combine (8 lanes per block): each lane's 16
+ * low-nibble and 16 high-nibble quants meet the matching 16 + 16 quantized
+ * activations in 8 `dot4I8Packed`; the sub-block's activation scale and the
+ * weight scales are applied once per sum; lane q = 0 of the pair that shares
+ * a sub-block subtracts the min term with the sub-block's exact Σx.
+ */
+export function int8Body(cfg: MatvecConfig, emit: (s: string) => void): void {
+  const { rows: R, cols: C, unroll: U } = cfg;
+  const comps = ["x", "y", "z", "w"];
+  for (const u of range(U)) {
+    for (const r of range(R)) {
+      const id = `${u}_${r}`;
+      emitScales(id, emit);
+      // Lane q = 0 of the pair sharing a sub-block subtracts its whole min term.
+      emit(`    let mlq${id} = select(0.0, ml${id}, q == 0u);`);
+      emit(`    let muq${id} = select(0.0, mu${id}, q == 0u);`);
+      comps.forEach((comp, i) => {
+        emit(`    let hb${id}_${i} = qh${id}.${comp} >> j;`);
+        emit(
+          `    let ql${id}_${i} = (qs${id}.${comp} & 0x0f0f0f0fu) | ((hb${id}_${i} << 4u) & 0x10101010u);`,
+        );
+        emit(
+          `    let qu${id}_${i} = ((qs${id}.${comp} >> 4u) & 0x0f0f0f0fu) | ((hb${id}_${i} << 3u) & 0x10101010u);`,
+        );
+      });
+    }
+    for (const c of range(C)) {
+      emit(`    {`);
+      emit(`      let col = min(col0 + ${c}u, p.m - 1u);`);
+      emit(`      let xi = col * (p.k4 / 4u) + b${u} * 16u + g * 4u + q;`);
+      emit(`      let xl = x[xi];`);
+      emit(`      let xu = x[xi + 2u];`);
+      emit(`      let sx = col * (p.nb * 8u) + b${u} * 8u + j;`);
+      emit(`      let fl = xs[sx];`);
+      emit(`      let fu = xs[sx + 1u];`);
+      for (const r of range(R)) {
+        const id = `${u}_${r}`;
+        const dots = (side: "l" | "u") =>
+          comps.map((comp, i) => `dot4I8Packed(q${side}${id}_${i}, x${side}.${comp})`).join(" + ");
+        emit(`      let il${r} = ${dots("l")};`);
+        emit(`      let iu${r} = ${dots("u")};`);
+        emit(
+          `      a${r}_${c} += select(0.0, (dl${id} * fl.x * f32(il${r}) + du${id} * fu.x * f32(iu${r})) - (mlq${id} * fl.y + muq${id} * fu.y), ok${u});`,
+        );
+      }
+      emit(`    }`);
+    }
+  }
+}

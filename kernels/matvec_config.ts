@@ -1,0 +1,128 @@
+/**
+ * The mat-vec kernel's compile-time choices and how they are picked per
+ * batch size and device (measured on an H200; see README "What made it fast").
+ *
+ * @module
+ */
+
+import { envVar } from "./_env.ts";
+
+/** Compile-time choices of the mat-vec kernel. */
+export interface MatvecConfig {
+  /** Output rows per lane group (R). */
+  rows: number;
+  /** Lanes per super-block: 8 (each 32 weights, vec4 loads) or 16 (each 16, vec2 loads). */
+  lanesPerBlock: 8 | 16;
+  /** Super-blocks a lane group works on at once (S, a power of two ≤ 256/lanesPerBlock); the group has lanesPerBlock·S lanes. */
+  slots: number;
+  /**
+   * Where a lane group's S slots sit: `"adjacent"` lanes (a subgroup spans
+   * several super-blocks of one row set) or `"strided"` across the workgroup
+   * (a subgroup spans several row sets on the same super-block, so its lanes
+   * load the same activations and the loads are broadcasts).
+   */
+  slotLayout: "adjacent" | "strided";
+  /**
+   * How 5-bit quants become floats: `"shift"` moves each byte down before the
+   * 2²³ mantissa trick; `"mask"` keeps byte k in place (worth 256ᵏ) and scales
+   * the activation by 2⁻⁸ᵏ instead, which is exact and saves the shifts.
+   */
+  decode: "shift" | "mask";
+  /**
+   * How the scales meet the sums: `"factored"` keeps d·sc·Σq·x − dmin·m·Σx per
+   * column (fewest operations for one column); `"affine"` turns each weight
+   * into d·sc·q − dmin·m once and then does one FMA per column, the better
+   * trade for several columns. `"int8"` reads activations quantized to 8
+   * bits per 32 (see quantize_x_kernel.ts) and multiplies with
+   * `dot4I8Packed`, four weights per instruction (8 lanes per block only).
+   */
+  combine: "factored" | "affine" | "int8";
+  /** Super-blocks each lane loads before computing (U), to keep more loads in flight. */
+  unroll: 1 | 2 | 4;
+  /** Activation columns per pass (C), 1..8. */
+  cols: number;
+  /** How the lanes of a group combine their sums. */
+  reduce: "subgroup" | "workgroup";
+  /** Lanes the subgroup butterfly spans (the device's smallest subgroup); groups wider than this finish in workgroup memory. */
+  subgroupWidth: number;
+  /** Add a bias vector. */
+  bias: boolean;
+}
+
+/** Threads per workgroup. */
+export const MATVEC_WORKGROUP = 256;
+/** Most activation columns one pass handles. */
+export const MATVEC_MAX_COLS = 8;
+
+/**
+ * Picks the mat-vec configuration for a batch size on a device: more rows per
+ * lane group as M grows (activation loads are shared across rows), 32-lane
+ * groups where subgroups are at least that wide.
+ *
+ * @param m Batch size.
+ * @param subgroupMinSize The device's smallest subgroup size, or 0 for no subgroups.
+ * @param forceWorkgroup Use the workgroup-memory reduction even with subgroups.
+ * @param int8 Activations come quantized to 8 bits (the opt-in int8 path).
+ */
+export function matvecConfigFor(
+  m: number,
+  k: number,
+  subgroupMinSize: number,
+  forceWorkgroup: boolean,
+  bias: boolean,
+  int8 = false,
+): MatvecConfig {
+  const cols = Math.min(m, MATVEC_MAX_COLS);
+  const useSubgroups = !forceWorkgroup && subgroupMinSize >= 8;
+  const nb = k / 256;
+  // Measured on an H200 (bench/results, README "What made it fast"), GPU kept
+  // busy: M = 1 keeps 8 lanes per block, 4 adjacent blocks per lane group, 2
+  // rows and the factored min term; several columns gain from turning each
+  // weight into d·sc·q − dmin·m once (affine), slots strided across the
+  // workgroup and the shift-free decode; 16 lanes per block from 3 columns.
+  const one = cols === 1;
+  let lanesPerBlock: 8 | 16 = cols <= 2 ? 8 : 16;
+  let rows = 2;
+  let unroll: 1 | 2 | 4 = 1;
+  let slots = Math.min(cols <= 4 ? 4 : 2, Math.max(1, nb));
+  let slotLayout: MatvecConfig["slotLayout"] = one ? "adjacent" : "strided";
+  let decode: MatvecConfig["decode"] = one ? "shift" : "mask";
+  let combine: MatvecConfig["combine"] = one ? "factored" : "affine";
+  if (int8) {
+    // Measured on an H200: 8 lanes per block, adjacent slots, 4 blocks per
+    // lane group (8 when each lane still gets ≥ 4 of a long row); one row for
+    // M = 1, two above.
+    combine = "int8";
+    lanesPerBlock = 8;
+    slotLayout = "adjacent";
+    rows = one ? 1 : 2;
+    slots = Math.min(one && nb >= 32 ? 8 : 4, Math.max(1, nb));
+  }
+  // "R,S,T,U[,adjacent|strided[,shift|mask[,factored|affine]]]" (rows, slots,
+  // lanes per block, unroll, slot layout, decode, combine) for tuning experiments.
+  const words = envVar("KQUANT_MATVEC")?.split(",") ?? [];
+  const tuned = words.map(Number);
+  if (tuned[2] === 8 || tuned[2] === 16) lanesPerBlock = tuned[2];
+  if (tuned[0] >= 1 && tuned[0] <= 8) rows = tuned[0];
+  if ([1, 2, 4, 8, 16, 32].includes(tuned[1])) slots = tuned[1];
+  if (tuned[3] === 1 || tuned[3] === 2 || tuned[3] === 4) unroll = tuned[3];
+  if (words[4] === "adjacent" || words[4] === "strided") slotLayout = words[4];
+  if (words[5] === "shift" || words[5] === "mask") decode = words[5];
+  if (!int8 && (words[6] === "factored" || words[6] === "affine")) combine = words[6];
+  // A power of two (lane groups must tile the workgroup), at most the row's blocks.
+  slots = 2 ** Math.floor(Math.log2(Math.min(slots, 256 / lanesPerBlock)));
+  if (int8 || (useSubgroups && lanesPerBlock > subgroupMinSize)) lanesPerBlock = 8;
+  return {
+    rows,
+    lanesPerBlock,
+    slots,
+    slotLayout,
+    decode,
+    combine,
+    unroll,
+    cols,
+    reduce: useSubgroups ? "subgroup" : "workgroup",
+    subgroupWidth: useSubgroups ? Math.min(subgroupMinSize, 64) : 1,
+    bias,
+  };
+}
