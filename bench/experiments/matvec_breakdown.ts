@@ -22,6 +22,7 @@ import { ceilDiv } from "../../kernels/dispatch.ts";
 import { GpuTimer } from "../timing.ts";
 import { ceilingKernel } from "../ceiling_kernel.ts";
 import { weightCopies } from "../sweep.ts";
+import { emptyKernel } from "./pass_cost.ts";
 
 type Mutation = "none" | "no-unpack" | "no-x-loads" | "both";
 
@@ -46,19 +47,6 @@ fn cheap_unpack(v: u32) -> vec4<f32> { return vec4<f32>(bitcast<f32>(v & 0x3f7ff
   }
   return { ...spec, wgsl, key: `${spec.key}:${mutation}` };
 }
-
-const EMPTY: KernelSpec = {
-  name: "empty pass",
-  key: "experiment-empty",
-  wgsl: `struct P { a: u32, b: u32, c: u32, d: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  if (g.x == p.a) { y[0] = 1.0; }
-}`,
-  workgroups: [1, 1, 1],
-  uniforms: new Uint32Array([0xffffffff, 0, 0, 0]),
-};
 
 if (import.meta.main) {
   const device = await requestDevice();
@@ -89,7 +77,7 @@ if (import.meta.main) {
       // deno-lint-ignore no-console
       console.log(`${n}x${k}\t${label}\t${t.medianUs.toFixed(1)} µs`);
     };
-    await time("empty pass", EMPTY, () => [y]);
+    await time("empty pass", emptyKernel(1), () => [y]);
     const vec4s = Math.floor(blob.byteLength / 16);
     await time(
       "one-pass read of the weights",
