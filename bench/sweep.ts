@@ -148,36 +148,25 @@ async function measureCeiling(
 ): Promise<{ gbps: number; bytes: number }> {
   const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const bytes = Math.floor(Math.min(software ? 64 << 20 : 1 << 30, limit) / 256) * 256;
-  const src = storage(device, "bench ceiling source", bytes);
-  fillRandom(device, src, bytes);
-  const sink = storage(device, "bench ceiling sink", 16);
-  const uniforms = new UniformPool(device, "bench ceiling");
-  const vec4s = bytes / 16;
-  const spec = ceilingKernel(vec4s, Math.min(ceilDiv(vec4s, 256), 16384));
-  const encode: EncodeFn = (encoder, timestampWrites) => {
-    const pass = encoder.beginComputePass({ label: "read ceiling", timestampWrites });
-    dispatch(device, pass, spec, uniforms, [src, sink]);
-    pass.end();
-  };
-  await timer.calibrate(encode);
-  const t = await timer.measure(encode, measure);
-  src.destroy();
-  sink.destroy();
-  uniforms.destroy();
-  return { gbps: bytes / (t.medianUs * 1e3), bytes };
+  const us = await measureRead(device, timer, bytes, 1, measure, true);
+  return { gbps: bytes / (us * 1e3), bytes };
 }
 
-/** Times one streaming read of `bytes` per pass, rotating over `copies` buffers. */
+/**
+ * Times one streaming read of `bytes` per pass, rotating over `copies`
+ * buffers; with `calibrate`, first establishes the timestamp tick with it.
+ */
 async function measureRead(
   device: GPUDevice,
   timer: GpuTimer,
   bytes: number,
   copies: number,
   measure: MeasureOptions,
+  calibrate = false,
 ): Promise<number> {
   const padded = Math.ceil(bytes / 16) * 16;
   const srcs = Array.from({ length: copies }, () => {
-    const b = storage(device, "bench weight-size read", padded);
+    const b = storage(device, "bench streaming-read source", padded);
     fillRandom(device, b, padded);
     return b;
   });
@@ -186,11 +175,13 @@ async function measureRead(
   const vec4s = padded / 16;
   const spec = ceilingKernel(vec4s, Math.min(ceilDiv(vec4s, 256), 16384));
   let turn = 0;
-  const t = await timer.measure((encoder, timestampWrites) => {
-    const pass = encoder.beginComputePass({ label: "weight-size read", timestampWrites });
+  const encode: EncodeFn = (encoder, timestampWrites) => {
+    const pass = encoder.beginComputePass({ label: "streaming read", timestampWrites });
     dispatch(device, pass, spec, uniforms, [srcs[turn++ % copies], sink]);
     pass.end();
-  }, measure);
+  };
+  if (calibrate) await timer.calibrate(encode);
+  const t = await timer.measure(encode, measure);
   for (const b of srcs) b.destroy();
   sink.destroy();
   uniforms.destroy();

@@ -4,6 +4,7 @@
 /** A kernel as a small pure description (see ../shared style: tfjs/onnxruntime-web). */
 
 import { envVar } from "./_env.ts";
+import { bufferRange, fitsBinding } from "./_validate.ts";
 export interface KernelSpec {
   /** Human-readable name, used as the label of every GPU object. */
   name: string;
@@ -68,6 +69,25 @@ export function mustHold(
       `Cannot ${action}: ${what} must hold ${formula} = ${bytes} bytes, current value is ${have}`,
     );
   }
+}
+
+/** One GPU buffer argument of an encode: its name, value, and the bytes it must hold (and `formula` for them). */
+export interface BufferArg {
+  name: string;
+  value: unknown;
+  formula: string;
+  bytes: number;
+}
+
+/**
+ * Checks the buffer arguments of an encode: each is a buffer or range
+ * (TypeError), its bytes fit one storage binding, and it holds them
+ * (RangeError), all types first, then all limits, then all sizes.
+ */
+export function checkBuffers(action: string, device: GPUDevice, args: BufferArg[]): void {
+  for (const a of args) bufferRange(action, a.name, a.value);
+  for (const a of args) fitsBinding(action, `${a.name} (${a.formula} bytes)`, a.bytes, device);
+  for (const a of args) mustHold(action, a.name, a.value as BufferRange, a.formula, a.bytes);
 }
 
 function asBinding(range: BufferRange): GPUBufferBinding {

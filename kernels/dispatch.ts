@@ -41,3 +41,21 @@ export function foldWorkgroups(count: number, maxPerDimension = 65535): [number,
 export function ceilDiv(a: number, b: number): number {
   return Math.floor((a + b - 1) / b);
 }
+
+/** The shape of one dispatch over a chunk of weight rows. */
+export interface ChunkShape {
+  m: number;
+  n: number;
+  k: number;
+  row0: number;
+  rows: number;
+}
+
+/**
+ * The uniform words the linear kernels share, in their structs' order:
+ * m, n, k, k/256, row0, rows, groups_x, then each kernel's own `more`.
+ */
+export function chunkUniforms(shape: ChunkShape, groupsX: number, more: number[]): Uint32Array {
+  const { m, n, k, row0, rows } = shape;
+  return new Uint32Array([m, n, k, k / 256, row0, rows, groupsX, ...more]);
+}

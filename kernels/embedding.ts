@@ -6,17 +6,16 @@
 
 import {
   type BufferRange,
+  checkBuffers,
   dispatch,
-  mustHold,
+  GrowingBuffer,
   readBack,
   UniformPool,
-  uploadStorage,
 } from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
 import { embeddingKernel } from "./embedding_kernel.ts";
 import {
   bindingLimit,
-  bufferRange,
   deviceAndOptions,
   fitsBinding,
   instance,
@@ -58,7 +57,7 @@ export class Q5KEmbedding {
   readonly k: number;
   #table: GpuBlob;
   #uniforms: UniformPool;
-  #scratch: { ids: GPUBuffer; y: GPUBuffer } | null = null;
+  #scratch: { ids: GrowingBuffer; y: GrowingBuffer };
   #destroyed = false;
 
   private constructor(device: GPUDevice, rows: number, k: number, table: GpuBlob) {
@@ -67,6 +66,18 @@ export class Q5KEmbedding {
     this.k = k;
     this.#table = table;
     this.#uniforms = new UniformPool(device, "q5_K embedding");
+    this.#scratch = {
+      ids: new GrowingBuffer(
+        device,
+        "q5_K embedding ids",
+        GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+      ),
+      y: new GrowingBuffer(
+        device,
+        "q5_K embedding y",
+        GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+      ),
+    };
   }
 
   /**
@@ -181,13 +192,11 @@ export class Q5KEmbedding {
 
   #validate(action: string, ids: unknown, y: unknown, count: unknown): void {
     if (this.#destroyed) throw new TypeError(`Cannot ${action}: the table was destroyed`);
-    positiveInt(action, "count", count);
-    const n = count as number;
-    bufferRange(action, "ids", ids);
-    bufferRange(action, "y", y);
-    fitsBinding(action, "y (count·k·4 bytes)", n * this.k * 4, this.device);
-    mustHold(action, "ids", ids as BufferRange, "count·4", n * 4);
-    mustHold(action, "y", y as BufferRange, "count·k·4", n * this.k * 4);
+    const n = positiveInt(action, "count", count);
+    checkBuffers(action, this.device, [
+      { name: "ids", value: ids, formula: "count·4", bytes: n * 4 },
+      { name: "y", value: y, formula: "count·k·4", bytes: n * this.k * 4 },
+    ]);
   }
 
   #record(pass: GPUComputePassEncoder, ids: BufferRange, y: BufferRange, count: number): void {
@@ -225,24 +234,12 @@ export class Q5KEmbedding {
       this.device,
     );
     const yBytes = words.length * this.k * 4;
-    if (
-      !this.#scratch || this.#scratch.ids.size < words.byteLength || this.#scratch.y.size < yBytes
-    ) {
-      this.#scratch?.ids.destroy();
-      this.#scratch?.y.destroy();
-      this.#scratch = {
-        ids: uploadStorage(this.device, "q5_K embedding ids", new Uint32Array(words.length)),
-        y: this.device.createBuffer({
-          label: "q5_K embedding y",
-          size: yBytes,
-          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-        }),
-      };
-    }
-    this.device.queue.writeBuffer(this.#scratch.ids, 0, words as Uint32Array<ArrayBuffer>);
+    const idBuf = this.#scratch.ids.get(words.byteLength);
+    const yBuf = this.#scratch.y.get(yBytes);
+    this.device.queue.writeBuffer(idBuf, 0, words as Uint32Array<ArrayBuffer>);
     const encoder = this.device.createCommandEncoder({ label: "q5_K embedding lookup" });
-    this.encode(encoder, this.#scratch.ids, this.#scratch.y, words.length);
-    return new Float32Array(await readBack(this.device, this.#scratch.y, yBytes, 0, encoder));
+    this.encode(encoder, idBuf, yBuf, words.length);
+    return new Float32Array(await readBack(this.device, yBuf, yBytes, 0, encoder));
   }
 
   /** Frees every GPU resource the table owns; later calls throw. */
@@ -251,8 +248,7 @@ export class Q5KEmbedding {
     this.#destroyed = true;
     this.#table.buffer.destroy();
     this.#uniforms.destroy();
-    this.#scratch?.ids.destroy();
-    this.#scratch?.y.destroy();
-    this.#scratch = null;
+    this.#scratch.ids.destroy();
+    this.#scratch.y.destroy();
   }
 }

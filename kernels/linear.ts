@@ -7,9 +7,9 @@
 
 import {
   type BufferRange,
+  checkBuffers,
   dispatch,
   GrowingBuffer,
-  mustHold,
   readBack,
   UniformPool,
   uploadStorage,
@@ -24,9 +24,7 @@ import { crossoverFor } from "./crossover.ts";
 import { subgroupLayout } from "./subgroup_layout.ts";
 import {
   bindingLimit,
-  bufferRange,
   deviceAndOptions,
-  fitsBinding,
   floats,
   instance,
   positiveInt,
@@ -124,7 +122,7 @@ export class Q5KLinear {
   #bias: GPUBuffer | null;
   #subgroupMinSize: number;
   #uniforms: UniformPool;
-  #scratch: { x: GPUBuffer; y: GPUBuffer } | null = null;
+  #scratch: { x: GrowingBuffer; y: GrowingBuffer };
   #part: GrowingBuffer;
   #quantized: { q: GrowingBuffer; scales: GrowingBuffer };
   #destroyed = false;
@@ -150,6 +148,11 @@ export class Q5KLinear {
     this.activations = activations;
     this.#subgroupMinSize = reduction === "subgroup" ? subgroupLayout(device).minSize : 0;
     this.#uniforms = new UniformPool(device, "q5_K linear");
+    const copyable = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    this.#scratch = {
+      x: new GrowingBuffer(device, "q5_K linear x", copyable),
+      y: new GrowingBuffer(device, "q5_K linear y", copyable),
+    };
     this.#part = new GrowingBuffer(device, "q5_K linear split-K partials");
     this.#quantized = {
       q: new GrowingBuffer(device, "q5_K linear int8 x"),
@@ -272,14 +275,11 @@ export class Q5KLinear {
   }
 
   #validate(action: string, x: unknown, y: unknown, m: unknown): void {
-    this.#check(action, m);
-    const rows = m as number;
-    bufferRange(action, "x", x);
-    bufferRange(action, "y", y);
-    fitsBinding(action, "x (m·k·4 bytes)", rows * this.k * 4, this.device);
-    fitsBinding(action, "y (m·n·4 bytes)", rows * this.n * 4, this.device);
-    mustHold(action, "x", x as BufferRange, "m·k·4", rows * this.k * 4);
-    mustHold(action, "y", y as BufferRange, "m·n·4", rows * this.n * 4);
+    const rows = this.#check(action, m);
+    checkBuffers(action, this.device, [
+      { name: "x", value: x, formula: "m·k·4", bytes: rows * this.k * 4 },
+      { name: "y", value: y, formula: "m·n·4", bytes: rows * this.n * 4 },
+    ]);
   }
 
   #record(pass: GPUComputePassEncoder, x: BufferRange, y: BufferRange, m: number): void {
@@ -363,29 +363,13 @@ export class Q5KLinear {
         `Cannot ${action}: x length must be m·k = ${m * this.k}, current value is ${x.length}`,
       );
     }
-    const xBytes = x.byteLength;
     const yBytes = m * this.n * 4;
-    if (!this.#scratch || this.#scratch.x.size < xBytes || this.#scratch.y.size < yBytes) {
-      this.#scratch?.x.destroy();
-      this.#scratch?.y.destroy();
-      const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-      this.#scratch = {
-        x: this.device.createBuffer({
-          label: "q5_K linear x",
-          size: Math.max(xBytes, this.#scratch?.x.size ?? 0),
-          usage,
-        }),
-        y: this.device.createBuffer({
-          label: "q5_K linear y",
-          size: Math.max(yBytes, this.#scratch?.y.size ?? 0),
-          usage,
-        }),
-      };
-    }
-    this.device.queue.writeBuffer(this.#scratch.x, 0, x as Float32Array<ArrayBuffer>);
+    const xBuf = this.#scratch.x.get(x.byteLength);
+    const yBuf = this.#scratch.y.get(yBytes);
+    this.device.queue.writeBuffer(xBuf, 0, x as Float32Array<ArrayBuffer>);
     const encoder = this.device.createCommandEncoder({ label: "q5_K linear run" });
-    this.encode(encoder, this.#scratch.x, this.#scratch.y, m);
-    return new Float32Array(await readBack(this.device, this.#scratch.y, yBytes, 0, encoder));
+    this.encode(encoder, xBuf, yBuf, m);
+    return new Float32Array(await readBack(this.device, yBuf, yBytes, 0, encoder));
   }
 
   /** Frees every GPU resource the layer owns; later calls throw. */
@@ -395,9 +379,8 @@ export class Q5KLinear {
     this.#weights.buffer.destroy();
     this.#bias?.destroy();
     this.#uniforms.destroy();
-    this.#scratch?.x.destroy();
-    this.#scratch?.y.destroy();
-    this.#scratch = null;
+    this.#scratch.x.destroy();
+    this.#scratch.y.destroy();
     this.#part.destroy();
     this.#quantized.q.destroy();
     this.#quantized.scales.destroy();

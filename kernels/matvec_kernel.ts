@@ -21,7 +21,7 @@
 
 import type { KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
-import { ceilDiv, foldWorkgroups } from "./dispatch.ts";
+import { ceilDiv, chunkUniforms, foldWorkgroups } from "./dispatch.ts";
 import { MATVEC_WORKGROUP, type MatvecConfig } from "./matvec_config.ts";
 import { affineBody, emitScales, int8Body, range } from "./_matvec_bodies.ts";
 
@@ -61,16 +61,7 @@ export function matvecKernel(cfg: MatvecConfig, shape: MatvecShape): KernelSpec 
       }`,
     wgsl: matvecWgsl(cfg),
     workgroups: [gx, gy, colGroups],
-    uniforms: new Uint32Array([
-      shape.m,
-      shape.n,
-      shape.k,
-      shape.k / 256,
-      shape.row0,
-      shape.rows,
-      gx,
-      shape.k / 4,
-    ]),
+    uniforms: chunkUniforms(shape, gx, [shape.k / 4]),
   };
 }
 

@@ -19,7 +19,7 @@
 import { envVar } from "./_env.ts";
 import type { KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
-import { ceilDiv, foldWorkgroups } from "./dispatch.ts";
+import { ceilDiv, chunkUniforms, foldWorkgroups } from "./dispatch.ts";
 
 /** Tile edges: M (activation rows) and N (weight rows). */
 export interface TileShape {
@@ -111,20 +111,7 @@ export function tiledKernel(cfg: TiledConfig, shape: TiledShape): KernelSpec {
     }:${cfg.split ? "split" : "whole"}`,
     wgsl: tiledWgsl(cfg),
     workgroups: [gx, gy, ceilDiv(nb, perSplit)],
-    uniforms: new Uint32Array([
-      shape.m,
-      shape.n,
-      shape.k,
-      shape.k / 256,
-      shape.row0,
-      shape.rows,
-      gx,
-      tilesN,
-      perSplit * 256,
-      0,
-      0,
-      0,
-    ]),
+    uniforms: chunkUniforms(shape, gx, [tilesN, perSplit * 256, 0, 0, 0]),
   };
 }
 
