@@ -47,6 +47,7 @@ export interface ChunkShape {
   m: number;
   n: number;
   k: number;
+  /** First weight row of the bound chunk, and rows in it. */
   row0: number;
   rows: number;
 }

@@ -21,18 +21,12 @@
 
 import type { KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
-import { ceilDiv, chunkUniforms, foldWorkgroups } from "./dispatch.ts";
+import { ceilDiv, type ChunkShape, chunkUniforms, foldWorkgroups } from "./dispatch.ts";
 import { MATVEC_WORKGROUP, type MatvecConfig } from "./matvec_config.ts";
 import { affineBody, emitScales, int8Body, range } from "./_matvec_bodies.ts";
 
 /** Runtime shape of one mat-vec dispatch (one weight chunk). */
-export interface MatvecShape {
-  m: number;
-  n: number;
-  k: number;
-  /** First weight row of the bound chunk, and rows in it. */
-  row0: number;
-  rows: number;
+export interface MatvecShape extends ChunkShape {
   maxWorkgroupsPerDimension: number;
 }
 

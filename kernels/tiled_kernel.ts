@@ -19,7 +19,7 @@
 import { envVar } from "./_env.ts";
 import type { KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
-import { ceilDiv, chunkUniforms, foldWorkgroups } from "./dispatch.ts";
+import { ceilDiv, type ChunkShape, chunkUniforms, foldWorkgroups } from "./dispatch.ts";
 
 /** Tile edges: M (activation rows) and N (weight rows). */
 export interface TileShape {
@@ -38,12 +38,7 @@ export interface TiledConfig extends TileShape {
 }
 
 /** Runtime shape of one tiled dispatch (one weight chunk). */
-export interface TiledShape {
-  m: number;
-  n: number;
-  k: number;
-  row0: number;
-  rows: number;
+export interface TiledShape extends ChunkShape {
   maxWorkgroupsPerDimension: number;
   /** K-slices (1 = no split); each slice covers `ceil(nb / splits)` super-blocks. */
   splits: number;
