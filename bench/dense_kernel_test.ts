@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { requestDevice } from "../kernels/device.ts";
 import { denseMatvecKernel, denseTiledKernel } from "./dense_kernel.ts";
-import { dispatch, readBack, UniformPool, uploadStorage } from "../kernels/_gpu.ts";
+import { dispatch, DispatchCache, readBack, uploadStorage } from "../kernels/_gpu.ts";
 import { f16BitsToF32 } from "../kernels/f16.ts";
 import { mulberry32, uniformF32 } from "../kernels/_rng.ts";
 import { compareNmse, referenceLinear } from "../conformance/compare.ts";
@@ -13,7 +13,7 @@ Deno.test("the dense f16 baselines compute x·Wᵀ (so their timings are of real
   const halves = Uint16Array.from({ length: n * k }, () => 0x3000 + Math.floor(rand() * 0x0c00));
   const wf = Float32Array.from(halves, (h) => f16BitsToF32(h));
   const w = uploadStorage(device, "dense w", halves);
-  const pool = new UniformPool(device, "dense test");
+  const pool = new DispatchCache(device, "dense test");
   for (const m of [1, 3, 9, 70]) {
     const x = uploadStorage(device, "x", uniformF32(m * k, m));
     const y = device.createBuffer({

@@ -17,6 +17,7 @@ const COLUMNS: { head: string; get: (r: BenchResult) => string; left?: boolean }
   { head: "GB/s", get: (r) => r.gbps.toFixed(r.gbps < 10 ? 2 : 0) },
   { head: "GFLOP/s", get: (r) => (r.op === "linear" ? r.gflops.toFixed(0) : "-") },
   { head: "% ceiling", get: (r) => `${r.pctOfCeiling.toFixed(1)}%` },
+  { head: "CPU µs", get: (r) => (r.cpuUs === undefined ? "-" : fix(r.cpuUs)) },
   { head: "1-pass read µs", get: (r) => (r.readUs === undefined ? "-" : fix(r.readUs)) },
   { head: "dense f16 µs", get: (r) => (r.denseUs === undefined ? "-" : fix(r.denseUs)) },
   { head: "llama.cpp µs", get: (r) => (r.llamaCppUs === undefined ? "-" : fix(r.llamaCppUs)) },
@@ -46,6 +47,7 @@ export function formatHeader(report: BenchReport): string {
       (report.ceilingBytes / 2 ** 20).toFixed(0)
     } MiB (same run)`,
     `1-pass    "1-pass read µs": one streaming read of the weight bytes in a single pass (same copies), the per-pass bound at that size`,
+    `CPU       "CPU µs": CPU time to encode, finish and submit one pass; above the median, the GPU waited for the CPU`,
     `crossover auto uses mat-vec up to M = ${report.crossoverM}`,
     `weights   ${
       report.software
@@ -114,6 +116,7 @@ export function formatCsv(report: BenchReport): string {
     "denseUs",
     "llamaCppUs",
     "readUs",
+    "cpuUs",
   ];
   const rows = report.results.map((r) =>
     keys.map((k) => r[k] === undefined ? "" : String(r[k])).join(",")

@@ -9,7 +9,7 @@
 import { hasPackedDot, Q5KLinear } from "../kernels/linear.ts";
 import { Q5KEmbedding } from "../kernels/embedding.ts";
 import { makeQ5KBlob } from "../kernels/make_blob.ts";
-import { dispatch, UniformPool } from "../kernels/_gpu.ts";
+import { dispatch, DispatchCache } from "../kernels/_gpu.ts";
 import { crossoverFor } from "../kernels/crossover.ts";
 import { mulberry32 } from "../kernels/_rng.ts";
 import { ceilDiv } from "../kernels/dispatch.ts";
@@ -60,6 +60,12 @@ export interface BenchResult {
    * can do, fixed per-pass cost included.
    */
   readUs?: number;
+  /**
+   * CPU µs to encode, finish and submit one op's pass: the library's
+   * encode() plus the runtime's. Above medianUs, the GPU waited for the CPU.
+   * (Absent from results recorded before it was measured.)
+   */
+  cpuUs?: number;
 }
 
 /** The whole run, as `--json` prints it. */
@@ -171,7 +177,7 @@ async function measureRead(
     return b;
   });
   const sink = storage(device, "bench read sink", 16);
-  const uniforms = new UniformPool(device, "bench read");
+  const uniforms = new DispatchCache(device, "bench read");
   const vec4s = padded / 16;
   const spec = ceilingKernel(vec4s, Math.min(ceilDiv(vec4s, 256), 16384));
   let turn = 0;
@@ -188,6 +194,13 @@ async function measureRead(
   return t.medianUs;
 }
 
+/** A warning for a progress line where the CPU, not the GPU, set the pace. */
+function cpuBound(t: Timing): string {
+  return t.cpuUs > t.medianUs
+    ? ` (CPU-bound: ${t.cpuUs.toFixed(1)} µs to encode and submit each pass, the GPU idled)`
+    : "";
+}
+
 /** Runs the sweep; progress lines go to `progress`. */
 export async function runBench(
   device: GPUDevice,
@@ -197,7 +210,7 @@ export async function runBench(
 ): Promise<BenchReport> {
   const software = isSoftwareAdapter(adapter);
   const timer = new GpuTimer(device, config.forceWallClock);
-  const uniforms = new UniformPool(device, "bench dense");
+  const uniforms = new DispatchCache(device, "bench dense");
   let ggml: GgmlBench | null = null;
   if (config.vsLlamaCpp) {
     ggml = await openGgmlBench(config.ggmlLib);
@@ -271,7 +284,9 @@ export async function runBench(
           timings.set(`${m}/${variant}`, { t, label });
           done++;
           progress(
-            `[${done}/${total}] linear ${n}x${k} m=${m} ${label}: ${t.medianUs.toFixed(1)} µs`,
+            `[${done}/${total}] linear ${n}x${k} m=${m} ${label}: ${t.medianUs.toFixed(1)} µs${
+              cpuBound(t)
+            }`,
           );
         }
         for (const layer of layers) layer.destroy();
@@ -321,6 +336,7 @@ export async function runBench(
             denseUs: denseUs.get(m),
             llamaCppUs,
             readUs,
+            cpuUs: t.cpuUs,
           });
         }
       }
@@ -367,6 +383,7 @@ export async function runBench(
         gflops: 0,
         pctOfCeiling: (100 * gbps) / ceiling.gbps,
         llamaCppUs,
+        cpuUs: t.cpuUs,
       });
       done++;
       progress(

@@ -18,6 +18,12 @@ export interface Timing {
   p10Us: number;
   p90Us: number;
   samples: number;
+  /**
+   * CPU time to encode, finish and submit one pass (µs, median over
+   * batches). Where it exceeds the GPU time the GPU idles between batches and
+   * lowers its clocks, and the GPU time is no longer the kernel's alone.
+   */
+  cpuUs: number;
 }
 
 /** How long and how often to measure. */
@@ -48,14 +54,23 @@ export function quantile(sorted: number[], p: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
 }
 
-function summarize(samplesUs: number[]): Timing {
+function summarize(samplesUs: number[], cpuUs: number[]): Timing {
   const s = [...samplesUs].sort((a, b) => a - b);
   return {
     medianUs: quantile(s, 0.5),
     p10Us: quantile(s, 0.1),
     p90Us: quantile(s, 0.9),
     samples: s.length,
+    cpuUs: quantile([...cpuUs].sort((a, b) => a - b), 0.5),
   };
+}
+
+/** What one submitted batch gives back. */
+interface BatchResult {
+  perPassUs: number[];
+  wallMs: number;
+  /** CPU µs per pass spent encoding, finishing and submitting the batch. */
+  cpuUs: number;
 }
 
 const MAX_BATCH = 256;
@@ -101,7 +116,8 @@ export class GpuTimer {
     encode: EncodeFn,
     groups: number,
     perGroup: number,
-  ): Promise<{ perPassUs: number[]; wallMs: number }> {
+  ): Promise<BatchResult> {
+    const cpu0 = performance.now();
     const encoder = this.device.createCommandEncoder({ label: "kquant bench" });
     for (let g = 0; g < groups; g++) {
       for (let i = 0; i < perGroup; i++) {
@@ -126,10 +142,11 @@ export class GpuTimer {
     }
     const t0 = performance.now();
     this.device.queue.submit([encoder.finish()]);
+    const cpuUs = ((performance.now() - cpu0) * 1000) / (groups * perGroup);
     if (!readback) {
       return this.device.queue.onSubmittedWorkDone().then(() => {
         const wallMs = performance.now() - t0;
-        return { perPassUs: [(wallMs * 1000) / (groups * perGroup)], wallMs };
+        return { perPassUs: [(wallMs * 1000) / (groups * perGroup)], wallMs, cpuUs };
       });
     }
     return readback.mapAsync(GPUMapMode.READ).then(() => {
@@ -143,7 +160,7 @@ export class GpuTimer {
           (Number(stamps[2 * g + 1] - stamps[2 * g]) * this.tickNs) / 1000 / perGroup,
         );
       }
-      return { perPassUs, wallMs };
+      return { perPassUs, wallMs, cpuUs };
     });
   }
 
@@ -233,13 +250,14 @@ export class GpuTimer {
       ? Math.max(1, Math.min(MAX_BATCH, Math.round(25 / (perPassMs * perGroup))))
       : 1;
     const inFlight = stamped ? 2 : 1;
-    const queue: Promise<{ perPassUs: number[]; wallMs: number }>[] = [];
+    const queue: Promise<BatchResult>[] = [];
     const warmUntil = performance.now() + (options.warmupMs ?? 0);
     while (performance.now() < warmUntil) {
       queue.push(this.#batch(encode, groups, perGroup));
       if (queue.length >= inFlight) await queue.shift();
     }
     const samples: number[] = [];
+    const cpuUs: number[] = [];
     let measuredMs = 0;
     const started = performance.now();
     let pending = queue.length; // warm-up batches still in flight are not samples
@@ -252,12 +270,16 @@ export class GpuTimer {
         continue;
       }
       samples.push(...run.perPassUs);
+      cpuUs.push(run.cpuUs);
       measuredMs += run.perPassUs.reduce((a, b) => a + b, 0) * perGroup / 1000;
       if (performance.now() - started > 4 * options.minTimeMs + 3000) break;
     }
     await Promise.all(queue);
-    if (samples.length === 0) samples.push(...sizing.perPassUs);
-    return summarize(samples);
+    if (samples.length === 0) {
+      samples.push(...sizing.perPassUs);
+      cpuUs.push(sizing.cpuUs);
+    }
+    return summarize(samples, cpuUs);
   }
 
   destroy(): void {

@@ -148,7 +148,7 @@ Deno.test("cli bench prints an aligned table, CSV, and an SVG chart", async () =
   const lines = (await Deno.readTextFile(`${dir}/r.csv`)).trim().split("\n");
   assert.equal(
     lines[0],
-    "op,variant,m,n,k,medianUs,p10Us,p90Us,gbps,gflops,pctOfCeiling,denseUs,llamaCppUs,readUs",
+    "op,variant,m,n,k,medianUs,p10Us,p90Us,gbps,gflops,pctOfCeiling,denseUs,llamaCppUs,readUs,cpuUs",
   );
   assert.equal(lines.length, 1 + 8 + 2);
   await Deno.remove(dir, { recursive: true });
@@ -176,6 +176,7 @@ Deno.test("cli bench --vs llama.cpp adds llama.cpp's time and ratio", async () =
   assert.ok(report.llamaCpp.backend.length > 0);
   assert.ok(report.results[0].llamaCppUs > 0);
   assert.ok(report.results[0].readUs > 0);
+  assert.ok(report.results[0].cpuUs > 0);
   assert.equal(report.results[0].denseUs, undefined);
 });
 

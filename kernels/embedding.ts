@@ -8,9 +8,9 @@ import {
   type BufferRange,
   checkBuffers,
   dispatch,
+  DispatchCache,
   GrowingBuffer,
   readBack,
-  UniformPool,
 } from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
 import { embeddingKernel } from "./embedding_kernel.ts";
@@ -56,7 +56,7 @@ export class Q5KEmbedding {
   /** Values per row (a multiple of 256). */
   readonly k: number;
   #table: GpuBlob;
-  #uniforms: UniformPool;
+  #uniforms: DispatchCache;
   #scratch: { ids: GrowingBuffer; y: GrowingBuffer };
   #destroyed = false;
 
@@ -65,7 +65,7 @@ export class Q5KEmbedding {
     this.rows = rows;
     this.k = k;
     this.#table = table;
-    this.#uniforms = new UniformPool(device, "q5_K embedding");
+    this.#uniforms = new DispatchCache(device, "q5_K embedding");
     this.#scratch = {
       ids: new GrowingBuffer(
         device,

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { KernelSpec } from "./_gpu.ts";
+import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { foldWorkgroups } from "./dispatch.ts";
 
@@ -34,10 +34,11 @@ const BPW = WG / 16;
 export function embeddingKernel(shape: EmbeddingShape): KernelSpec {
   const nb = shape.k / 256;
   const [gy, gz] = foldWorkgroups(shape.count, shape.maxWorkgroupsPerDimension);
+  const key = `q5k-embedding:wg${WG}:16x4`;
   return {
     name: `q5_K embedding (wg=${WG})`,
-    key: `q5k-embedding:wg${WG}:16x4`,
-    wgsl: embeddingWgsl(),
+    key,
+    wgsl: cachedWgsl(key, embeddingWgsl),
     workgroups: [Math.ceil(nb / BPW), gy, gz],
     uniforms: new Uint32Array([
       shape.count,

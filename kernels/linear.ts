@@ -9,9 +9,9 @@ import {
   type BufferRange,
   checkBuffers,
   dispatch,
+  DispatchCache,
   GrowingBuffer,
   readBack,
-  UniformPool,
   uploadStorage,
 } from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
@@ -121,7 +121,7 @@ export class Q5KLinear {
   #weights: GpuBlob;
   #bias: GPUBuffer | null;
   #subgroupMinSize: number;
-  #uniforms: UniformPool;
+  #uniforms: DispatchCache;
   #scratch: { x: GrowingBuffer; y: GrowingBuffer };
   #part: GrowingBuffer;
   #quantized: { q: GrowingBuffer; scales: GrowingBuffer };
@@ -147,7 +147,7 @@ export class Q5KLinear {
     this.#bias = bias;
     this.activations = activations;
     this.#subgroupMinSize = reduction === "subgroup" ? subgroupLayout(device).minSize : 0;
-    this.#uniforms = new UniformPool(device, "q5_K linear");
+    this.#uniforms = new DispatchCache(device, "q5_K linear");
     const copyable = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
     this.#scratch = {
       x: new GrowingBuffer(device, "q5_K linear x", copyable),

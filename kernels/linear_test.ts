@@ -28,6 +28,45 @@ Deno.test("Q5KLinear adds the bias on every variant", async () => {
   }
 });
 
+Deno.test("Q5KLinear encodes into alternating buffers correctly (cached bind groups follow the buffers)", async () => {
+  const [n, k] = [64, 512];
+  const blob = makeQ5KBlob(n, k, { seed: 9, mode: "quantized" });
+  for (const activations of ["f32", "int8"] as const) {
+    const layer = Q5KLinear.create(device, blob, { n, k, activations, variant: "matvec" });
+    const bound = activations === "f32" ? 1e-10 : 5e-4;
+    const xs = [uniformF32(2 * k, 31), uniformF32(2 * k, 32)].map((x) => ({
+      x,
+      buffer: uploadStorage(device, "x", x),
+    }));
+    const ys = [0, 1, 2].map(() =>
+      device.createBuffer({
+        size: 2 * n * 4,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+      })
+    );
+    for (let round = 0; round < 2; round++) {
+      const encoder = device.createCommandEncoder();
+      // x0→y0, x1→y1, x0→y2 (m = 1 there) in one encoder, twice.
+      layer.encode(encoder, xs[0].buffer, ys[0], 2);
+      layer.encode(encoder, xs[1].buffer, ys[1], 2);
+      layer.encode(encoder, xs[0].buffer, ys[2], 1);
+      device.queue.submit([encoder.finish()]);
+      const want = [
+        reference(blob, xs[0].x, 2, n, k),
+        reference(blob, xs[1].x, 2, n, k),
+        reference(blob, xs[0].x.subarray(0, k), 1, n, k),
+      ];
+      for (let i = 0; i < 3; i++) {
+        const got = new Float32Array(await readBack(device, ys[i], want[i].length * 4));
+        const c = compareNmse(got, want[i], bound);
+        assert.ok(c.ok, `${activations} round ${round} y${i}: ${c.detail}`);
+      }
+    }
+    for (const b of [...xs.map((x) => x.buffer), ...ys]) b.destroy();
+    layer.destroy();
+  }
+});
+
 Deno.test("Q5KLinear splits weights over several bindings when one is too small", async () => {
   const [n, k] = [300, 1024];
   const blob = makeQ5KBlob(n, k, { seed: 5, mode: "edge" });

@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { KernelSpec } from "./_gpu.ts";
+import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { ceilDiv, type ChunkShape, chunkUniforms, foldWorkgroups } from "./dispatch.ts";
 import { MATVEC_WORKGROUP, type MatvecConfig } from "./matvec_config.ts";
@@ -46,14 +46,15 @@ export function matvecKernel(cfg: MatvecConfig, shape: MatvecShape): KernelSpec 
       }, current value is ${shape.m}`,
     );
   }
+  const key =
+    `q5k-matvec:r${cfg.rows}:s${cfg.slots}:${cfg.slotLayout}:${cfg.decode}:${cfg.combine}:t${cfg.lanesPerBlock}:u${cfg.unroll}:c${cfg.cols}:${cfg.reduce}:${
+      cfg.bias ? "bias" : "nobias"
+    }`;
   return {
     name:
       `q5_K matvec (rows=${cfg.rows}, slots=${cfg.slots} ${cfg.slotLayout}, decode=${cfg.decode}, ${cfg.combine}, lanes/block=${cfg.lanesPerBlock}, unroll=${cfg.unroll}, cols=${cfg.cols}, ${cfg.reduce} reduce)`,
-    key:
-      `q5k-matvec:r${cfg.rows}:s${cfg.slots}:${cfg.slotLayout}:${cfg.decode}:${cfg.combine}:t${cfg.lanesPerBlock}:u${cfg.unroll}:c${cfg.cols}:${cfg.reduce}:${
-        cfg.bias ? "bias" : "nobias"
-      }`,
-    wgsl: matvecWgsl(cfg),
+    key,
+    wgsl: cachedWgsl(key, () => matvecWgsl(cfg)),
     workgroups: [gx, gy, colGroups],
     uniforms: chunkUniforms(shape, gx, [shape.k / 4]),
   };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { testDevice } from "../conformance/test_device.ts";
 import { compareNmse, referenceLinear } from "../conformance/compare.ts";
-import { dispatch, readBack, UniformPool, uploadStorage } from "./_gpu.ts";
+import { dispatch, DispatchCache, readBack, uploadStorage } from "./_gpu.ts";
 import { dequantizeQ5K } from "./dequantize.ts";
 import { makeQ5KBlob } from "./make_blob.ts";
 import { matvecKernel } from "./matvec_kernel.ts";
@@ -29,7 +29,7 @@ async function check(
     size: m * n * 4,
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
   });
-  const uniforms = new UniformPool(device, "test");
+  const uniforms = new DispatchCache(device, "test");
   const spec = matvecKernel(cfg, {
     m,
     n,

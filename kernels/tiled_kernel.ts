@@ -17,7 +17,7 @@
  */
 
 import { envVar } from "./_env.ts";
-import type { KernelSpec } from "./_gpu.ts";
+import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { ceilDiv, type ChunkShape, chunkUniforms, foldWorkgroups } from "./dispatch.ts";
 
@@ -99,12 +99,13 @@ export function tiledKernel(cfg: TiledConfig, shape: TiledShape): KernelSpec {
   const [gx, gy] = foldWorkgroups(tilesN * tilesM, shape.maxWorkgroupsPerDimension);
   const nb = shape.k / 256;
   const perSplit = ceilDiv(nb, shape.splits);
+  const key = `q5k-tiled:m${cfg.tm}:n${cfg.tn}:${cfg.padded ? "pad" : "nopad"}:${
+    cfg.bias ? "bias" : "nobias"
+  }:${cfg.split ? "split" : "whole"}`;
   return {
     name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
-    key: `q5k-tiled:m${cfg.tm}:n${cfg.tn}:${cfg.padded ? "pad" : "nopad"}:${
-      cfg.bias ? "bias" : "nobias"
-    }:${cfg.split ? "split" : "whole"}`,
-    wgsl: tiledWgsl(cfg),
+    key,
+    wgsl: cachedWgsl(key, () => tiledWgsl(cfg)),
     workgroups: [gx, gy, ceilDiv(nb, perSplit)],
     uniforms: chunkUniforms(shape, gx, [tilesN, perSplit * 256, 0, 0, 0]),
   };

@@ -14,7 +14,7 @@
  */
 
 import { requestDevice } from "../../kernels/device.ts";
-import { dispatch, type KernelSpec, UniformPool, uploadStorage } from "../../kernels/_gpu.ts";
+import { dispatch, DispatchCache, type KernelSpec, uploadStorage } from "../../kernels/_gpu.ts";
 import { matvecKernel } from "../../kernels/matvec_kernel.ts";
 import { matvecConfigFor } from "../../kernels/matvec_config.ts";
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
@@ -51,7 +51,7 @@ fn cheap_unpack(v: u32) -> vec4<f32> { return vec4<f32>(bitcast<f32>(v & 0x3f7ff
 if (import.meta.main) {
   const device = await requestDevice();
   const timer = new GpuTimer(device);
-  const uniforms = new UniformPool(device, "experiment");
+  const uniforms = new DispatchCache(device, "experiment");
   const measure = { minTimeMs: 150, maxIters: 100000, warmup: 4, warmupMs: 300 };
   const subgroups = device.features.has("subgroups" as GPUFeatureName) ? 32 : 0;
   const shapes = (Deno.args.length ? Deno.args : ["14336x4096", "4096x14336"]).map((s) =>

@@ -12,7 +12,7 @@
  */
 
 import { requestDevice } from "../../kernels/device.ts";
-import { dispatch, type KernelSpec, UniformPool } from "../../kernels/_gpu.ts";
+import { dispatch, DispatchCache, type KernelSpec } from "../../kernels/_gpu.ts";
 import { GpuTimer } from "../timing.ts";
 
 /** An empty kernel over `groups` workgroups that never stores (but could). */
@@ -34,7 +34,7 @@ export function emptyKernel(groups: number): KernelSpec {
 if (import.meta.main) {
   const device = await requestDevice();
   const timer = new GpuTimer(device);
-  const uniforms = new UniformPool(device, "experiment");
+  const uniforms = new DispatchCache(device, "experiment");
   const measure = { minTimeMs: 100, maxIters: 100000, warmup: 4, warmupMs: 300 };
   const ys = Array.from(
     { length: 64 },
