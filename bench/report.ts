@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { BenchReport, BenchResult } from "./sweep.ts";
+import { type BenchReport, type BenchResult, SHARED_PASS_OPS } from "./sweep.ts";
 
 const COLUMNS: { head: string; get: (r: BenchResult) => string; left?: boolean }[] = [
   { head: "op", get: (r) => r.op, left: true },
@@ -17,6 +17,10 @@ const COLUMNS: { head: string; get: (r: BenchResult) => string; left?: boolean }
   { head: "GB/s", get: (r) => r.gbps.toFixed(r.gbps < 10 ? 2 : 0) },
   { head: "GFLOP/s", get: (r) => (r.op === "linear" ? r.gflops.toFixed(0) : "-") },
   { head: "% ceiling", get: (r) => `${r.pctOfCeiling.toFixed(1)}%` },
+  {
+    head: "shared pass µs",
+    get: (r) => (r.sharedPassUs === undefined ? "-" : fix(r.sharedPassUs)),
+  },
   { head: "CPU µs", get: (r) => (r.cpuUs === undefined ? "-" : fix(r.cpuUs)) },
   { head: "1-pass read µs", get: (r) => (r.readUs === undefined ? "-" : fix(r.readUs)) },
   { head: "dense f16 µs", get: (r) => (r.denseUs === undefined ? "-" : fix(r.denseUs)) },
@@ -47,6 +51,7 @@ export function formatHeader(report: BenchReport): string {
       (report.ceilingBytes / 2 ** 20).toFixed(0)
     } MiB (same run)`,
     `1-pass    "1-pass read µs": one streaming read of the weight bytes in a single pass (same copies), the per-pass bound at that size`,
+    `shared    "shared pass µs": per op with ${SHARED_PASS_OPS} ops recorded into one compute pass (record()), as a model step runs them`,
     `CPU       "CPU µs": CPU time to encode, finish and submit one pass; above the median, the GPU waited for the CPU`,
     `crossover auto uses mat-vec up to M = ${report.crossoverM}`,
     `weights   ${
@@ -116,6 +121,7 @@ export function formatCsv(report: BenchReport): string {
     "denseUs",
     "llamaCppUs",
     "readUs",
+    "sharedPassUs",
     "cpuUs",
   ];
   const rows = report.results.map((r) =>

@@ -61,6 +61,12 @@ export interface BenchResult {
    */
   readUs?: number;
   /**
+   * µs per op with {@linkcode SHARED_PASS_OPS} ops recorded into one compute
+   * pass by `record()` (next weight copy each), as a model step would run
+   * them: the pass's fixed cost is paid once. Up to M = {@linkcode SHARED_PASS_MAX_M}.
+   */
+  sharedPassUs?: number;
+  /**
    * CPU µs to encode, finish and submit one op's pass: the library's
    * encode() plus the runtime's. Above medianUs, the GPU waited for the CPU.
    * (Absent from results recorded before it was measured.)
@@ -139,6 +145,28 @@ const q5kBytes = (rows: number, k: number) => rows * (k / 256) * 176;
 
 /** Bytes of weights the bench cycles through, so they come from memory and not from L2 (50 MB on an H200). */
 export const ROTATION_BYTES = 256 * 2 ** 20;
+
+/** Ops recorded into one compute pass for the shared-pass timing. */
+export const SHARED_PASS_OPS = 8;
+/** The largest M timed in a shared pass too (above it the per-pass cost is small next to the op's). */
+export const SHARED_PASS_MAX_M = 64;
+
+/**
+ * Times `record` (one op into an open pass) with {@linkcode SHARED_PASS_OPS}
+ * ops per pass; µs per op.
+ */
+async function measureShared(
+  timer: GpuTimer,
+  record: (pass: GPUComputePassEncoder) => void,
+  measure: MeasureOptions,
+): Promise<number> {
+  const t = await timer.measure((encoder, timestampWrites) => {
+    const pass = encoder.beginComputePass({ label: "bench shared pass", timestampWrites });
+    for (let i = 0; i < SHARED_PASS_OPS; i++) record(pass);
+    pass.end();
+  }, measure);
+  return t.medianUs / SHARED_PASS_OPS;
+}
 
 /** Copies of a weight to rotate over per pass (one on software adapters). */
 export function weightCopies(bytes: number, software: boolean): number {
@@ -256,7 +284,7 @@ export async function runBench(
       // when measured first among variants (GPU clock state or allocation
       // order, not the kernel), so variants no longer take turns per M.
       const readUs = await measureRead(device, timer, q5kBytes(n, k), copies, afterIdle);
-      const timings = new Map<string, { t: Timing; label: string }>();
+      const timings = new Map<string, { t: Timing; label: string; sharedUs?: number }>();
       for (const variant of config.variants) {
         const int8 = variant === "int8";
         const layers = Array.from(
@@ -281,12 +309,19 @@ export async function runBench(
             : variant === "auto"
             ? `auto(${layers[0].kernelFor(m)})`
             : variant;
-          timings.set(`${m}/${variant}`, { t, label });
+          const sharedUs = m <= SHARED_PASS_MAX_M
+            ? await measureShared(
+              timer,
+              (pass) => layers[turn++ % copies].record(pass, x, y, m),
+              config.measure,
+            )
+            : undefined;
+          timings.set(`${m}/${variant}`, { t, label, sharedUs });
           done++;
           progress(
             `[${done}/${total}] linear ${n}x${k} m=${m} ${label}: ${t.medianUs.toFixed(1)} µs${
-              cpuBound(t)
-            }`,
+              sharedUs === undefined ? "" : `, ${sharedUs.toFixed(1)} µs in a shared pass`
+            }${cpuBound(t)}`,
           );
         }
         for (const layer of layers) layer.destroy();
@@ -318,7 +353,7 @@ export async function runBench(
       for (const m of config.ms) {
         const llamaCppUs = ggml?.mulMat(blob, n, k, m, config.measure.minTimeMs, copies);
         for (const variant of config.variants) {
-          const { t, label } = timings.get(`${m}/${variant}`)!;
+          const { t, label, sharedUs } = timings.get(`${m}/${variant}`)!;
           const bytes = q5kBytes(n, k) + m * k * 4 + m * n * 4;
           const gbps = bytes / (t.medianUs * 1e3);
           results.push({
@@ -336,6 +371,7 @@ export async function runBench(
             denseUs: denseUs.get(m),
             llamaCppUs,
             readUs,
+            sharedPassUs: sharedUs,
             cpuUs: t.cpuUs,
           });
         }
@@ -361,6 +397,11 @@ export async function runBench(
         (encoder, tw) => table.encode(encoder, ids, y, count, tw),
         i === 0 ? afterIdle : config.measure,
       );
+      const sharedUs = await measureShared(
+        timer,
+        (pass) => table.record(pass, ids, y, count),
+        config.measure,
+      );
       const llamaCppUs = ggml?.getRows(
         blob,
         rows,
@@ -383,13 +424,14 @@ export async function runBench(
         gflops: 0,
         pctOfCeiling: (100 * gbps) / ceiling.gbps,
         llamaCppUs,
+        sharedPassUs: sharedUs,
         cpuUs: t.cpuUs,
       });
       done++;
       progress(
         `[${done}/${total}] embedding ${rows}x${k} ids=${count}: ${t.medianUs.toFixed(1)} µs, ${
           gbps.toFixed(0)
-        } GB/s`,
+        } GB/s, ${sharedUs.toFixed(1)} µs in a shared pass${cpuBound(t)}`,
       );
     }
     table.destroy();

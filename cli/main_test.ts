@@ -148,7 +148,7 @@ Deno.test("cli bench prints an aligned table, CSV, and an SVG chart", async () =
   const lines = (await Deno.readTextFile(`${dir}/r.csv`)).trim().split("\n");
   assert.equal(
     lines[0],
-    "op,variant,m,n,k,medianUs,p10Us,p90Us,gbps,gflops,pctOfCeiling,denseUs,llamaCppUs,readUs,cpuUs",
+    "op,variant,m,n,k,medianUs,p10Us,p90Us,gbps,gflops,pctOfCeiling,denseUs,llamaCppUs,readUs,sharedPassUs,cpuUs",
   );
   assert.equal(lines.length, 1 + 8 + 2);
   await Deno.remove(dir, { recursive: true });
@@ -177,6 +177,7 @@ Deno.test("cli bench --vs llama.cpp adds llama.cpp's time and ratio", async () =
   assert.ok(report.results[0].llamaCppUs > 0);
   assert.ok(report.results[0].readUs > 0);
   assert.ok(report.results[0].cpuUs > 0);
+  assert.ok(report.results[0].sharedPassUs > 0);
   assert.equal(report.results[0].denseUs, undefined);
 });
 
