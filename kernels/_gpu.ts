@@ -141,6 +141,7 @@ const MAX_BIND_GROUPS = 64;
 export class DispatchCache {
   #buffers = new Map<string, GPUBuffer>();
   #groups = new Map<string, GPUBindGroup>();
+  #last = new Map<string, { spec: KernelSpec; ranges: FlatRange[]; group: GPUBindGroup }>();
   constructor(readonly device: GPUDevice, readonly label: string) {}
 
   /** The uniform buffer holding `words`, created on first use. */
@@ -161,6 +162,16 @@ export class DispatchCache {
 
   /** The bind group of `spec`'s uniforms and `storage` for `compiled`, created on first use. */
   bindGroup(spec: KernelSpec, compiled: Compiled, storage: BufferRange[]): GPUBindGroup {
+    // Fast path: the same spec object and the same ranges as last time
+    // (compared by value: a caller may reuse a range object with a new offset).
+    const last = this.#last.get(spec.key);
+    if (last && last.spec === spec && sameRanges(last.ranges, storage)) return last.group;
+    const group = this.#lookup(spec, compiled, storage);
+    this.#last.set(spec.key, { spec, ranges: storage.map(flatRange), group });
+    return group;
+  }
+
+  #lookup(spec: KernelSpec, compiled: Compiled, storage: BufferRange[]): GPUBindGroup {
     const uniform = this.uniform(spec.uniforms);
     const bindings = storage.map(asBinding);
     let key = `${spec.key}|${bufferId(uniform)}`;
@@ -186,7 +197,27 @@ export class DispatchCache {
     for (const b of this.#buffers.values()) b.destroy();
     this.#buffers.clear();
     this.#groups.clear();
+    this.#last.clear();
   }
+}
+
+/** A binding's buffer, offset and size (undefined: to the end). */
+type FlatRange = [GPUBuffer, number, number | undefined];
+
+function flatRange(r: BufferRange): FlatRange {
+  return r instanceof GPUBuffer ? [r, 0, undefined] : [r.buffer, r.offset ?? 0, r.size];
+}
+
+function sameRanges(a: readonly FlatRange[], b: readonly BufferRange[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const r = b[i];
+    const [buffer, offset, size] = a[i];
+    if (r instanceof GPUBuffer) {
+      if (r !== buffer || offset !== 0 || size !== undefined) return false;
+    } else if (r.buffer !== buffer || (r.offset ?? 0) !== offset || r.size !== size) return false;
+  }
+  return true;
 }
 
 /**

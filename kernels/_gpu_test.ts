@@ -33,6 +33,13 @@ Deno.test("DispatchCache reuses a bind group for the same ranges and makes a new
     cache.bindGroup({ ...spec, uniforms: new Uint32Array([8, 0, 0, 0]) }, compiled, [a]),
   ];
   assert.equal(new Set([first, ...others]).size, 5);
+  // A range object reused with a new offset is a new binding.
+  const range = { buffer: a, offset: 0 };
+  const before = cache.bindGroup(spec, compiled, [range]);
+  range.offset = 256;
+  const after = cache.bindGroup(spec, compiled, [range]);
+  assert.notEqual(after, before);
+  assert.equal(after, others[1]);
   assert.equal(cache.uniform(spec.uniforms), cache.uniform(new Uint32Array([7, 0, 0, 0])));
   cache.destroy();
   a.destroy();

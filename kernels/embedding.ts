@@ -10,6 +10,7 @@ import {
   dispatch,
   DispatchCache,
   GrowingBuffer,
+  type KernelSpec,
   readBack,
 } from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
@@ -57,6 +58,7 @@ export class Q5KEmbedding {
   readonly k: number;
   #table: GpuBlob;
   #uniforms: DispatchCache;
+  #plans = new Map<number, { spec: KernelSpec; table: BufferRange }[]>();
   #scratch: { ids: GrowingBuffer; y: GrowingBuffer };
   #destroyed = false;
 
@@ -199,21 +201,30 @@ export class Q5KEmbedding {
     ]);
   }
 
-  #record(pass: GPUComputePassEncoder, ids: BufferRange, y: BufferRange, count: number): void {
-    for (const chunk of this.#table.chunks) {
-      const spec = embeddingKernel({
+  /** One dispatch per table binding for `count` ids, resolved once per count. */
+  #plan(count: number): { spec: KernelSpec; table: BufferRange }[] {
+    let plan = this.#plans.get(count);
+    if (plan) return plan;
+    plan = this.#table.chunks.map((chunk) => ({
+      spec: embeddingKernel({
         count,
         k: this.k,
         row0: chunk.row0,
         rows: chunk.rows,
         tableRows: this.rows,
         maxWorkgroupsPerDimension: this.device.limits.maxComputeWorkgroupsPerDimension,
-      });
-      dispatch(this.device, pass, spec, this.#uniforms, [
-        { buffer: this.#table.buffer, offset: chunk.offset, size: chunk.size },
-        ids,
-        y,
-      ]);
+      }),
+      table: { buffer: this.#table.buffer, offset: chunk.offset, size: chunk.size },
+    }));
+    // Bounded: a caller sweeping every count keeps only the latest plans.
+    if (this.#plans.size >= 64) this.#plans.clear();
+    this.#plans.set(count, plan);
+    return plan;
+  }
+
+  #record(pass: GPUComputePassEncoder, ids: BufferRange, y: BufferRange, count: number): void {
+    for (const { spec, table } of this.#plan(count)) {
+      dispatch(this.device, pass, spec, this.#uniforms, [table, ids, y]);
     }
   }
 

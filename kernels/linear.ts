@@ -11,6 +11,7 @@ import {
   dispatch,
   DispatchCache,
   GrowingBuffer,
+  type KernelSpec,
   readBack,
   uploadStorage,
 } from "./_gpu.ts";
@@ -62,6 +63,21 @@ export interface Q5KLinearOptions {
   /** @internal Caps storage bindings below the device limit (tests the chunked path). */
   maxBindingBytes?: number;
 }
+
+/** The dispatches that run one batch size, resolved once. */
+interface Plan {
+  /** The activation quantizer (int8 only) and the bytes of its outputs. */
+  quant: KernelSpec | null;
+  xq: { q: number; scales: number } | null;
+  /** One dispatch per weight binding. */
+  chunks: { spec: KernelSpec; weights: BufferRange }[];
+  /** Split-K: the partial sums' bytes and the kernel that adds them. */
+  partBytes: number;
+  reduce: KernelSpec | null;
+}
+
+/** Batch sizes a layer keeps a plan for before it starts over. */
+const MAX_PLANS = 64;
 
 const VARIANTS: readonly LinearVariant[] = ["auto", "matvec", "tiled"];
 const REDUCTIONS: readonly Reduction[] = ["auto", "subgroup", "workgroup"];
@@ -125,6 +141,7 @@ export class Q5KLinear {
   #scratch: { x: GrowingBuffer; y: GrowingBuffer };
   #part: GrowingBuffer;
   #quantized: { q: GrowingBuffer; scales: GrowingBuffer };
+  #plans = new Map<number, Plan>();
   #destroyed = false;
 
   private constructor(
@@ -282,7 +299,10 @@ export class Q5KLinear {
     ]);
   }
 
-  #record(pass: GPUComputePassEncoder, x: BufferRange, y: BufferRange, m: number): void {
+  /** The kernels that run batch size `m`, resolved once per m. */
+  #plan(m: number): Plan {
+    let plan = this.#plans.get(m);
+    if (plan) return plan;
     const family = this.kernelFor(m);
     const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
     const { tm, tn, padded } = tileFor(this.device.limits.maxComputeWorkgroupStorageSize, m);
@@ -294,54 +314,70 @@ export class Q5KLinear {
     if (splits > 1 && splits * m * this.n * 4 > this.device.limits.maxStorageBufferBindingSize) {
       splits = 1;
     }
-    const part = splits > 1 ? this.#part.get(splits * m * this.n * 4) : null;
     const int8 = family === "matvec" && this.activations === "int8";
+    const split = splits > 1;
+    plan = {
+      quant: int8 ? quantizeXKernel(m, this.k, maxDim) : null,
+      xq: int8 ? quantizedXBytes(m, this.k) : null,
+      chunks: chunks.map((chunk) => {
+        const shape = {
+          m,
+          n: this.n,
+          k: this.k,
+          row0: chunk.row0,
+          rows: chunk.rows,
+          maxWorkgroupsPerDimension: maxDim,
+          splits,
+        };
+        const spec = family === "matvec"
+          ? matvecKernel(
+            matvecConfigFor(
+              m,
+              this.k,
+              this.#subgroupMinSize,
+              this.reduction === "workgroup",
+              this.#bias !== null,
+              int8,
+            ),
+            shape,
+          )
+          : tiledKernel({ tm, tn, padded, bias: this.#bias !== null && !split, split }, shape);
+        return {
+          spec,
+          weights: { buffer: this.#weights.buffer, offset: chunk.offset, size: chunk.size },
+        };
+      }),
+      partBytes: split ? splits * m * this.n * 4 : 0,
+      reduce: split ? splitReduceKernel(m, this.n, splits, this.#bias !== null, maxDim) : null,
+    };
+    // Bounded: a caller sweeping every M keeps only the latest plans.
+    if (this.#plans.size >= MAX_PLANS) this.#plans.clear();
+    this.#plans.set(m, plan);
+    return plan;
+  }
+
+  #record(pass: GPUComputePassEncoder, x: BufferRange, y: BufferRange, m: number): void {
+    const plan = this.#plan(m);
+    const part = plan.reduce ? this.#part.get(plan.partBytes) : null;
     let xq: { q: GPUBuffer; scales: GPUBuffer } | null = null;
-    if (int8) {
-      const bytes = quantizedXBytes(m, this.k);
-      xq = { q: this.#quantized.q.get(bytes.q), scales: this.#quantized.scales.get(bytes.scales) };
-      const quant = quantizeXKernel(m, this.k, maxDim);
-      dispatch(this.device, pass, quant, this.#uniforms, [x, xq.q, xq.scales]);
-    }
-    for (const chunk of chunks) {
-      const shape = {
-        m,
-        n: this.n,
-        k: this.k,
-        row0: chunk.row0,
-        rows: chunk.rows,
-        maxWorkgroupsPerDimension: maxDim,
-        splits,
+    if (plan.quant && plan.xq) {
+      xq = {
+        q: this.#quantized.q.get(plan.xq.q),
+        scales: this.#quantized.scales.get(plan.xq.scales),
       };
-      const spec = family === "matvec"
-        ? matvecKernel(
-          matvecConfigFor(
-            m,
-            this.k,
-            this.#subgroupMinSize,
-            this.reduction === "workgroup",
-            this.#bias !== null,
-            int8,
-          ),
-          shape,
-        )
-        : tiledKernel(
-          { tm, tn, padded, bias: this.#bias !== null && !part, split: part !== null },
-          shape,
-        );
-      const storage: BufferRange[] = [
-        { buffer: this.#weights.buffer, offset: chunk.offset, size: chunk.size },
-        ...(xq ? [xq.q, xq.scales] : [x]),
-        part ?? y,
-      ];
+      dispatch(this.device, pass, plan.quant, this.#uniforms, [x, xq.q, xq.scales]);
+    }
+    for (const { spec, weights } of plan.chunks) {
+      const storage: BufferRange[] = xq
+        ? [weights, xq.q, xq.scales, part ?? y]
+        : [weights, x, part ?? y];
       if (this.#bias && !part) storage.push(this.#bias);
       dispatch(this.device, pass, spec, this.#uniforms, storage);
     }
-    if (part) {
-      const reduce = splitReduceKernel(m, this.n, splits, this.#bias !== null, maxDim);
+    if (plan.reduce && part) {
       const storage: BufferRange[] = [part, y];
       if (this.#bias) storage.push(this.#bias);
-      dispatch(this.device, pass, reduce, this.#uniforms, storage);
+      dispatch(this.device, pass, plan.reduce, this.#uniforms, storage);
     }
   }
 
