@@ -51,7 +51,7 @@ export function formatHeader(report: BenchReport): string {
       (report.ceilingBytes / 2 ** 20).toFixed(0)
     } MiB (same run)`,
     `1-pass    "1-pass read µs": one streaming read of the weight bytes in a single pass (same copies), the per-pass bound at that size`,
-    `shared    "shared pass µs": per op with ${SHARED_PASS_OPS} ops recorded into one compute pass (record()), as a model step runs them`,
+    `shared    "shared pass µs": per op with ${SHARED_PASS_OPS} ops recorded into one compute pass (record()), writing the same y, as a model step runs them`,
     `CPU       "CPU µs": CPU time to encode, finish and submit one pass; above the median, the GPU waited for the CPU`,
     `crossover auto uses mat-vec up to M = ${report.crossoverM}`,
     `weights   ${

@@ -63,7 +63,8 @@ export interface BenchResult {
   /**
    * µs per op with {@linkcode SHARED_PASS_OPS} ops recorded into one compute
    * pass by `record()` (next weight copy each), as a model step would run
-   * them: the pass's fixed cost is paid once. Up to M = {@linkcode SHARED_PASS_MAX_M}.
+   * them: the pass's fixed cost is paid once. Every op writes the same y, so
+   * WebGPU orders them (no two overlap), as a chain of layers. Up to M = {@linkcode SHARED_PASS_MAX_M}.
    */
   sharedPassUs?: number;
   /**
