@@ -95,11 +95,12 @@ export function formatTable(report: BenchReport): string {
   }
   if (report.measuredCrossover.length) out.push("");
   for (const c of report.measuredCrossover) {
-    out.push(
-      c.tiledFromM === null
-        ? `crossover ${c.n}×${c.k}: mat-vec stays faster at every M measured`
-        : `crossover ${c.n}×${c.k}: tiled is faster than mat-vec from M = ${c.tiledFromM}`,
-    );
+    const line = (what: string, from: number | null) =>
+      from === null
+        ? `crossover ${c.n}×${c.k}${what}: mat-vec stays faster at every M measured`
+        : `crossover ${c.n}×${c.k}${what}: tiled is faster than mat-vec from M = ${from}`;
+    out.push(line("", c.tiledFromM));
+    if (c.int8TiledFromM !== undefined) out.push(line(" (int8)", c.int8TiledFromM));
   }
   return out.join("\n");
 }

@@ -29,8 +29,11 @@ export interface BenchConfig {
   shapes: Shape[];
   ms: number[];
   ops: ("linear" | "embedding")[];
-  /** `"int8"`: the mat-vec kernel with the opt-in 8-bit activations, at every M. */
-  variants: ("auto" | "matvec" | "tiled" | "int8")[];
+  /**
+   * `"int8"`, `"tiled-int8"`: the mat-vec or the tiled kernel with the opt-in
+   * 8-bit activations, at every M.
+   */
+  variants: ("auto" | "matvec" | "tiled" | "int8" | "tiled-int8")[];
   embedding: { rows: number; k: number; counts: number[] };
   measure: MeasureOptions;
   dense: boolean;
@@ -87,7 +90,13 @@ export interface BenchReport {
   software: boolean;
   scaledDown: boolean;
   crossoverM: number;
-  measuredCrossover: { n: number; k: number; tiledFromM: number | null }[];
+  /** Per shape, from which M tiled beats mat-vec (f32; and with int8 activations where both ran). */
+  measuredCrossover: {
+    n: number;
+    k: number;
+    tiledFromM: number | null;
+    int8TiledFromM?: number | null;
+  }[];
   llamaCpp?: { backend: string; libDir: string };
   date: string;
   results: BenchResult[];
@@ -259,9 +268,10 @@ export async function runBench(
     } MiB (${timer.tickSource})`,
   );
   const results: BenchResult[] = [];
-  if (config.variants.includes("int8") && !hasPackedDot()) {
+  const isInt8 = (v: string) => v === "int8" || v === "tiled-int8";
+  if (config.variants.some(isInt8) && !hasPackedDot()) {
     progress("int8: skipped, this runtime's WGSL lacks packed_4x8_integer_dot_product");
-    config = { ...config, variants: config.variants.filter((v) => v !== "int8") };
+    config = { ...config, variants: config.variants.filter((v) => !isInt8(v)) };
   }
   const linearCases = config.ops.includes("linear")
     ? config.shapes.length * config.ms.length * config.variants.length
@@ -287,14 +297,14 @@ export async function runBench(
       const readUs = await measureRead(device, timer, q5kBytes(n, k), copies, afterIdle);
       const timings = new Map<string, { t: Timing; label: string; sharedUs?: number }>();
       for (const variant of config.variants) {
-        const int8 = variant === "int8";
+        const int8 = isInt8(variant);
         const layers = Array.from(
           { length: copies },
           () =>
             Q5KLinear.create(device, blob, {
               n,
               k,
-              variant: int8 ? "matvec" : variant,
+              variant: variant === "int8" ? "matvec" : variant === "tiled-int8" ? "tiled" : variant,
               activations: int8 ? "int8" : "f32",
             }),
         );
@@ -305,7 +315,7 @@ export async function runBench(
             (encoder, tw) => layers[turn++ % copies].encode(encoder, x, y, m, tw),
             i === 0 ? afterIdle : config.measure,
           );
-          const label = int8
+          const label = variant === "int8"
             ? "matvec-int8"
             : variant === "auto"
             ? `auto(${layers[0].kernelFor(m)})`
@@ -440,8 +450,17 @@ export async function runBench(
     y.destroy();
   }
 
-  const measuredCrossover = config.variants.includes("matvec") && config.variants.includes("tiled")
-    ? config.shapes.map(({ n, k }) => ({ n, k, tiledFromM: tiledFrom(results, n, k) }))
+  const both = (a: string, b: string) =>
+    config.variants.includes(a as "auto") && config.variants.includes(b as "auto");
+  const measuredCrossover = both("matvec", "tiled")
+    ? config.shapes.map(({ n, k }) => ({
+      n,
+      k,
+      tiledFromM: tiledFrom(results, n, k),
+      ...(both("int8", "tiled-int8")
+        ? { int8TiledFromM: tiledFrom(results, n, k, "matvec-int8", "tiled-int8") }
+        : {}),
+    }))
     : [];
   const report: BenchReport = {
     adapter: {
@@ -470,16 +489,25 @@ export async function runBench(
   return report;
 }
 
-/** The smallest M from which the tiled kernel is faster than mat-vec at every larger M measured. */
-export function tiledFrom(results: BenchResult[], n: number, k: number): number | null {
+/**
+ * The smallest M from which the tiled kernel (results labelled `tiled`) is
+ * faster than mat-vec (`matvec`) at every larger M measured.
+ */
+export function tiledFrom(
+  results: BenchResult[],
+  n: number,
+  k: number,
+  matvec = "matvec",
+  tiled = "tiled",
+): number | null {
   const of = (v: string) =>
     new Map(
       results.filter((r) => r.op === "linear" && r.n === n && r.k === k && r.variant === v).map((
         r,
       ) => [r.m, r.medianUs]),
     );
-  const mv = of("matvec");
-  const tl = of("tiled");
+  const mv = of(matvec);
+  const tl = of(tiled);
   const ms = [...mv.keys()].filter((m) => tl.has(m)).sort((a, b) => a - b);
   let from: number | null = null;
   for (let i = ms.length - 1; i >= 0; i--) {

@@ -94,9 +94,10 @@ Deno.test("cli bench --json prints one object with every documented field", asyn
   assert.equal(typeof report.backend, "string");
   const linear = report.results.filter((x: { op: string }) => x.op === "linear");
   const emb = report.results.filter((x: { op: string }) => x.op === "embedding");
-  // 2 M × (auto, matvec, tiled, matvec-int8)
-  assert.equal(linear.length, 2 * 4);
+  // 2 M × (auto, matvec, tiled, matvec-int8, tiled-int8)
+  assert.equal(linear.length, 2 * 5);
   assert.ok(linear.some((x: { variant: string }) => x.variant === "matvec-int8"));
+  assert.ok(linear.some((x: { variant: string }) => x.variant === "tiled-int8"));
   assert.equal(emb.length, 2);
   for (const x of report.results) {
     for (
@@ -150,7 +151,7 @@ Deno.test("cli bench prints an aligned table, CSV, and an SVG chart", async () =
     lines[0],
     "op,variant,m,n,k,medianUs,p10Us,p90Us,gbps,gflops,pctOfCeiling,denseUs,llamaCppUs,readUs,sharedPassUs,cpuUs",
   );
-  assert.equal(lines.length, 1 + 8 + 2);
+  assert.equal(lines.length, 1 + 10 + 2);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -121,7 +121,7 @@ export async function checkLinear(
   );
   x.destroy();
   const family = layer.kernelFor(m);
-  const int8 = activations === "int8" && family === "matvec";
+  const int8 = activations === "int8";
   const label = `${variant === "auto" ? `auto→${family}` : variant}${int8 ? "-int8" : ""}${
     family === "tiled" ? "" : `/${layer.reduction}`
   }`;

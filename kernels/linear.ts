@@ -20,6 +20,7 @@ import { matvecKernel } from "./matvec_kernel.ts";
 import { matvecConfigFor } from "./matvec_config.ts";
 import { quantizedXBytes, quantizeXKernel } from "./quantize_x_kernel.ts";
 import { splitReduceKernel, splitsFor, tiledKernel, tileFor } from "./tiled_kernel.ts";
+import { tiledInt8Kernel } from "./tiled_int8_kernel.ts";
 import { ceilDiv } from "./dispatch.ts";
 import { crossoverFor } from "./crossover.ts";
 import { subgroupLayout } from "./subgroup_layout.ts";
@@ -52,12 +53,12 @@ export interface Q5KLinearOptions {
   /** Mat-vec reduction; `"auto"` uses subgroups where the device granted them. */
   reduction?: Reduction;
   /**
-   * `"f32"` (default): exact f32 products. `"int8"` (opt-in, mat-vec only):
-   * activations are quantized to 8 bits per 32 values on the GPU first and
-   * multiplied with `dot4I8Packed`, as llama.cpp does; faster, with NMSE
-   * around 1e-5 instead of 1e-13 against the f64 reference (held to
-   * llama.cpp's 5e-4 bound). Batches above the crossover run the f32 tiled
-   * kernel either way. Needs the WGSL feature `packed_4x8_integer_dot_product`.
+   * `"f32"` (default): exact f32 products. `"int8"` (opt-in): activations
+   * are quantized to 8 bits per 32 values on the GPU first and multiplied
+   * with `dot4I8Packed` by both kernel families, as llama.cpp does; faster,
+   * with NMSE around 1e-5 instead of 1e-13 against the f64 reference (held
+   * to llama.cpp's 5e-4 bound). Needs the WGSL feature
+   * `packed_4x8_integer_dot_product`.
    */
   activations?: Activations;
   /** @internal Caps storage bindings below the device limit (tests the chunked path). */
@@ -314,7 +315,7 @@ export class Q5KLinear {
     if (splits > 1 && splits * m * this.n * 4 > this.device.limits.maxStorageBufferBindingSize) {
       splits = 1;
     }
-    const int8 = family === "matvec" && this.activations === "int8";
+    const int8 = this.activations === "int8";
     const split = splits > 1;
     plan = {
       quant: int8 ? quantizeXKernel(m, this.k, maxDim) : null,
@@ -341,7 +342,10 @@ export class Q5KLinear {
             ),
             shape,
           )
-          : tiledKernel({ tm, tn, padded, bias: this.#bias !== null && !split, split }, shape);
+          : (int8 ? tiledInt8Kernel : tiledKernel)(
+            { tm, tn, padded, bias: this.#bias !== null && !split, split },
+            shape,
+          );
         return {
           spec,
           weights: { buffer: this.#weights.buffer, offset: chunk.offset, size: chunk.size },

@@ -204,29 +204,33 @@ Deno.test("200 create/run/destroy cycles leave no live GPU buffers and compile e
   }
 });
 
-Deno.test("int8 activations: within llama.cpp's bound of the f64 reference at every M, with bias and chunks", async () => {
+Deno.test("int8 activations: within llama.cpp's bound of the f64 reference at every M and kernel, with bias, chunks and split-K", async () => {
   const [n, k] = [300, 1024];
   const blob = makeQ5KBlob(n, k, { seed: 21, mode: "quantized" });
   const bias = uniformF32(n, 22, -1, 1);
-  for (const m of [1, 2, 5, 8, 20]) {
+  for (const m of [1, 2, 5, 8, 20, 33, 130]) {
     const x = uniformF32(m * k, 30 + m, -3, 3);
     const ref = reference(blob, x, m, n, k);
     for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) ref[i * n + j] += bias[j];
-    for (const maxBindingBytes of [undefined, 65536]) {
-      const layer = Q5KLinear.create(device, blob, {
-        n,
-        k,
-        bias,
-        activations: "int8",
-        maxBindingBytes,
-      });
-      assert.equal(layer.activations, "int8");
-      const c = compareNmse(await layer.run(x, m), ref, 5e-4);
-      assert.ok(c.ok, `m=${m} binding=${maxBindingBytes}: ${c.detail}`);
-      // M = 20 is above the crossover: the f32 tiled kernel, exact as ever.
-      if (layer.kernelFor(m) === "tiled") assert.ok(c.nmse < 1e-10, `m=${m}: ${c.nmse}`);
-      else assert.ok(c.nmse > 1e-9, `m=${m}: NMSE ${c.nmse} too exact for 8-bit activations`);
-      layer.destroy();
+    for (const variant of ["auto", "matvec", "tiled"] as const) {
+      // 64 KiB bindings split the weights into chunks (and rule out split-K);
+      // whole, the tiled kernel splits K for these small grids.
+      for (const maxBindingBytes of [undefined, 65536]) {
+        const layer = Q5KLinear.create(device, blob, {
+          n,
+          k,
+          bias,
+          variant,
+          activations: "int8",
+          maxBindingBytes,
+        });
+        assert.equal(layer.activations, "int8");
+        const c = compareNmse(await layer.run(x, m), ref, 5e-4);
+        const label = `m=${m} ${variant} binding=${maxBindingBytes}`;
+        assert.ok(c.ok, `${label}: ${c.detail}`);
+        assert.ok(c.nmse > 1e-9, `${label}: NMSE ${c.nmse} too exact for 8-bit activations`);
+        layer.destroy();
+      }
     }
   }
 });

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { type BenchResult, tiledFrom } from "./sweep.ts";
+
+function row(variant: string, m: number, medianUs: number): BenchResult {
+  return {
+    op: "linear",
+    variant,
+    m,
+    n: 64,
+    k: 256,
+    medianUs,
+    p10Us: medianUs,
+    p90Us: medianUs,
+    gbps: 1,
+    gflops: 1,
+    pctOfCeiling: 1,
+  };
+}
+
+Deno.test("tiledFrom finds the M from which tiled stays faster, for any pair of labels", () => {
+  const results = [
+    row("matvec", 1, 10),
+    row("tiled", 1, 30),
+    row("matvec", 8, 40),
+    row("tiled", 8, 35), // faster here, but not at 16
+    row("matvec", 16, 60),
+    row("tiled", 16, 70),
+    row("matvec", 32, 120),
+    row("tiled", 32, 80),
+    row("matvec", 64, 240),
+    row("tiled", 64, 100),
+    row("matvec-int8", 1, 5),
+    row("tiled-int8", 1, 9),
+    row("matvec-int8", 32, 50),
+    row("tiled-int8", 32, 60),
+  ];
+  assert.equal(tiledFrom(results, 64, 256), 32);
+  assert.equal(tiledFrom(results, 64, 256, "matvec-int8", "tiled-int8"), null);
+  assert.equal(tiledFrom(results, 64, 512), null); // no rows of that shape
+  results.push(row("matvec-int8", 64, 90), row("tiled-int8", 64, 70));
+  assert.equal(tiledFrom(results, 64, 256, "matvec-int8", "tiled-int8"), 64);
+});
