@@ -20,7 +20,14 @@
 
 import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
-import { ceilDiv, chunkUniforms, foldWorkgroups } from "./dispatch.ts";
+import {
+  emitRowAndRange,
+  emitTileStores,
+  emitWeightWords,
+  TILE_PROLOGUE,
+  TILED_PARAMS,
+  tiledGrid,
+} from "./_tiled_parts.ts";
 import type { TiledConfig, TiledShape } from "./tiled_kernel.ts";
 
 /** u32 words of one 32-value run (sub-block) of quants or quantized activations. */
@@ -38,11 +45,6 @@ export function tileInt8Bytes(tm: number, tn: number): number {
 
 /** The int8 tiled kernel for a config (tile, bias, split) and shape. */
 export function tiledInt8Kernel(cfg: TiledConfig, shape: TiledShape): KernelSpec {
-  const tilesN = ceilDiv(shape.rows, cfg.tn);
-  const tilesM = ceilDiv(shape.m, cfg.tm);
-  const [gx, gy] = foldWorkgroups(tilesN * tilesM, shape.maxWorkgroupsPerDimension);
-  const nb = shape.k / 256;
-  const perSplit = ceilDiv(nb, shape.splits);
   const key = `q5k-tiled-int8:m${cfg.tm}:n${cfg.tn}:${cfg.bias ? "bias" : "nobias"}:${
     cfg.split ? "split" : "whole"
   }`;
@@ -50,8 +52,7 @@ export function tiledInt8Kernel(cfg: TiledConfig, shape: TiledShape): KernelSpec
     name: `q5_K tiled int8 (${cfg.tm}x${cfg.tn}x32${cfg.split ? ", split-K" : ""})`,
     key,
     wgsl: cachedWgsl(key, () => tiledInt8Wgsl(cfg)),
-    workgroups: [gx, gy, ceilDiv(nb, perSplit)],
-    uniforms: chunkUniforms(shape, gx, [tilesN, perSplit * 256, 0, 0, 0]),
+    ...tiledGrid(cfg, shape),
   };
 }
 
@@ -78,19 +79,9 @@ function tiledInt8Wgsl(cfg: TiledConfig): string {
     emit(`${indent}if (lid < TM) {`);
     emit(`${indent}  xf = xsc[min(m0 + lid, p.m - 1u) * (p.k / 32u) + ${kb} / 32u];`);
     emit(`${indent}}`);
-    emit(`${indent}if (lid < 2u * TN) {`);
-    emit(`${indent}  let j = (${kb} % BLOCK_WEIGHTS) / 32u;`);
-    emit(`${indent}  let base = (wrow * p.nb + ${kb} / BLOCK_WEIGHTS) * BLOCK_VEC4;`);
-    emit(`${indent}  hd = w[base];`);
-    emit(`${indent}  qh = w[base + 1u + half];`);
-    emit(`${indent}  qs = w[base + 3u + 2u * (j / 2u) + half];`);
-    emit(`${indent}}`);
+    emitWeightWords(kb, indent, emit);
   };
-  emit(`  let wn = lid / 2u;`);
-  emit(`  let half = lid % 2u;`);
-  emit(`  let wrow = min(n0 + wn, p.rows - 1u);`);
-  emit(`  let k_begin = wid.z * p.k_split;`);
-  emit(`  let k_end = min(p.k, k_begin + p.k_split);`);
+  emitRowAndRange(emit);
   load("k_begin", "  ");
   emit(`  for (var kb = k_begin; kb < k_end; kb += 32u) {`);
   emit(`    if (lid < ${XV}u) { xs[(lid / 2u) * PAD + lid % 2u] = xr; }`);
@@ -134,31 +125,13 @@ function tiledInt8Wgsl(cfg: TiledConfig): string {
   }
   emit(`    workgroupBarrier();`);
   emit(`  }`);
-  for (const i of range(RM)) {
-    emit(`  {`);
-    emit(`    let row = m0 + tm + ${16 * i}u;`);
-    emit(`    if (row < p.m) {`);
-    for (const j of range(RN)) {
-      emit(`      if (n0 + tn + ${16 * j}u < p.rows) {`);
-      emit(`        let n = p.row0 + n0 + tn + ${16 * j}u;`);
-      const at = cfg.split ? "(wid.z * p.m + row) * p.n + n" : "row * p.n + n";
-      emit(`        y[${at}] = c${i}_${j}${cfg.bias ? " + bias[n]" : ""};`);
-      emit(`      }`);
-    }
-    emit(`    }`);
-    emit(`  }`);
-  }
+  emitTileStores(cfg, RM, RN, emit);
 
   return /* wgsl */ `${Q5K_WGSL}
 const TM = ${TM}u;        // tile edge in M
 const TN = ${TN}u;        // tile edge in N
 const PAD = ${PAD}u;      // row length in workgroup memory (vec4<u32>), padded
-
-struct Params {
-  m: u32, n: u32, k: u32, nb: u32,
-  row0: u32, rows: u32, groups_x: u32, tiles_n: u32,
-  k_split: u32, _a: u32, _b: u32, _c: u32,
-}
+${TILED_PARAMS}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;
@@ -172,13 +145,7 @@ var<workgroup> ws: array<vec4<u32>, ${TN * PAD}>;   // [n][32 quants as bytes]
 var<workgroup> wss: array<vec2<f32>, ${TN}>;        // [n] (d·scale, dmin·min)
 
 @compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let tile = wid.x + wid.y * p.groups_x;
-  if (tile >= p.tiles_n * ((p.m + TM - 1u) / TM)) { return; }
-  let n0 = (tile % p.tiles_n) * TN;
-  let m0 = (tile / p.tiles_n) * TM;
-  let tn = lid % 16u;
-  let tm = lid / 16u;
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${TILE_PROLOGUE}
 ${lines.join("\n")}
 }
 `;

@@ -19,7 +19,15 @@
 import { envVar } from "./_env.ts";
 import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
-import { ceilDiv, type ChunkShape, chunkUniforms, foldWorkgroups } from "./dispatch.ts";
+import { ceilDiv, type ChunkShape, foldWorkgroups } from "./dispatch.ts";
+import {
+  emitRowAndRange,
+  emitTileStores,
+  emitWeightWords,
+  TILE_PROLOGUE,
+  TILED_PARAMS,
+  tiledGrid,
+} from "./_tiled_parts.ts";
 
 /** Tile edges: M (activation rows) and N (weight rows). */
 export interface TileShape {
@@ -94,11 +102,6 @@ export function tileFor(
 
 /** The tiled kernel for a config and shape. */
 export function tiledKernel(cfg: TiledConfig, shape: TiledShape): KernelSpec {
-  const tilesN = ceilDiv(shape.rows, cfg.tn);
-  const tilesM = ceilDiv(shape.m, cfg.tm);
-  const [gx, gy] = foldWorkgroups(tilesN * tilesM, shape.maxWorkgroupsPerDimension);
-  const nb = shape.k / 256;
-  const perSplit = ceilDiv(nb, shape.splits);
   const key = `q5k-tiled:m${cfg.tm}:n${cfg.tn}:${cfg.padded ? "pad" : "nopad"}:${
     cfg.bias ? "bias" : "nobias"
   }:${cfg.split ? "split" : "whole"}`;
@@ -106,8 +109,7 @@ export function tiledKernel(cfg: TiledConfig, shape: TiledShape): KernelSpec {
     name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
     key,
     wgsl: cachedWgsl(key, () => tiledWgsl(cfg)),
-    workgroups: [gx, gy, ceilDiv(nb, perSplit)],
-    uniforms: chunkUniforms(shape, gx, [tilesN, perSplit * 256, 0, 0, 0]),
+    ...tiledGrid(cfg, shape),
   };
 }
 
@@ -174,19 +176,9 @@ function tiledWgsl(cfg: TiledConfig): string {
       );
       emit(`${indent}}`);
     }
-    emit(`${indent}if (lid < 2u * TN) {`);
-    emit(`${indent}  let j = (${kb} % BLOCK_WEIGHTS) / 32u;`);
-    emit(`${indent}  let base = (wrow * p.nb + ${kb} / BLOCK_WEIGHTS) * BLOCK_VEC4;`);
-    emit(`${indent}  hd = w[base];`);
-    emit(`${indent}  qh = w[base + 1u + half];`);
-    emit(`${indent}  qs = w[base + 3u + 2u * (j / 2u) + half];`);
-    emit(`${indent}}`);
+    emitWeightWords(kb, indent, emit);
   };
-  emit(`  let wn = lid / 2u;`);
-  emit(`  let half = lid % 2u;`);
-  emit(`  let wrow = min(n0 + wn, p.rows - 1u);`);
-  emit(`  let k_begin = wid.z * p.k_split;`);
-  emit(`  let k_end = min(p.k, k_begin + p.k_split);`);
+  emitRowAndRange(emit);
   load("k_begin", "  ");
   emit(`  for (var kb = k_begin; kb < k_end; kb += BK) {`);
   // Rows in workgroup memory are padded to PAD vec4s so the compute loop's
@@ -220,20 +212,7 @@ function tiledWgsl(cfg: TiledConfig): string {
   emit(`    }`);
   emit(`    workgroupBarrier();`);
   emit(`  }`);
-  for (const i of ms) {
-    emit(`  {`);
-    emit(`    let row = m0 + tm + ${16 * i}u;`);
-    emit(`    if (row < p.m) {`);
-    for (const jj of ns) {
-      emit(`      if (n0 + tn + ${16 * jj}u < p.rows) {`);
-      emit(`        let n = p.row0 + n0 + tn + ${16 * jj}u;`);
-      const at = cfg.split ? "(wid.z * p.m + row) * p.n + n" : "row * p.n + n";
-      emit(`        y[${at}] = c${i}_${jj}${cfg.bias ? " + bias[n]" : ""};`);
-      emit(`      }`);
-    }
-    emit(`    }`);
-    emit(`  }`);
-  }
+  emitTileStores(cfg, TM / 16, TN / 16, emit);
 
   return /* wgsl */ `${Q5K_WGSL}
 const TM = ${TM}u;        // tile edge in M
@@ -242,12 +221,7 @@ const BK = ${BK}u;        // K-step: one sub-block
 const KQ = ${KQ}u;        // vec4s of K per tile row
 const PAD = ${PAD}u;   // row length in workgroup memory (vec4s), padded where room allows
 const WG = 256u;          // 16 x 16 threads
-
-struct Params {
-  m: u32, n: u32, k: u32, nb: u32,
-  row0: u32, rows: u32, groups_x: u32, tiles_n: u32,
-  k_split: u32, _a: u32, _b: u32, _c: u32,
-}
+${TILED_PARAMS}
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
@@ -258,13 +232,7 @@ var<workgroup> xs: array<vec4<f32>, ${TM * PAD}>;  // [m][k / 4]
 var<workgroup> ws: array<vec4<f32>, ${TN * PAD}>;  // [n][k / 4]
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let tile = wid.x + wid.y * p.groups_x;
-  if (tile >= p.tiles_n * ((p.m + TM - 1u) / TM)) { return; }
-  let n0 = (tile % p.tiles_n) * TN;
-  let m0 = (tile / p.tiles_n) * TM;
-  let tn = lid % 16u;
-  let tm = lid / 16u;
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${TILE_PROLOGUE}
   let k4 = p.k / 4u;
 ${lines.join("\n")}
 }

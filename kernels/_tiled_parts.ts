@@ -1,0 +1,94 @@
+// Pieces the f32 and int8 tiled kernels share: the grid and uniforms, the
+// loads of a weight row's block words, the write-out of a thread's register
+// tile, and the uniform struct with the tile prologue.
+
+import type { KernelSpec } from "./_gpu.ts";
+import { ceilDiv, type ChunkShape, chunkUniforms, foldWorkgroups } from "./dispatch.ts";
+
+/** The tile and output choices both tiled kernels take. */
+export interface TileOutput {
+  tm: number;
+  tn: number;
+  bias: boolean;
+  split: boolean;
+}
+
+/** The grid (N tiles fastest, K-slices in z) and uniforms of a tiled dispatch. */
+export function tiledGrid(
+  cfg: TileOutput,
+  shape: ChunkShape & { maxWorkgroupsPerDimension: number; splits: number },
+): Pick<KernelSpec, "workgroups" | "uniforms"> {
+  const tilesN = ceilDiv(shape.rows, cfg.tn);
+  const tilesM = ceilDiv(shape.m, cfg.tm);
+  const [gx, gy] = foldWorkgroups(tilesN * tilesM, shape.maxWorkgroupsPerDimension);
+  const nb = shape.k / 256;
+  const perSplit = ceilDiv(nb, shape.splits);
+  return {
+    workgroups: [gx, gy, ceilDiv(nb, perSplit)],
+    uniforms: chunkUniforms(shape, gx, [tilesN, perSplit * 256, 0, 0, 0]),
+  };
+}
+
+/**
+ * Emits the loads of the K-step at `kb` for the weight rows: two threads per
+ * row (`wn`, `half`), each the block header `hd` and its half of the
+ * sub-block's `qh` and `qs` words.
+ */
+export function emitWeightWords(kb: string, indent: string, emit: (s: string) => void): void {
+  emit(`${indent}if (lid < 2u * TN) {`);
+  emit(`${indent}  let j = (${kb} % BLOCK_WEIGHTS) / 32u;`);
+  emit(`${indent}  let base = (wrow * p.nb + ${kb} / BLOCK_WEIGHTS) * BLOCK_VEC4;`);
+  emit(`${indent}  hd = w[base];`);
+  emit(`${indent}  qh = w[base + 1u + half];`);
+  emit(`${indent}  qs = w[base + 3u + 2u * (j / 2u) + half];`);
+  emit(`${indent}}`);
+}
+
+/** Emits the stores of a thread's `c{i}_{j}` register tile (RM×RN, 16 apart) to y or the split-K partials. */
+export function emitTileStores(
+  cfg: TileOutput,
+  rm: number,
+  rn: number,
+  emit: (s: string) => void,
+): void {
+  for (let i = 0; i < rm; i++) {
+    emit(`  {`);
+    emit(`    let row = m0 + tm + ${16 * i}u;`);
+    emit(`    if (row < p.m) {`);
+    for (let j = 0; j < rn; j++) {
+      emit(`      if (n0 + tn + ${16 * j}u < p.rows) {`);
+      emit(`        let n = p.row0 + n0 + tn + ${16 * j}u;`);
+      const at = cfg.split ? "(wid.z * p.m + row) * p.n + n" : "row * p.n + n";
+      emit(`        y[${at}] = c${i}_${j}${cfg.bias ? " + bias[n]" : ""};`);
+      emit(`      }`);
+    }
+    emit(`    }`);
+    emit(`  }`);
+  }
+}
+
+/** The uniform struct both tiled kernels read (chunkUniforms' words, then tiles_n and k_split). */
+export const TILED_PARAMS = /* wgsl */ `
+struct Params {
+  m: u32, n: u32, k: u32, nb: u32,
+  row0: u32, rows: u32, groups_x: u32, tiles_n: u32,
+  k_split: u32, _a: u32, _b: u32, _c: u32,
+}`;
+
+/** The start of main: the workgroup's tile (n0, m0) and the thread's place in it (tn, tm). */
+export const TILE_PROLOGUE = /* wgsl */ `
+  let tile = wid.x + wid.y * p.groups_x;
+  if (tile >= p.tiles_n * ((p.m + TM - 1u) / TM)) { return; }
+  let n0 = (tile % p.tiles_n) * TN;
+  let m0 = (tile / p.tiles_n) * TM;
+  let tn = lid % 16u;
+  let tm = lid / 16u;`;
+
+/** Emits the thread's weight row (two threads a row) and the workgroup's K range. */
+export function emitRowAndRange(emit: (s: string) => void): void {
+  emit(`  let wn = lid / 2u;`);
+  emit(`  let half = lid % 2u;`);
+  emit(`  let wrow = min(n0 + wn, p.rows - 1u);`);
+  emit(`  let k_begin = wid.z * p.k_split;`);
+  emit(`  let k_end = min(p.k, k_begin + p.k_split);`);
+}
