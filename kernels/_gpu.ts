@@ -128,6 +128,9 @@ function bufferId(buffer: GPUBuffer): number {
   return id;
 }
 
+/** Batch sizes (or id counts) a kernel object keeps resolved dispatches for before it starts over. */
+export const MAX_PLANS = 64;
+
 /** Bind groups a dispatch cache keeps before it starts over. */
 const MAX_BIND_GROUPS = 64;
 

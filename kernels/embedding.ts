@@ -11,6 +11,7 @@ import {
   DispatchCache,
   GrowingBuffer,
   type KernelSpec,
+  MAX_PLANS,
   readBack,
 } from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
@@ -217,7 +218,7 @@ export class Q5KEmbedding {
       table: { buffer: this.#table.buffer, offset: chunk.offset, size: chunk.size },
     }));
     // Bounded: a caller sweeping every count keeps only the latest plans.
-    if (this.#plans.size >= 64) this.#plans.clear();
+    if (this.#plans.size >= MAX_PLANS) this.#plans.clear();
     this.#plans.set(count, plan);
     return plan;
   }

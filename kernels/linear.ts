@@ -12,6 +12,7 @@ import {
   DispatchCache,
   GrowingBuffer,
   type KernelSpec,
+  MAX_PLANS,
   readBack,
   uploadStorage,
 } from "./_gpu.ts";
@@ -67,18 +68,13 @@ export interface Q5KLinearOptions {
 
 /** The dispatches that run one batch size, resolved once. */
 interface Plan {
-  /** The activation quantizer (int8 only) and the bytes of its outputs. */
-  quant: KernelSpec | null;
-  xq: { q: number; scales: number } | null;
+  /** The activation quantizer and the bytes of its outputs (int8 only). */
+  quant: { spec: KernelSpec; bytes: { q: number; scales: number } } | null;
   /** One dispatch per weight binding. */
   chunks: { spec: KernelSpec; weights: BufferRange }[];
-  /** Split-K: the partial sums' bytes and the kernel that adds them. */
-  partBytes: number;
-  reduce: KernelSpec | null;
+  /** Split-K only: the partial sums' bytes and the kernel that adds them. */
+  reduce: { spec: KernelSpec; bytes: number } | null;
 }
-
-/** Batch sizes a layer keeps a plan for before it starts over. */
-const MAX_PLANS = 64;
 
 const VARIANTS: readonly LinearVariant[] = ["auto", "matvec", "tiled"];
 const REDUCTIONS: readonly Reduction[] = ["auto", "subgroup", "workgroup"];
@@ -318,8 +314,9 @@ export class Q5KLinear {
     const int8 = this.activations === "int8";
     const split = splits > 1;
     plan = {
-      quant: int8 ? quantizeXKernel(m, this.k, maxDim) : null,
-      xq: int8 ? quantizedXBytes(m, this.k) : null,
+      quant: int8
+        ? { spec: quantizeXKernel(m, this.k, maxDim), bytes: quantizedXBytes(m, this.k) }
+        : null,
       chunks: chunks.map((chunk) => {
         const shape = {
           m,
@@ -351,8 +348,12 @@ export class Q5KLinear {
           weights: { buffer: this.#weights.buffer, offset: chunk.offset, size: chunk.size },
         };
       }),
-      partBytes: split ? splits * m * this.n * 4 : 0,
-      reduce: split ? splitReduceKernel(m, this.n, splits, this.#bias !== null, maxDim) : null,
+      reduce: split
+        ? {
+          spec: splitReduceKernel(m, this.n, splits, this.#bias !== null, maxDim),
+          bytes: splits * m * this.n * 4,
+        }
+        : null,
     };
     // Bounded: a caller sweeping every M keeps only the latest plans.
     if (this.#plans.size >= MAX_PLANS) this.#plans.clear();
@@ -362,14 +363,14 @@ export class Q5KLinear {
 
   #record(pass: GPUComputePassEncoder, x: BufferRange, y: BufferRange, m: number): void {
     const plan = this.#plan(m);
-    const part = plan.reduce ? this.#part.get(plan.partBytes) : null;
+    const part = plan.reduce ? this.#part.get(plan.reduce.bytes) : null;
     let xq: { q: GPUBuffer; scales: GPUBuffer } | null = null;
-    if (plan.quant && plan.xq) {
+    if (plan.quant) {
       xq = {
-        q: this.#quantized.q.get(plan.xq.q),
-        scales: this.#quantized.scales.get(plan.xq.scales),
+        q: this.#quantized.q.get(plan.quant.bytes.q),
+        scales: this.#quantized.scales.get(plan.quant.bytes.scales),
       };
-      dispatch(this.device, pass, plan.quant, this.#uniforms, [x, xq.q, xq.scales]);
+      dispatch(this.device, pass, plan.quant.spec, this.#uniforms, [x, xq.q, xq.scales]);
     }
     for (const { spec, weights } of plan.chunks) {
       const storage: BufferRange[] = xq
@@ -381,7 +382,7 @@ export class Q5KLinear {
     if (plan.reduce && part) {
       const storage: BufferRange[] = [part, y];
       if (this.#bias) storage.push(this.#bias);
-      dispatch(this.device, pass, plan.reduce, this.#uniforms, storage);
+      dispatch(this.device, pass, plan.reduce.spec, this.#uniforms, storage);
     }
   }
 
