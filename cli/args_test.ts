@@ -48,6 +48,15 @@ Deno.test("parseCommand() reads bench flags into options", () => {
   assert.equal(o.ggmlLib, "/x");
 });
 
+Deno.test("parseCommand() takes each variant alone, tiled-int8 included", () => {
+  for (const v of ["auto", "matvec", "tiled", "int8", "tiled-int8"]) {
+    const c = parseCommand(["bench", "--variant", v]);
+    assert.equal(c.command, "bench");
+    if (c.command !== "bench") return;
+    assert.deepEqual(c.options.variants, [v]);
+  }
+});
+
 Deno.test("parseCommand() defaults bench to everything, auto variant, a table", () => {
   const c = parseCommand(["bench"]);
   assert.equal(c.command, "bench");
