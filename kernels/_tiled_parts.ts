@@ -44,22 +44,33 @@ export function emitWeightWords(kb: string, indent: string, emit: (s: string) =>
   emit(`${indent}}`);
 }
 
-/** Emits the stores of a thread's `c{i}_{j}` register tile (RM×RN, 16 apart) to y or the split-K partials. */
+/** Where a thread's i-th (or j-th) output sits in the tile: 16 apart by default. */
+export type TilePlace = (i: number) => string;
+const SIXTEEN_APART = (lane: string): TilePlace => (i) => `${lane} + ${16 * i}u`;
+
+/**
+ * Emits the stores of a thread's register tile (RM×RN; `value(i, j)` names
+ * output (i, j), at tile row `mAt(i)` and column `nAt(j)`) to y or the
+ * split-K partials.
+ */
 export function emitTileStores(
   cfg: TileOutput,
   rm: number,
   rn: number,
   emit: (s: string) => void,
+  value = (i: number, j: number) => `c${i}_${j}`,
+  mAt: TilePlace = SIXTEEN_APART("tm"),
+  nAt: TilePlace = SIXTEEN_APART("tn"),
 ): void {
   for (let i = 0; i < rm; i++) {
     emit(`  {`);
-    emit(`    let row = m0 + tm + ${16 * i}u;`);
+    emit(`    let row = m0 + ${mAt(i)};`);
     emit(`    if (row < p.m) {`);
     for (let j = 0; j < rn; j++) {
-      emit(`      if (n0 + tn + ${16 * j}u < p.rows) {`);
-      emit(`        let n = p.row0 + n0 + tn + ${16 * j}u;`);
+      emit(`      if (n0 + ${nAt(j)} < p.rows) {`);
+      emit(`        let n = p.row0 + n0 + ${nAt(j)};`);
       const at = cfg.split ? "(wid.z * p.m + row) * p.n + n" : "row * p.n + n";
-      emit(`        y[${at}] = c${i}_${j}${cfg.bias ? " + bias[n]" : ""};`);
+      emit(`        y[${at}] = ${value(i, j)}${cfg.bias ? " + bias[n]" : ""};`);
       emit(`      }`);
     }
     emit(`    }`);

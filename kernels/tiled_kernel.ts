@@ -19,6 +19,7 @@
 import { envVar } from "./_env.ts";
 import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
+import { tiledOuterWgsl } from "./tiled_outer.ts";
 import { ceilDiv, type ChunkShape, foldWorkgroups } from "./dispatch.ts";
 import {
   emitRowAndRange,
@@ -43,6 +44,8 @@ export interface TiledConfig extends TileShape {
   bias: boolean;
   /** Write partial sums of K-slices to a [split][m][n] scratch buffer instead of y. */
   split: boolean;
+  /** Workgroup memory as rows of K with vec4 dot products, or K-major with outer products. */
+  layout?: "rows" | "outer";
 }
 
 /** Runtime shape of one tiled dispatch (one weight chunk). */
@@ -102,13 +105,14 @@ export function tileFor(
 
 /** The tiled kernel for a config and shape. */
 export function tiledKernel(cfg: TiledConfig, shape: TiledShape): KernelSpec {
-  const key = `q5k-tiled:m${cfg.tm}:n${cfg.tn}:${cfg.padded ? "pad" : "nopad"}:${
+  const layout = cfg.layout ?? (envVar("KQUANT_TILED_LAYOUT") === "outer" ? "outer" : "rows");
+  const key = `q5k-tiled:${layout}:m${cfg.tm}:n${cfg.tn}:${cfg.padded ? "pad" : "nopad"}:${
     cfg.bias ? "bias" : "nobias"
   }:${cfg.split ? "split" : "whole"}`;
   return {
     name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
     key,
-    wgsl: cachedWgsl(key, () => tiledWgsl(cfg)),
+    wgsl: cachedWgsl(key, () => layout === "outer" ? tiledOuterWgsl(cfg) : tiledWgsl(cfg)),
     ...tiledGrid(cfg, shape),
   };
 }
