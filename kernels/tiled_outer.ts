@@ -24,7 +24,7 @@ export function outerTileBytes(tm: number, tn: number): number {
 }
 
 /** The WGSL of the K-major tiled kernel (f32 activations). */
-export function tiledOuterWgsl(cfg: TileOutput): string {
+export function tiledOuterWgsl(cfg: TileOutput & { prefetch?: boolean }): string {
   const { tm: TM, tn: TN } = cfg;
   const RM = TM / 16; // outputs per thread along M
   const RN = TN / 16; // and along N (a multiple of 4)
@@ -64,8 +64,10 @@ export function tiledOuterWgsl(cfg: TileOutput): string {
   const xsAt = (k: string, m: string) =>
     xVec ? `xs[(${k}) * ${TM / 4}u + (${m}) / 4u][(${m}) % 4u]` : `xs[(${k}) * ${TM}u + ${m}]`;
   emitRowAndRange(emit);
-  load("k_begin", "  ");
+  const prefetch = cfg.prefetch ?? true;
+  if (prefetch) load("k_begin", "  ");
   emit(`  for (var kb = k_begin; kb < k_end; kb += BK) {`);
+  if (!prefetch) load("kb", "    ");
   for (const e of range(E)) {
     emit(few ? `    if (lid < ${XV}u) {` : `    {`);
     place(e, "      ");
@@ -94,9 +96,11 @@ export function tiledOuterWgsl(cfg: TileOutput): string {
   }
   emit(`    }`);
   emit(`    workgroupBarrier();`);
-  emit(`    if (kb + BK < k_end) {`);
-  load("(kb + BK)", "      ");
-  emit(`    }`);
+  if (prefetch) {
+    emit(`    if (kb + BK < k_end) {`);
+    load("(kb + BK)", "      ");
+    emit(`    }`);
+  }
   emit(`    for (var kk = 0u; kk < BK; kk++) {`);
   const aOf: string[] = [];
   if (xVec) {

@@ -1,11 +1,11 @@
 /**
- * Which tiled-kernel layout computes prefill fastest: the kernel's two
- * workgroup-memory layouts (`rows`: K-contiguous rows and `c += dot(a, b)`;
- * `outer`: K-major and one FMA per output per k) and `rows` with its
- * dot-then-add rewritten as an FMA chain (`rows-fma`), each for a few tile
- * shapes, timed per pass at several M; plus an FMA-only kernel for the f32
- * throughput this WebGPU stack reaches at all. Prints TFLOP/s. A measuring
- * aid for kernel work, not a benchmark of the library.
+ * Which tiled-kernel variant computes prefill fastest: the two
+ * workgroup-memory layouts (`rows`: K-contiguous rows, vec4 products chained
+ * as FMAs; `outer`: K-major, one FMA per output per k), each with and without
+ * the register prefetch of the next K-step and at several K-splits, timed
+ * per pass at several M; plus an FMA-only kernel for the f32 throughput this
+ * WebGPU stack reaches at all. Prints TFLOP/s. A measuring aid for kernel
+ * work, not a benchmark of the library.
  *
  * ```sh
  * deno run -A bench/experiments/tiled_layouts.ts [M ...]
@@ -16,12 +16,7 @@
 
 import { requestDevice } from "../../kernels/device.ts";
 import { dispatch, DispatchCache, type KernelSpec, uploadStorage } from "../../kernels/_gpu.ts";
-import {
-  splitReduceKernel,
-  splitsFor,
-  tiledKernel,
-  type TileShape,
-} from "../../kernels/tiled_kernel.ts";
+import { splitReduceKernel, splitsFor, tiledKernel, tileFor } from "../../kernels/tiled_kernel.ts";
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
 import { ceilDiv } from "../../kernels/dispatch.ts";
 import { GpuTimer } from "../timing.ts";
@@ -35,42 +30,37 @@ export interface Candidate {
   partBytes: number;
 }
 
-/** `c += dot(a, b)` rewritten as four chained FMAs (a new pipeline key). */
-export function fmaChain(spec: KernelSpec): KernelSpec {
-  const wgsl = spec.wgsl.replace(
-    /(c\d+_\d+) \+= dot\((a\d+), (b\d+)\);/g,
-    "$1 = fma($2.w, $3.w, fma($2.z, $3.z, fma($2.y, $3.y, fma($2.x, $3.x, $1))));",
-  );
-  return { ...spec, wgsl, key: `${spec.key}:fma-chain` };
-}
-
-/** The candidates for one product: each layout at the tile shapes worth trying for M. */
+/**
+ * The candidates for one product: each layout, with and without the register
+ * prefetch, at the library's tile for M and its K-split, and at more splits
+ * (more workgroups shorten the last, partly filled wave of a large grid).
+ */
 export function candidates(
   m: number,
   n: number,
   k: number,
   maxWorkgroupsPerDimension: number,
 ): Candidate[] {
-  const tiles: TileShape[] = m >= 128
-    ? [{ tm: 128, tn: 128 }, { tm: 128, tn: 64 }, { tm: 64, tn: 128 }]
-    : [{ tm: m <= 16 ? 16 : m <= 32 ? 32 : 64, tn: 128 }];
+  const tile = tileFor(49152, m);
+  const tiles = ceilDiv(n, tile.tn) * ceilDiv(m, tile.tm);
+  const base = splitsFor(tiles, k / 256);
   const out: Candidate[] = [];
-  for (const tile of tiles) {
-    const splits = splitsFor(ceilDiv(n, tile.tn) * ceilDiv(m, tile.tm), k / 256);
+  for (const splits of [...new Set([base, Math.min(16, 2 * base), Math.min(16, 4 * base)])]) {
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
     const reduce = splits > 1
       ? [splitReduceKernel(m, n, splits, false, maxWorkgroupsPerDimension)]
       : [];
-    const cfg = { ...tile, padded: true, bias: false, split: splits > 1 };
-    const rows = tiledKernel({ ...cfg, layout: "rows" }, shape);
-    const outer = tiledKernel({ ...cfg, layout: "outer" }, shape);
-    const tag = `${tile.tm}x${tile.tn}${splits > 1 ? ` split ${splits}` : ""}`;
     const partBytes = splits > 1 ? splits * m * n * 4 : 0;
-    out.push(
-      { label: `rows ${tag}`, specs: [rows, ...reduce], partBytes },
-      { label: `rows-fma ${tag}`, specs: [fmaChain(rows), ...reduce], partBytes },
-      { label: `outer ${tag}`, specs: [outer, ...reduce], partBytes },
-    );
+    for (const layout of ["rows", "outer"] as const) {
+      for (const prefetch of [true, false]) {
+        const cfg = { ...tile, bias: false, split: splits > 1, layout, prefetch };
+        out.push({
+          label: `${layout}${prefetch ? "" : " no-prefetch"} ${tile.tm}x${tile.tn} split ${splits}`,
+          specs: [tiledKernel(cfg, shape), ...reduce],
+          partBytes,
+        });
+      }
+    }
   }
   return out;
 }
