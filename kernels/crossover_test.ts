@@ -25,10 +25,12 @@ Deno.test("tileFor() picks the M edge that holds M and the largest tile memory a
   assert.equal(tileBytes({ tm: 128, tn: 128 }, true), 36864);
 });
 
-Deno.test("splitsFor() splits K only when the grid is small, within the block count", () => {
-  assert.equal(splitsFor(448, 16), 1);
-  assert.ok(splitsFor(32, 56) > 1);
-  assert.ok(splitsFor(1, 2) <= 2);
+Deno.test("splitsFor() takes the fewest K-slices that make 768 workgroups, within 16 and the block count", () => {
+  assert.equal(splitsFor(768, 16), 1);
+  assert.equal(splitsFor(448, 16), 2); // 14336×4096 at M = 512
+  assert.equal(splitsFor(112, 16), 7); // 14336×4096 at M = 128
+  assert.equal(splitsFor(32, 56), 16); // 4096×14336 at M ≤ 128
+  assert.equal(splitsFor(1, 2), 2);
 });
 
 Deno.test("matvecConfigFor() keeps lane groups valid for the subgroup size", () => {

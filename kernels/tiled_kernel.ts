@@ -60,17 +60,20 @@ export interface TiledShape extends ChunkShape {
 const BK = 32;
 
 /**
- * How many K-slices give the GPU enough workgroups: small grids (few N tiles
- * and one M tile, as for 4096×14336 at M ≤ 128) leave most cores idle, so K is
- * cut into slices whose partial sums a second kernel adds.
+ * How many K-slices give the GPU enough workgroups: the fewest that make at
+ * least 768 (or 16, or one per super-block). Small grids (4096×14336 at
+ * M ≤ 128: 32 tiles) leave most cores idle, and a grid of a few waves loses
+ * its last, partly filled one (14336×4096 at M = 512: 448 tiles, 3.4 waves of
+ * one workgroup per core on an H200), so K is cut into slices whose partial
+ * sums a second kernel adds.
  */
 export function splitsFor(tiles: number, nb: number): number {
   const tuned = Number(envVar("KQUANT_SPLITS") ?? "");
   if (tuned >= 1) return Math.min(tuned, nb);
-  // Workgroups that keep a large GPU busy: on an H200, 4096×14336 at M = 64
-  // took 565 µs with 384 and 401 µs with 512 (bench/results/h200.json).
-  const TARGET = 512;
-  if (tiles >= TARGET / 2) return 1;
+  // H200, bench/experiments/tiled_layouts.ts: 14336×4096 at M = 512 took
+  // 2366 µs whole, 2115 in 2 slices, 2161 in 4; at M = 128 632 µs in 5
+  // slices, 589 in 10, 633 in 16.
+  const TARGET = 768;
   return Math.max(1, Math.min(nb, 16, Math.ceil(TARGET / tiles)));
 }
 
