@@ -23,8 +23,12 @@ export function tiledGrid(
   const [gx, gy] = foldWorkgroups(tilesN * tilesM, shape.maxWorkgroupsPerDimension);
   const nb = shape.k / 256;
   const perSplit = ceilDiv(nb, shape.splits);
+  if (ceilDiv(nb, perSplit) !== shape.splits) {
+    // The reduction adds `splits` slices: every one must be written.
+    throw new Error(`internal: ${shape.splits} K-slices of ${nb} blocks are uneven`);
+  }
   return {
-    workgroups: [gx, gy, ceilDiv(nb, perSplit)],
+    workgroups: [gx, gy, shape.splits],
     uniforms: chunkUniforms(shape, gx, [tilesN, perSplit * 256, 0, 0, 0]),
   };
 }

@@ -25,12 +25,25 @@ Deno.test("tileFor() picks the M edge that holds M and the largest tile memory a
   assert.equal(tileBytes({ tm: 128, tn: 128 }, true), 36864);
 });
 
-Deno.test("splitsFor() takes the fewest K-slices that make 768 workgroups, within 16 and the block count", () => {
+Deno.test("splitsFor() takes the fewest exact K-slices that make 768 workgroups, even ones first", () => {
   assert.equal(splitsFor(768, 16), 1);
   assert.equal(splitsFor(448, 16), 2); // 14336×4096 at M = 512
-  assert.equal(splitsFor(112, 16), 7); // 14336×4096 at M = 128
-  assert.equal(splitsFor(32, 56), 16); // 4096×14336 at M ≤ 128
+  assert.equal(splitsFor(112, 16), 8); // 14336×4096 at M = 128
+  assert.equal(splitsFor(128, 56), 7); // 4096×14336 at M = 512
+  assert.equal(splitsFor(64, 56), 14); // 4096×14336 at M = 256
+  assert.equal(splitsFor(32, 56), 14); // 16 slices of ceil(56 / 16) = 4 blocks would be 14
+  assert.equal(splitsFor(100, 17), 9); // no even count is enough: the fewest that are
   assert.equal(splitsFor(1, 2), 2);
+  for (let nb = 1; nb <= 64; nb++) {
+    for (const tiles of [1, 7, 32, 100, 500]) {
+      const z = splitsFor(tiles, nb);
+      assert.equal(
+        Math.ceil(nb / Math.ceil(nb / z)),
+        z,
+        `nb=${nb} tiles=${tiles}: ${z} is not exact`,
+      );
+    }
+  }
 });
 
 Deno.test("matvecConfigFor() keeps lane groups valid for the subgroup size", () => {

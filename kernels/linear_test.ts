@@ -335,3 +335,21 @@ Deno.test("Q5KLinear.encode and record reject wrong encoders, passes and buffers
   assert.ok(c.ok, c.detail);
   layer.destroy();
 });
+
+Deno.test("Q5KLinear split-K at a block count the slices do not divide, after a larger M on the same layer", async () => {
+  // K = 14336 (56 blocks) and N = 64: one N tile, so K is split; slices of
+  // equal length cover fewer than 16 slices. A larger M first leaves its
+  // partial sums in the scratch buffer the smaller M then reuses.
+  const [n, k] = [64, 14336];
+  const blob = makeQ5KBlob(n, k, { seed: 60, mode: "quantized" });
+  for (const activations of ["f32", "int8"] as const) {
+    const layer = Q5KLinear.create(device, blob, { n, k, variant: "tiled", activations });
+    for (const m of [40, 20, 3]) {
+      const x = uniformF32(m * k, 61 + m);
+      const bound = activations === "f32" ? 1e-10 : 5e-4;
+      const c = compareNmse(await layer.run(x, m), reference(blob, x, m, n, k), bound);
+      assert.ok(c.ok, `${activations} m=${m}: ${c.detail}`);
+    }
+    layer.destroy();
+  }
+});

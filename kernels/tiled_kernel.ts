@@ -61,20 +61,32 @@ const BK = 32;
 
 /**
  * How many K-slices give the GPU enough workgroups: the fewest that make at
- * least 768 (or 16, or one per super-block). Small grids (4096×14336 at
- * M ≤ 128: 32 tiles) leave most cores idle, and a grid of a few waves loses
- * its last, partly filled one (14336×4096 at M = 512: 448 tiles, 3.4 waves of
- * one workgroup per core on an H200), so K is cut into slices whose partial
- * sums a second kernel adds.
+ * least 768, of equal length where one divides the block count (else up to
+ * 16). Small grids (4096×14336 at M ≤ 128: 32 tiles) leave most cores idle,
+ * and a grid of a few waves loses its last, partly filled one (14336×4096 at
+ * M = 512: 448 tiles, 3.4 waves of one workgroup per core on an H200), so K is
+ * cut into slices whose partial sums a second kernel adds. The count is one
+ * that slices of `ceil(nb / count)` blocks produce exactly, as the grid and
+ * the reduction both assume.
  */
 export function splitsFor(tiles: number, nb: number): number {
+  const exact = (z: number) => exactSplits(nb, z);
   const tuned = Number(envVar("KQUANT_SPLITS") ?? "");
-  if (tuned >= 1) return Math.min(tuned, nb);
+  if (tuned >= 1) return exact(Math.min(tuned, nb));
   // H200, bench/experiments/tiled_layouts.ts: 14336×4096 at M = 512 took
-  // 2366 µs whole, 2115 in 2 slices, 2161 in 4; at M = 128 632 µs in 5
-  // slices, 589 in 10, 633 in 16.
+  // 2366 µs whole, 2115 in 2 slices, 2161 in 4; at M = 128 632 µs in 4
+  // slices, 589 in 8, 633 in 16; 4096×14336 at M = 256 1154 µs in 12 slices
+  // (11 of 5 blocks, one of 1), 1100 in 14 of 4.
   const TARGET = 768;
-  return Math.max(1, Math.min(nb, 16, Math.ceil(TARGET / tiles)));
+  if (tiles >= TARGET) return 1;
+  const counts = [...new Set(Array.from({ length: Math.min(16, nb) }, (_, i) => exact(i + 1)))];
+  const enough = counts.filter((z) => tiles * z >= TARGET);
+  return enough.find((z) => nb % z === 0) ?? enough[0] ?? counts[counts.length - 1];
+}
+
+/** How many slices asking for `z` of `nb` blocks gives: slices of ceil(nb / z) blocks. */
+export function exactSplits(nb: number, z: number): number {
+  return Math.ceil(nb / Math.ceil(nb / z));
 }
 
 /** Workgroup memory a tile needs: activations and weights, 32 (or 36 padded) bytes per K-vec4 row. */
@@ -108,16 +120,38 @@ export function tileFor(
   return { tm: Math.min(tm0, 64) as 16 | 32 | 64, tn: 64, padded: false };
 }
 
+/**
+ * The workgroup-memory layout for tile height `tm`: K-major outer products
+ * (without the register prefetch) at 64, K-contiguous rows otherwise.
+ * `KQUANT_TILED_LAYOUT=rows|outer` overrides it for experiments. H200,
+ * bench/experiments/tiled_layouts.ts, M = 64: 374 µs vs 399 (14336×4096),
+ * 386 vs 426 (4096×14336); at M = 32 the outer layout took 1.3× as long, at
+ * M ≥ 128 1.1–1.15×.
+ */
+export function layoutFor(tm: number): "rows" | "outer" {
+  const forced = envVar("KQUANT_TILED_LAYOUT");
+  if (forced === "rows" || forced === "outer") return forced;
+  return tm === 64 ? "outer" : "rows";
+}
+
 /** The tiled kernel for a config and shape. */
-export function tiledKernel(cfg: TiledConfig, shape: TiledShape): KernelSpec {
-  const layout = cfg.layout ?? (envVar("KQUANT_TILED_LAYOUT") === "outer" ? "outer" : "rows");
-  const key = `q5k-tiled:${layout}${
-    cfg.prefetch === false ? ":noprefetch" : ""
-  }:m${cfg.tm}:n${cfg.tn}:${cfg.padded ? "pad" : "nopad"}:${cfg.bias ? "bias" : "nobias"}:${
-    cfg.split ? "split" : "whole"
-  }`;
+export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec {
+  const layout = config.layout ?? layoutFor(config.tm);
+  // The rows layout needs the prefetch (H200 M = 512: 7% slower without), the
+  // outer one at TM = 64 does better without it (fewer registers).
+  const cfg = { ...config, layout, prefetch: config.prefetch ?? layout === "rows" };
+  const key = [
+    "q5k-tiled",
+    layout,
+    cfg.prefetch ? "prefetch" : "noprefetch",
+    `m${cfg.tm}`,
+    `n${cfg.tn}`,
+    cfg.padded ? "pad" : "nopad",
+    cfg.bias ? "bias" : "nobias",
+    cfg.split ? "split" : "whole",
+  ].join(":");
   return {
-    name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
+    name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}, ${layout}${cfg.split ? ", split-K" : ""})`,
     key,
     wgsl: cachedWgsl(key, () => layout === "outer" ? tiledOuterWgsl(cfg) : tiledWgsl(cfg)),
     ...tiledGrid(cfg, shape),

@@ -16,7 +16,13 @@
 
 import { requestDevice } from "../../kernels/device.ts";
 import { dispatch, DispatchCache, type KernelSpec, uploadStorage } from "../../kernels/_gpu.ts";
-import { splitReduceKernel, splitsFor, tiledKernel, tileFor } from "../../kernels/tiled_kernel.ts";
+import {
+  exactSplits,
+  splitReduceKernel,
+  splitsFor,
+  tiledKernel,
+  tileFor,
+} from "../../kernels/tiled_kernel.ts";
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
 import { ceilDiv } from "../../kernels/dispatch.ts";
 import { GpuTimer } from "../timing.ts";
@@ -45,7 +51,8 @@ export function candidates(
   const tiles = ceilDiv(n, tile.tn) * ceilDiv(m, tile.tm);
   const base = splitsFor(tiles, k / 256);
   const out: Candidate[] = [];
-  for (const splits of [...new Set([base, Math.min(16, 2 * base), Math.min(16, 4 * base)])]) {
+  const more = (f: number) => exactSplits(k / 256, Math.min(k / 256, 16, f * base));
+  for (const splits of [...new Set([base, more(2), more(4)])]) {
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
     const reduce = splits > 1
       ? [splitReduceKernel(m, n, splits, false, maxWorkgroupsPerDimension)]
