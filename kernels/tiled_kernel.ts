@@ -8,10 +8,12 @@
  * both K-contiguous (rows padded to 9 vec4s against bank conflicts): each
  * decoding thread reads one vec4 of qs and one of qh (16 weights, four per u32
  * word) plus the block header and applies llama.cpp's f32 operation order.
- * Every thread then accumulates a (TM/16)×(TN/16) register tile in f32 with vec4
- * dot products, 16 FMAs per workgroup-memory load, while the next step's
- * global loads are in flight (double buffering through registers). Small grids split K
- * (a second kernel adds the slices). The WGSL is generated unrolled.
+ * Every thread then accumulates a (TM/16)×(TN/16) register tile in f32, vec4
+ * products chained as FMAs, 16 FMAs per workgroup-memory load, while the next
+ * step's global loads are in flight (double buffering through registers). At
+ * TM = 64 the K-major layout of `tiled_outer.ts` does better (`layoutFor`).
+ * Grids short of 768 workgroups split K (a second kernel adds the slices). The
+ * WGSL is generated unrolled.
  *
  * @module
  */
@@ -64,7 +66,7 @@ const BK = 32;
  * least 768, of equal length where one divides the block count (else up to
  * 16). Small grids (4096×14336 at M ≤ 128: 32 tiles) leave most cores idle,
  * and a grid of a few waves loses its last, partly filled one (14336×4096 at
- * M = 512: 448 tiles, 3.4 waves of one workgroup per core on an H200), so K is
+ * M = 512: 448 tiles, 3.4 waves if one workgroup fits per SM of an H200), so K is
  * cut into slices whose partial sums a second kernel adds. The count is one
  * that slices of `ceil(nb / count)` blocks produce exactly, as the grid and
  * the reduction both assume.
@@ -126,7 +128,7 @@ export function tileFor(
  * `KQUANT_TILED_LAYOUT=rows|outer` overrides it for experiments. H200,
  * bench/experiments/tiled_layouts.ts, M = 64: 374 µs vs 399 (14336×4096),
  * 386 vs 426 (4096×14336); at M = 32 the outer layout took 1.3× as long, at
- * M ≥ 128 1.1–1.15×.
+ * M ≥ 128 1.1–1.2×.
  */
 export function layoutFor(tm: number): "rows" | "outer" {
   const forced = envVar("KQUANT_TILED_LAYOUT");
