@@ -1,0 +1,116 @@
+/**
+ * What bounds the embedding gather: the library's gather of 4096 random ids
+ * from a 128256×4096 Q5_K table, one pass per op, next to kernels with the
+ * same grid that only write the output (`write only`), that read the same
+ * words and write them undecoded (`copy`), and an empty pass. Prints µs and the
+ * bytes-moved rate. A measuring aid for kernel work, not a benchmark of the
+ * library (the comparison kernels compute garbage).
+ *
+ * ```sh
+ * deno run -A bench/experiments/embedding_bound.ts [ids]
+ * ```
+ *
+ * @module
+ */
+
+import { requestDevice } from "../../kernels/device.ts";
+import { dispatch, DispatchCache, type KernelSpec, uploadStorage } from "../../kernels/_gpu.ts";
+import { Q5KEmbedding } from "../../kernels/embedding.ts";
+import { makeQ5KBlob } from "../../kernels/make_blob.ts";
+import { GpuTimer } from "../timing.ts";
+import { emptyKernel } from "./pass_cost.ts";
+
+/**
+ * A kernel over the gather's grid (one workgroup per id and 16 super-blocks,
+ * 16 threads per block, four vec4 stores each) that writes the output without
+ * reading the table (`copy` false) or stores the block words it reads
+ * undecoded (`copy` true).
+ */
+export function boundKernel(copy: boolean, count: number, k: number): KernelSpec {
+  const nb = k / 256;
+  return {
+    name: copy ? "copy" : "write only",
+    key: `experiment-embedding-${copy ? "copy" : "write"}`,
+    wgsl: /* wgsl */ `
+struct P { count: u32, k: u32, nb: u32, _a: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> y: array<vec4<f32>>;
+${
+      copy
+        ? `@group(0) @binding(2) var<storage, read> w: array<u32>;
+@group(0) @binding(3) var<storage, read> ids: array<u32>;`
+        : ""
+    }
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let i = wid.y;
+  let b = wid.x * 16u + lid / 16u;
+  if (i >= p.count || b >= p.nb) { return; }
+  let t = lid % 16u;
+  let l4 = t % 8u;
+  let out = i * (p.k / 4u) + b * 64u + t;
+${
+      copy
+        ? `  let base = (ids[i] * p.nb + b) * 44u;
+  let hd = w[base];
+  let s0 = w[base + 1u];
+  let qh = w[base + 4u + l4];
+  for (var s = 0u; s < 4u; s++) {
+    let qs = w[base + 12u + 8u * s + l4];
+    y[out + 16u * s] = bitcast<vec4<f32>>(vec4<u32>(qs, qh, hd, s0) & vec4<u32>(0x3f7fffffu));
+  }`
+        : `  for (var s = 0u; s < 4u; s++) { y[out + 16u * s] = vec4<f32>(f32(t), f32(s), 0.0, 1.0); }`
+    }
+}`,
+    workgroups: [Math.ceil(nb / 16), count, 1],
+    uniforms: new Uint32Array([count, k, nb, 0]),
+  };
+}
+
+if (import.meta.main) {
+  const device = await requestDevice();
+  const timer = new GpuTimer(device);
+  const cache = new DispatchCache(device, "experiment");
+  const measure = { minTimeMs: 300, maxIters: 100000, warmup: 4, warmupMs: 300 };
+  const k = 4096;
+  const count = Number(Deno.args[0] ?? 4096);
+  const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  const rows = Math.min(128256, Math.floor(limit / ((k / 256) * 176)));
+  const blob = makeQ5KBlob(rows, k, { seed: 2 });
+  const table = Q5KEmbedding.create(device, blob, { rows, k });
+  const w = uploadStorage(device, "table", blob);
+  let seed = 7;
+  const ids = Uint32Array.from({ length: count }, () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % rows;
+  });
+  const idBuffer = uploadStorage(device, "ids", ids);
+  const y = device.createBuffer({
+    size: count * k * 4,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+  });
+  const moved = count * ((k / 256) * 176 + 4 + k * 4);
+  const time = async (label: string, bytes: number, spec: KernelSpec | null, bind: GPUBuffer[]) => {
+    const t = await timer.measure((encoder, timestampWrites) => {
+      if (!spec) return table.encode(encoder, idBuffer, y, count, timestampWrites);
+      const pass = encoder.beginComputePass({ timestampWrites });
+      dispatch(device, pass, spec, cache, bind);
+      pass.end();
+    }, measure);
+    const rate = bytes ? `\t${(bytes / t.medianUs / 1e3).toFixed(0)} GB/s` : "";
+    // deno-lint-ignore no-console
+    console.log(`${rows}x${k} ids=${count}\t${label}\t${t.medianUs.toFixed(1)} µs${rate}`);
+  };
+  await time("empty pass", 0, emptyKernel(1), [y]);
+  await time("write only", count * k * 4, boundKernel(false, count, k), [y]);
+  await time("copy (read the block words, store undecoded)", moved, boundKernel(true, count, k), [
+    y,
+    w,
+    idBuffer,
+  ]);
+  await time("gather (the library)", moved, null, []);
+  for (const b of [w, idBuffer, y]) b.destroy();
+  table.destroy();
+  timer.destroy();
+  cache.destroy();
+}

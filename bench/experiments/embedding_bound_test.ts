@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { testDevice } from "../../conformance/test_device.ts";
+import { dispatch, DispatchCache, readBack, uploadStorage } from "../../kernels/_gpu.ts";
+import { makeQ5KBlob } from "../../kernels/make_blob.ts";
+import { boundKernel } from "./embedding_bound.ts";
+
+const device = await testDevice();
+
+Deno.test("the embedding bound kernels write every output vec4 of the gather's grid", async () => {
+  const [rows, k, count] = [8, 512, 3];
+  const blob = makeQ5KBlob(rows, k, { seed: 1 });
+  const w = uploadStorage(device, "w", blob);
+  const ids = uploadStorage(device, "ids", new Uint32Array([5, 0, 7]));
+  const cache = new DispatchCache(device, "test");
+  for (const copy of [false, true]) {
+    const y = device.createBuffer({
+      size: count * k * 4,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    });
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    dispatch(device, pass, boundKernel(copy, count, k), cache, copy ? [y, w, ids] : [y]);
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    const out = new Uint32Array(await readBack(device, y, count * k * 4));
+    // Every vec4 written: the write-only kernel's fourth lane is 1.0, the copy's
+    // second word is a block's qh word (masked), never all four zero here.
+    for (let v = 0; v < out.length / 4; v++) {
+      const lanes = out.subarray(4 * v, 4 * v + 4);
+      if (!copy) assert.equal(new Float32Array(lanes.slice().buffer)[3], 1, `vec4 ${v}`);
+      else assert.ok(lanes.some((x) => x !== 0), `copy vec4 ${v}`);
+    }
+    y.destroy();
+  }
+  for (const b of [w, ids]) b.destroy();
+  cache.destroy();
+});
