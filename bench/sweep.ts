@@ -178,6 +178,25 @@ async function measureShared(
   return t.medianUs / SHARED_PASS_OPS;
 }
 
+/**
+ * The measuring options for a case: the long warm-up (`afterIdle`) for the
+ * first case after uploads and after a CPU-bound case, else `normal`. A
+ * CPU-bound case leaves the GPU idle between passes and its clocks low
+ * (nvidia-smi: H200 SM clock 1000–1400 MHz through the small embedding
+ * cases, ramping back over about a second), which the next case would
+ * otherwise partly measure.
+ */
+export function warmupFor(
+  first: boolean,
+  previous: Timing | undefined,
+  normal: MeasureOptions,
+  afterIdle: MeasureOptions,
+): MeasureOptions {
+  return first || (previous !== undefined && previous.cpuUs > previous.medianUs)
+    ? afterIdle
+    : normal;
+}
+
 /** Copies of a weight to rotate over per pass (one on software adapters). */
 export function weightCopies(bytes: number, software: boolean): number {
   return software ? 1 : Math.max(1, Math.min(16, Math.ceil(ROTATION_BYTES / bytes)));
@@ -260,6 +279,11 @@ export async function runBench(
     ...config.measure,
     warmupMs: software ? config.measure.warmupMs : Math.max(config.measure.warmupMs ?? 0, 1000),
   };
+  let previous: Timing | undefined;
+  const warmup = (first: boolean) => warmupFor(first, previous, config.measure, afterIdle);
+  const note = (t: Timing) => {
+    previous = t;
+  };
   progress("measuring the read ceiling…");
   const ceiling = await measureCeiling(device, timer, software, afterIdle);
   progress(
@@ -313,8 +337,9 @@ export async function runBench(
           // Uploading the layers' copies idled the GPU: warm up long first.
           const t = await timer.measure(
             (encoder, tw) => layers[turn++ % copies].encode(encoder, x, y, m, tw),
-            i === 0 ? afterIdle : config.measure,
+            warmup(i === 0),
           );
+          note(t);
           const label = variant === "int8"
             ? "matvec-int8"
             : variant === "auto"
@@ -324,7 +349,7 @@ export async function runBench(
             ? await measureShared(
               timer,
               (pass) => layers[turn++ % copies].record(pass, x, y, m),
-              config.measure,
+              warmup(false),
             )
             : undefined;
           timings.set(`${m}/${variant}`, { t, label, sharedUs });
@@ -406,12 +431,13 @@ export async function runBench(
     for (const [i, count] of counts.entries()) {
       const t = await timer.measure(
         (encoder, tw) => table.encode(encoder, ids, y, count, tw),
-        i === 0 ? afterIdle : config.measure,
+        warmup(i === 0),
       );
+      note(t);
       const sharedUs = await measureShared(
         timer,
         (pass) => table.record(pass, ids, y, count),
-        config.measure,
+        warmup(false),
       );
       const llamaCppUs = ggml?.getRows(
         blob,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type BenchResult, tiledFrom } from "./sweep.ts";
+import { type BenchResult, tiledFrom, warmupFor } from "./sweep.ts";
+import type { Timing } from "./timing.ts";
 
 function row(variant: string, m: number, medianUs: number): BenchResult {
   return {
@@ -39,4 +40,15 @@ Deno.test("tiledFrom finds the M from which tiled stays faster, for any pair of 
   assert.equal(tiledFrom(results, 64, 512), null); // no rows of that shape
   results.push(row("matvec-int8", 64, 90), row("tiled-int8", 64, 70));
   assert.equal(tiledFrom(results, 64, 256, "matvec-int8", "tiled-int8"), 64);
+});
+
+Deno.test("warmupFor warms up long first and after a CPU-bound case, briefly otherwise", () => {
+  const normal = { minTimeMs: 100, maxIters: 10, warmup: 1, warmupMs: 50 };
+  const long = { ...normal, warmupMs: 1000 };
+  const timing = (medianUs: number, cpuUs: number) => ({ medianUs, cpuUs }) as Timing;
+  assert.equal(warmupFor(true, undefined, normal, long), long);
+  assert.equal(warmupFor(true, timing(30, 10), normal, long), long);
+  assert.equal(warmupFor(false, undefined, normal, long), normal);
+  assert.equal(warmupFor(false, timing(30, 10), normal, long), normal);
+  assert.equal(warmupFor(false, timing(10, 30), normal, long), long);
 });
