@@ -17,6 +17,7 @@ import { requestDevice } from "../../kernels/device.ts";
 import { dispatch, DispatchCache, type KernelSpec, uploadStorage } from "../../kernels/_gpu.ts";
 import { Q5KEmbedding } from "../../kernels/embedding.ts";
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
+import { mulberry32 } from "../../kernels/_rng.ts";
 import { GpuTimer } from "../timing.ts";
 import { emptyKernel } from "./pass_cost.ts";
 
@@ -79,11 +80,9 @@ if (import.meta.main) {
   const blob = makeQ5KBlob(rows, k, { seed: 2 });
   const table = Q5KEmbedding.create(device, blob, { rows, k });
   const w = uploadStorage(device, "table", blob);
-  let seed = 7;
-  const ids = Uint32Array.from({ length: count }, () => {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    return seed % rows;
-  });
+  // The bench's ids: uniformly random rows, each read from memory, not L2.
+  const rand = mulberry32(7);
+  const ids = Uint32Array.from({ length: count }, () => Math.floor(rand() * rows));
   const idBuffer = uploadStorage(device, "ids", ids);
   const y = device.createBuffer({
     size: count * k * 4,
