@@ -107,3 +107,45 @@ export function emitRowAndRange(emit: (s: string) => void): void {
   emit(`  let k_begin = wid.z * p.k_split;`);
   emit(`  let k_end = min(p.k, k_begin + p.k_split);`);
 }
+
+/**
+ * Emits the K loop of the f32 tiled kernels: with `prefetch`, the first
+ * step's loads before the loop and the next step's after the barrier (in
+ * flight during the math); without it, each step's loads at its start. Then
+ * `stage` (registers → workgroup memory), a barrier, `compute`, a barrier.
+ */
+export function emitStepLoop(
+  prefetch: boolean,
+  load: (kb: string, indent: string) => void,
+  stage: () => void,
+  compute: () => void,
+  emit: (s: string) => void,
+): void {
+  if (prefetch) load("k_begin", "  ");
+  emit(`  for (var kb = k_begin; kb < k_end; kb += BK) {`);
+  if (!prefetch) load("kb", "    ");
+  stage();
+  emit(`    workgroupBarrier();`);
+  if (prefetch) {
+    emit(`    if (kb + BK < k_end) {`);
+    load("(kb + BK)", "      ");
+    emit(`    }`);
+  }
+  compute();
+  emit(`    workgroupBarrier();`);
+  emit(`  }`);
+}
+
+/**
+ * Emits the opening of the weight decode (two threads per row): the
+ * sub-block `j` and its `d1 = d·sc`, `m1 = dmin·m` in llama.cpp's order. The
+ * caller writes `d1 * unpack_q(...) - m1` where its layout wants it and
+ * closes the block.
+ */
+export function emitDecodeHeader(emit: (s: string) => void): void {
+  emit(`    if (lid < 2u * TN) {`);
+  emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
+  emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
+  emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
+  emit(`      let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
+}

@@ -24,7 +24,9 @@ import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { tiledOuterWgsl } from "./tiled_outer.ts";
 import { ceilDiv, type ChunkShape, foldWorkgroups } from "./dispatch.ts";
 import {
+  emitDecodeHeader,
   emitRowAndRange,
+  emitStepLoop,
   emitTileStores,
   emitWeightWords,
   TILE_PROLOGUE,
@@ -226,48 +228,37 @@ function tiledWgsl(cfg: TiledConfig): string {
     emitWeightWords(kb, indent, emit);
   };
   emitRowAndRange(emit);
-  const prefetch = cfg.prefetch ?? true;
-  if (prefetch) load("k_begin", "  ");
-  emit(`  for (var kb = k_begin; kb < k_end; kb += BK) {`);
-  if (!prefetch) load("kb", "    ");
-  // Rows in workgroup memory are padded to PAD vec4s so the compute loop's
-  // reads hit distinct banks.
-  for (const e of range(E)) {
-    const store = `xs[((lid + ${256 * e}u) / KQ) * PAD + lid % KQ] = xr${e};`;
-    emit(few ? `    if (lid < ${TM * KQ}u) { ${store} }` : `    ${store}`);
-  }
-  emit(`    if (lid < 2u * TN) {`);
-  emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
-  emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
-  emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
-  emit(`      let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
-  for (const i of range(4)) {
-    const comp = "xyzw"[i];
-    emit(
-      `      ws[wn * PAD + 4u * half + ${i}u] = d1 * unpack_q(quants4(qs.${comp}, qh.${comp}, j)) - m1;`,
-    );
-  }
-  emit(`    }`);
-  emit(`    workgroupBarrier();`);
-  if (prefetch) {
-    emit(`    if (kb + BK < k_end) {`);
-    load("(kb + BK)", "      ");
-    emit(`    }`);
-  }
-  emit(`    for (var kq = 0u; kq < KQ; kq++) {`);
-  for (const jj of ns) emit(`      let b${jj} = ws[(tn + ${16 * jj}u) * PAD + kq];`);
-  for (const i of ms) {
-    emit(`      let a${i} = xs[(tm + ${16 * i}u) * PAD + kq];`);
-    // Four chained FMAs, not c += dot(a, b): the dot's add is one more
-    // instruction per 4 FMAs (H200: 6–8% faster at M ≥ 128, bench/experiments/tiled_layouts.ts).
-    for (const jj of ns) {
-      const f = (c: string, acc: string) => `fma(a${i}.${c}, b${jj}.${c}, ${acc})`;
-      emit(`      c${i}_${jj} = ${f("w", f("z", f("y", f("x", `c${i}_${jj}`))))};`);
+  const stage = () => {
+    // Rows in workgroup memory are padded to PAD vec4s so the compute loop's
+    // reads hit distinct banks.
+    for (const e of range(E)) {
+      const store = `xs[((lid + ${256 * e}u) / KQ) * PAD + lid % KQ] = xr${e};`;
+      emit(few ? `    if (lid < ${TM * KQ}u) { ${store} }` : `    ${store}`);
     }
-  }
-  emit(`    }`);
-  emit(`    workgroupBarrier();`);
-  emit(`  }`);
+    emitDecodeHeader(emit);
+    for (const i of range(4)) {
+      const comp = "xyzw"[i];
+      emit(
+        `      ws[wn * PAD + 4u * half + ${i}u] = d1 * unpack_q(quants4(qs.${comp}, qh.${comp}, j)) - m1;`,
+      );
+    }
+    emit(`    }`);
+  };
+  const compute = () => {
+    emit(`    for (var kq = 0u; kq < KQ; kq++) {`);
+    for (const jj of ns) emit(`      let b${jj} = ws[(tn + ${16 * jj}u) * PAD + kq];`);
+    for (const i of ms) {
+      emit(`      let a${i} = xs[(tm + ${16 * i}u) * PAD + kq];`);
+      // Four chained FMAs, not c += dot(a, b): the dot's add is one more
+      // instruction per 4 FMAs (H200: 6–8% faster at M ≥ 128, bench/experiments/tiled_layouts.ts).
+      for (const jj of ns) {
+        const f = (c: string, acc: string) => `fma(a${i}.${c}, b${jj}.${c}, ${acc})`;
+        emit(`      c${i}_${jj} = ${f("w", f("z", f("y", f("x", `c${i}_${jj}`))))};`);
+      }
+    }
+    emit(`    }`);
+  };
+  emitStepLoop(cfg.prefetch ?? true, load, stage, compute, emit);
   emitTileStores(cfg, TM / 16, TN / 16, emit);
 
   return /* wgsl */ `${Q5K_WGSL}

@@ -7,7 +7,9 @@
 
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import {
+  emitDecodeHeader,
   emitRowAndRange,
+  emitStepLoop,
   emitTileStores,
   emitWeightWords,
   TILE_PROLOGUE,
@@ -64,65 +66,54 @@ export function tiledOuterWgsl(cfg: TileOutput & { prefetch?: boolean }): string
   const xsAt = (k: string, m: string) =>
     xVec ? `xs[(${k}) * ${TM / 4}u + (${m}) / 4u][(${m}) % 4u]` : `xs[(${k}) * ${TM}u + ${m}]`;
   emitRowAndRange(emit);
-  const prefetch = cfg.prefetch ?? true;
-  if (prefetch) load("k_begin", "  ");
-  emit(`  for (var kb = k_begin; kb < k_end; kb += BK) {`);
-  if (!prefetch) load("kb", "    ");
-  for (const e of range(E)) {
-    emit(few ? `    if (lid < ${XV}u) {` : `    {`);
-    place(e, "      ");
-    for (const c of range(4)) {
-      emit(`      ${xsAt(`4u * kq${e} + ${c}u`, `mm${e}`)} = xr${e}.${"xyzw"[c]};`);
+  const stage = () => {
+    for (const e of range(E)) {
+      emit(few ? `    if (lid < ${XV}u) {` : `    {`);
+      place(e, "      ");
+      for (const c of range(4)) {
+        emit(`      ${xsAt(`4u * kq${e} + ${c}u`, `mm${e}`)} = xr${e}.${"xyzw"[c]};`);
+      }
+      emit(`    }`);
+    }
+    emitDecodeHeader(emit);
+    for (const i of range(4)) {
+      const comp = "xyzw"[i];
+      emit(`      {`);
+      emit(`        let v = d1 * unpack_q(quants4(qs.${comp}, qh.${comp}, j)) - m1;`);
+      for (const c of range(4)) {
+        emit(
+          `        ws[(16u * half + ${4 * i + c}u) * ${TN / 4}u + wn / 4u][wn % 4u] = v.${
+            "xyzw"[c]
+          };`,
+        );
+      }
+      emit(`      }`);
     }
     emit(`    }`);
-  }
-  emit(`    if (lid < 2u * TN) {`);
-  emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
-  emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
-  emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
-  emit(`      let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
-  for (const i of range(4)) {
-    const comp = "xyzw"[i];
-    emit(`      {`);
-    emit(`        let v = d1 * unpack_q(quants4(qs.${comp}, qh.${comp}, j)) - m1;`);
-    for (const c of range(4)) {
-      emit(
-        `        ws[(16u * half + ${4 * i + c}u) * ${TN / 4}u + wn / 4u][wn % 4u] = v.${
-          "xyzw"[c]
-        };`,
-      );
+  };
+  const compute = () => {
+    emit(`    for (var kk = 0u; kk < BK; kk++) {`);
+    const aOf: string[] = [];
+    if (xVec) {
+      for (const g of range(RM / 4)) {
+        emit(`      let a${g} = xs[kk * ${TM / 4}u + tm + ${16 * g}u];`);
+        for (const c of range(4)) aOf.push(`a${g}.${"xyzw"[c]}`);
+      }
+    } else {
+      for (const i of range(RM)) {
+        emit(`      let a${i} = xs[kk * ${TM}u + tm + ${16 * i}u];`);
+        aOf.push(`a${i}`);
+      }
     }
-    emit(`      }`);
-  }
-  emit(`    }`);
-  emit(`    workgroupBarrier();`);
-  if (prefetch) {
-    emit(`    if (kb + BK < k_end) {`);
-    load("(kb + BK)", "      ");
-    emit(`    }`);
-  }
-  emit(`    for (var kk = 0u; kk < BK; kk++) {`);
-  const aOf: string[] = [];
-  if (xVec) {
-    for (const g of range(RM / 4)) {
-      emit(`      let a${g} = xs[kk * ${TM / 4}u + tm + ${16 * g}u];`);
-      for (const c of range(4)) aOf.push(`a${g}.${"xyzw"[c]}`);
-    }
-  } else {
+    for (const g of range(RN / 4)) emit(`      let b${g} = ws[kk * ${TN / 4}u + tn + ${16 * g}u];`);
     for (const i of range(RM)) {
-      emit(`      let a${i} = xs[kk * ${TM}u + tm + ${16 * i}u];`);
-      aOf.push(`a${i}`);
+      for (const g of range(RN / 4)) {
+        emit(`      c${i}_${g} = fma(vec4<f32>(${aOf[i]}), b${g}, c${i}_${g});`);
+      }
     }
-  }
-  for (const g of range(RN / 4)) emit(`      let b${g} = ws[kk * ${TN / 4}u + tn + ${16 * g}u];`);
-  for (const i of range(RM)) {
-    for (const g of range(RN / 4)) {
-      emit(`      c${i}_${g} = fma(vec4<f32>(${aOf[i]}), b${g}, c${i}_${g});`);
-    }
-  }
-  emit(`    }`);
-  emit(`    workgroupBarrier();`);
-  emit(`  }`);
+    emit(`    }`);
+  };
+  emitStepLoop(cfg.prefetch ?? true, load, stage, compute, emit);
   emitTileStores(
     cfg,
     RM,
