@@ -52,6 +52,12 @@ export interface TiledConfig extends TileShape {
   layout?: "rows" | "outer";
   /** Load the next K-step into registers while this one computes (more registers). */
   prefetch?: boolean;
+  /**
+   * Rows layout: workgroup arrays of rows indexed `[row][k]` with the compute
+   * loop unrolled, so k is a constant and a load's bounds check (WebGPU clamps
+   * every dynamic index) is on its row alone, the same for the whole kernel.
+   */
+  rows2d?: boolean;
 }
 
 /** Runtime shape of one tiled dispatch (one weight chunk). */
@@ -148,6 +154,7 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     "q5k-tiled",
     layout,
     cfg.prefetch ? "prefetch" : "noprefetch",
+    cfg.rows2d ? "2d" : "flat",
     `m${cfg.tm}`,
     `n${cfg.tn}`,
     cfg.padded ? "pad" : "nopad",
@@ -205,6 +212,10 @@ function tiledWgsl(cfg: TiledConfig): string {
   const ns = range(TN / 16); // and along N
   const E = Math.max(1, (TM * KQ) / 256); // activation vec4s each thread stages per step
   const few = TM * KQ < 256; // fewer activation vec4s than threads: some threads stage none
+  const at = (array: string, row: string, k: string) =>
+    cfg.rows2d
+      ? `${array}[${row}][${k}]`
+      : `${array}[${row.includes(" ") ? `(${row})` : row} * PAD + ${k}]`;
   for (const i of ms) for (const jj of ns) emit(`  var c${i}_${jj} = 0.0;`);
   // Double buffering: the next K-step's activations and weight words are
   // loaded into registers while the current step computes from workgroup memory.
@@ -232,23 +243,24 @@ function tiledWgsl(cfg: TiledConfig): string {
     // Rows in workgroup memory are padded to PAD vec4s so the compute loop's
     // reads hit distinct banks.
     for (const e of range(E)) {
-      const store = `xs[((lid + ${256 * e}u) / KQ) * PAD + lid % KQ] = xr${e};`;
+      const store = `${at("xs", `(lid + ${256 * e}u) / KQ`, "lid % KQ")} = xr${e};`;
       emit(few ? `    if (lid < ${TM * KQ}u) { ${store} }` : `    ${store}`);
     }
     emitDecodeHeader(emit);
     for (const i of range(4)) {
       const comp = "xyzw"[i];
       emit(
-        `      ws[wn * PAD + 4u * half + ${i}u] = d1 * unpack_q(quants4(qs.${comp}, qh.${comp}, j)) - m1;`,
+        `      ${
+          at("ws", "wn", `4u * half + ${i}u`)
+        } = d1 * unpack_q(quants4(qs.${comp}, qh.${comp}, j)) - m1;`,
       );
     }
     emit(`    }`);
   };
-  const compute = () => {
-    emit(`    for (var kq = 0u; kq < KQ; kq++) {`);
-    for (const jj of ns) emit(`      let b${jj} = ws[(tn + ${16 * jj}u) * PAD + kq];`);
+  const step = (kq: string) => {
+    for (const jj of ns) emit(`      let b${jj} = ${at("ws", `tn + ${16 * jj}u`, kq)};`);
     for (const i of ms) {
-      emit(`      let a${i} = xs[(tm + ${16 * i}u) * PAD + kq];`);
+      emit(`      let a${i} = ${at("xs", `tm + ${16 * i}u`, kq)};`);
       // Four chained FMAs, not c += dot(a, b): the dot's add is one more
       // instruction per 4 FMAs (H200: 6–8% faster at M ≥ 128, bench/experiments/tiled_layouts.ts).
       for (const jj of ns) {
@@ -256,7 +268,19 @@ function tiledWgsl(cfg: TiledConfig): string {
         emit(`      c${i}_${jj} = ${f("w", f("z", f("y", f("x", `c${i}_${jj}`))))};`);
       }
     }
-    emit(`    }`);
+  };
+  const compute = () => {
+    if (cfg.rows2d) {
+      for (const kq of range(KQ)) {
+        emit(`    {`);
+        step(`${kq}u`);
+        emit(`    }`);
+      }
+    } else {
+      emit(`    for (var kq = 0u; kq < KQ; kq++) {`);
+      step("kq");
+      emit(`    }`);
+    }
   };
   emitStepLoop(cfg.prefetch ?? true, load, stage, compute, emit);
   emitTileStores(cfg, TM / 16, TN / 16, emit);
@@ -275,8 +299,13 @@ ${TILED_PARAMS}
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 ${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
 
-var<workgroup> xs: array<vec4<f32>, ${TM * PAD}>;  // [m][k / 4]
-var<workgroup> ws: array<vec4<f32>, ${TN * PAD}>;  // [n][k / 4]
+${
+    cfg.rows2d
+      ? `var<workgroup> xs: array<array<vec4<f32>, PAD>, TM>;  // [m][k / 4]
+var<workgroup> ws: array<array<vec4<f32>, PAD>, TN>;  // [n][k / 4]`
+      : `var<workgroup> xs: array<vec4<f32>, ${TM * PAD}>;  // [m][k / 4]
+var<workgroup> ws: array<vec4<f32>, ${TN * PAD}>;  // [n][k / 4]`
+  }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${TILE_PROLOGUE}

@@ -1,8 +1,9 @@
 /**
  * Which tiled-kernel variant computes prefill fastest: the two
  * workgroup-memory layouts (`rows`: K-contiguous rows, vec4 products chained
- * as FMAs; `outer`: K-major, one FMA per output per k), each with and without
- * the register prefetch of the next K-step and at several K-splits, timed
+ * as FMAs, flat or row-indexed (`2d`) arrays; `outer`: K-major, one FMA per
+ * output per k), with and without the register prefetch of the next K-step
+ * and at several K-splits, timed
  * per pass at several M; plus an FMA-only kernel for the f32 throughput this
  * WebGPU stack reaches at all. Prints TFLOP/s. A measuring aid for kernel
  * work, not a benchmark of the library.
@@ -36,6 +37,15 @@ export interface Candidate {
   partBytes: number;
 }
 
+/** The kernel variants compared: layout, register prefetch, row-indexed workgroup arrays. */
+export const VARIANTS = [
+  { layout: "rows", prefetch: true, rows2d: false },
+  { layout: "rows", prefetch: true, rows2d: true },
+  { layout: "rows", prefetch: false, rows2d: true },
+  { layout: "outer", prefetch: true, rows2d: false },
+  { layout: "outer", prefetch: false, rows2d: false },
+] as const;
+
 /**
  * The candidates for one product: each layout, with and without the register
  * prefetch, at the library's tile for M and its K-split, and at more splits
@@ -58,15 +68,16 @@ export function candidates(
       ? [splitReduceKernel(m, n, splits, false, maxWorkgroupsPerDimension)]
       : [];
     const partBytes = splits > 1 ? splits * m * n * 4 : 0;
-    for (const layout of ["rows", "outer"] as const) {
-      for (const prefetch of [true, false]) {
-        const cfg = { ...tile, bias: false, split: splits > 1, layout, prefetch };
-        out.push({
-          label: `${layout}${prefetch ? "" : " no-prefetch"} ${tile.tm}x${tile.tn} split ${splits}`,
-          specs: [tiledKernel(cfg, shape), ...reduce],
-          partBytes,
-        });
-      }
+    for (const variant of VARIANTS) {
+      const cfg = { ...tile, bias: false, split: splits > 1, ...variant };
+      const label = `${variant.layout}${variant.rows2d ? " 2d" : ""}${
+        variant.prefetch ? "" : " no-prefetch"
+      }`;
+      out.push({
+        label: `${label} ${tile.tm}x${tile.tn} split ${splits}`,
+        specs: [tiledKernel(cfg, shape), ...reduce],
+        partBytes,
+      });
     }
   }
   return out;
