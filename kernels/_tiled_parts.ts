@@ -48,33 +48,22 @@ export function emitWeightWords(kb: string, indent: string, emit: (s: string) =>
   emit(`${indent}}`);
 }
 
-/** Where a thread's i-th (or j-th) output sits in the tile: 16 apart by default. */
-export type TilePlace = (i: number) => string;
-const SIXTEEN_APART = (lane: string): TilePlace => (i) => `${lane} + ${16 * i}u`;
-
-/**
- * Emits the stores of a thread's register tile (RM×RN; `value(i, j)` names
- * output (i, j), at tile row `mAt(i)` and column `nAt(j)`) to y or the
- * split-K partials.
- */
+/** Emits the stores of a thread's `c{i}_{j}` register tile (RM×RN, 16 apart) to y or the split-K partials. */
 export function emitTileStores(
   cfg: TileOutput,
   rm: number,
   rn: number,
   emit: (s: string) => void,
-  value = (i: number, j: number) => `c${i}_${j}`,
-  mAt: TilePlace = SIXTEEN_APART("tm"),
-  nAt: TilePlace = SIXTEEN_APART("tn"),
 ): void {
   for (let i = 0; i < rm; i++) {
     emit(`  {`);
-    emit(`    let row = m0 + ${mAt(i)};`);
+    emit(`    let row = m0 + tm + ${16 * i}u;`);
     emit(`    if (row < p.m) {`);
     for (let j = 0; j < rn; j++) {
-      emit(`      if (n0 + ${nAt(j)} < p.rows) {`);
-      emit(`        let n = p.row0 + n0 + ${nAt(j)};`);
+      emit(`      if (n0 + tn + ${16 * j}u < p.rows) {`);
+      emit(`        let n = p.row0 + n0 + tn + ${16 * j}u;`);
       const at = cfg.split ? "(wid.z * p.m + row) * p.n + n" : "row * p.n + n";
-      emit(`        y[${at}] = ${value(i, j)}${cfg.bias ? " + bias[n]" : ""};`);
+      emit(`        y[${at}] = c${i}_${j}${cfg.bias ? " + bias[n]" : ""};`);
       emit(`      }`);
     }
     emit(`    }`);
@@ -106,46 +95,4 @@ export function emitRowAndRange(emit: (s: string) => void): void {
   emit(`  let wrow = min(n0 + wn, p.rows - 1u);`);
   emit(`  let k_begin = wid.z * p.k_split;`);
   emit(`  let k_end = min(p.k, k_begin + p.k_split);`);
-}
-
-/**
- * Emits the K loop of the f32 tiled kernels: with `prefetch`, the first
- * step's loads before the loop and the next step's after the barrier (in
- * flight during the math); without it, each step's loads at its start. Then
- * `stage` (registers → workgroup memory), a barrier, `compute`, a barrier.
- */
-export function emitStepLoop(
-  prefetch: boolean,
-  load: (kb: string, indent: string) => void,
-  stage: () => void,
-  compute: () => void,
-  emit: (s: string) => void,
-): void {
-  if (prefetch) load("k_begin", "  ");
-  emit(`  for (var kb = k_begin; kb < k_end; kb += BK) {`);
-  if (!prefetch) load("kb", "    ");
-  stage();
-  emit(`    workgroupBarrier();`);
-  if (prefetch) {
-    emit(`    if (kb + BK < k_end) {`);
-    load("(kb + BK)", "      ");
-    emit(`    }`);
-  }
-  compute();
-  emit(`    workgroupBarrier();`);
-  emit(`  }`);
-}
-
-/**
- * Emits the opening of the weight decode (two threads per row): the
- * sub-block `j` and its `d1 = d·sc`, `m1 = dmin·m` in llama.cpp's order. The
- * caller writes `d1 * unpack_q(...) - m1` where its layout wants it and
- * closes the block.
- */
-export function emitDecodeHeader(emit: (s: string) => void): void {
-  emit(`    if (lid < 2u * TN) {`);
-  emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
-  emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
-  emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
-  emit(`      let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
 }

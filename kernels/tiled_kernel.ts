@@ -10,10 +10,11 @@
  * word) plus the block header and applies llama.cpp's f32 operation order.
  * Every thread then accumulates a (TM/16)×(TN/16) register tile in f32, vec4
  * products chained as FMAs, 16 FMAs per workgroup-memory load, while the next
- * step's global loads are in flight (double buffering through registers). At
- * TM = 64 the K-major layout of `tiled_outer.ts` does better (`layoutFor`).
- * Grids short of 768 workgroups split K (a second kernel adds the slices). The
- * WGSL is generated unrolled.
+ * step's global loads are in flight (double buffering through registers). The
+ * workgroup arrays are arrays of rows read at constant K offsets, so each load's
+ * bounds clamp (WebGPU clamps every dynamic index) is on a row the thread keeps
+ * for the whole kernel. Grids short of 768 workgroups split K (a second kernel
+ * adds the slices). The WGSL is generated unrolled.
  *
  * @module
  */
@@ -21,12 +22,9 @@
 import { envVar } from "./_env.ts";
 import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
-import { tiledOuterWgsl } from "./tiled_outer.ts";
 import { ceilDiv, type ChunkShape, foldWorkgroups } from "./dispatch.ts";
 import {
-  emitDecodeHeader,
   emitRowAndRange,
-  emitStepLoop,
   emitTileStores,
   emitWeightWords,
   TILE_PROLOGUE,
@@ -48,16 +46,14 @@ export interface TiledConfig extends TileShape {
   bias: boolean;
   /** Write partial sums of K-slices to a [split][m][n] scratch buffer instead of y. */
   split: boolean;
-  /** Workgroup memory as rows of K with vec4 dot products, or K-major with outer products. */
-  layout?: "rows" | "outer";
-  /** Load the next K-step into registers while this one computes (more registers). */
+  /** Load the next K-step into registers while this one computes (more registers; default on). */
   prefetch?: boolean;
   /**
-   * Rows layout: workgroup arrays of rows indexed `[row][k]` with the compute
-   * loop unrolled, so k is a constant and a load's bounds check (WebGPU clamps
-   * every dynamic index) is on its row alone, the same for the whole kernel.
+   * Index workgroup memory as one flat array (`[row · PAD + k]`, a clamp per
+   * load) instead of rows at constant K offsets; only for comparison
+   * (H200 M = 512: 2112 µs flat, 1756 by rows).
    */
-  rows2d?: boolean;
+  flat?: boolean;
 }
 
 /** Runtime shape of one tiled dispatch (one weight chunk). */
@@ -130,31 +126,13 @@ export function tileFor(
   return { tm: Math.min(tm0, 64) as 16 | 32 | 64, tn: 64, padded: false };
 }
 
-/**
- * The workgroup-memory layout for tile height `tm`: K-major outer products
- * (without the register prefetch) at 64, K-contiguous rows otherwise.
- * `KQUANT_TILED_LAYOUT=rows|outer` overrides it for experiments. H200,
- * bench/experiments/tiled_layouts.ts, M = 64: 374 µs vs 399 (14336×4096),
- * 386 vs 426 (4096×14336); at M = 32 the outer layout took 1.3× as long, at
- * M ≥ 128 1.1–1.2×.
- */
-export function layoutFor(tm: number): "rows" | "outer" {
-  const forced = envVar("KQUANT_TILED_LAYOUT");
-  if (forced === "rows" || forced === "outer") return forced;
-  return tm === 64 ? "outer" : "rows";
-}
-
 /** The tiled kernel for a config and shape. */
 export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec {
-  const layout = config.layout ?? layoutFor(config.tm);
-  // The rows layout needs the prefetch (H200 M = 512: 7% slower without), the
-  // outer one at TM = 64 does better without it (fewer registers).
-  const cfg = { ...config, layout, prefetch: config.prefetch ?? layout === "rows" };
+  const cfg = { ...config, prefetch: config.prefetch ?? true, flat: config.flat ?? false };
   const key = [
     "q5k-tiled",
-    layout,
     cfg.prefetch ? "prefetch" : "noprefetch",
-    cfg.rows2d ? "2d" : "flat",
+    cfg.flat ? "flat" : "rows",
     `m${cfg.tm}`,
     `n${cfg.tn}`,
     cfg.padded ? "pad" : "nopad",
@@ -162,9 +140,9 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     cfg.split ? "split" : "whole",
   ].join(":");
   return {
-    name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}, ${layout}${cfg.split ? ", split-K" : ""})`,
+    name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
     key,
-    wgsl: cachedWgsl(key, () => layout === "outer" ? tiledOuterWgsl(cfg) : tiledWgsl(cfg)),
+    wgsl: cachedWgsl(key, () => tiledWgsl(cfg)),
     ...tiledGrid(cfg, shape),
   };
 }
@@ -213,9 +191,9 @@ function tiledWgsl(cfg: TiledConfig): string {
   const E = Math.max(1, (TM * KQ) / 256); // activation vec4s each thread stages per step
   const few = TM * KQ < 256; // fewer activation vec4s than threads: some threads stage none
   const at = (array: string, row: string, k: string) =>
-    cfg.rows2d
-      ? `${array}[${row}][${k}]`
-      : `${array}[${row.includes(" ") ? `(${row})` : row} * PAD + ${k}]`;
+    cfg.flat
+      ? `${array}[${row.includes(" ") ? `(${row})` : row} * PAD + ${k}]`
+      : `${array}[${row}][${k}]`;
   for (const i of ms) for (const jj of ns) emit(`  var c${i}_${jj} = 0.0;`);
   // Double buffering: the next K-step's activations and weight words are
   // loaded into registers while the current step computes from workgroup memory.
@@ -270,16 +248,16 @@ function tiledWgsl(cfg: TiledConfig): string {
     }
   };
   const compute = () => {
-    if (cfg.rows2d) {
+    if (cfg.flat) {
+      emit(`    for (var kq = 0u; kq < KQ; kq++) {`);
+      step("kq");
+      emit(`    }`);
+    } else {
       for (const kq of range(KQ)) {
         emit(`    {`);
         step(`${kq}u`);
         emit(`    }`);
       }
-    } else {
-      emit(`    for (var kq = 0u; kq < KQ; kq++) {`);
-      step("kq");
-      emit(`    }`);
     }
   };
   emitStepLoop(cfg.prefetch ?? true, load, stage, compute, emit);
@@ -300,11 +278,11 @@ ${TILED_PARAMS}
 ${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
 
 ${
-    cfg.rows2d
-      ? `var<workgroup> xs: array<array<vec4<f32>, PAD>, TM>;  // [m][k / 4]
-var<workgroup> ws: array<array<vec4<f32>, PAD>, TN>;  // [n][k / 4]`
-      : `var<workgroup> xs: array<vec4<f32>, ${TM * PAD}>;  // [m][k / 4]
+    cfg.flat
+      ? `var<workgroup> xs: array<vec4<f32>, ${TM * PAD}>;  // [m][k / 4]
 var<workgroup> ws: array<vec4<f32>, ${TN * PAD}>;  // [n][k / 4]`
+      : `var<workgroup> xs: array<array<vec4<f32>, PAD>, TM>;  // [m][k / 4]
+var<workgroup> ws: array<array<vec4<f32>, PAD>, TN>;  // [n][k / 4]`
   }
 
 @compute @workgroup_size(WG)
@@ -313,4 +291,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 ${lines.join("\n")}
 }
 `;
+}
+
+/**
+ * Emits the K loop: with `prefetch`, the first
+ * step's loads before the loop and the next step's after the barrier (in
+ * flight during the math); without it, each step's loads at its start. Then
+ * `stage` (registers → workgroup memory), a barrier, `compute`, a barrier.
+ */
+function emitStepLoop(
+  prefetch: boolean,
+  load: (kb: string, indent: string) => void,
+  stage: () => void,
+  compute: () => void,
+  emit: (s: string) => void,
+): void {
+  if (prefetch) load("k_begin", "  ");
+  emit(`  for (var kb = k_begin; kb < k_end; kb += BK) {`);
+  if (!prefetch) load("kb", "    ");
+  stage();
+  emit(`    workgroupBarrier();`);
+  if (prefetch) {
+    emit(`    if (kb + BK < k_end) {`);
+    load("(kb + BK)", "      ");
+    emit(`    }`);
+  }
+  compute();
+  emit(`    workgroupBarrier();`);
+  emit(`  }`);
+}
+
+/**
+ * Emits the opening of the weight decode (two threads per row): the
+ * sub-block `j` and its `d1 = d·sc`, `m1 = dmin·m` in llama.cpp's order.
+ */
+function emitDecodeHeader(emit: (s: string) => void): void {
+  emit(`    if (lid < 2u * TN) {`);
+  emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
+  emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
+  emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
+  emit(`      let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
 }

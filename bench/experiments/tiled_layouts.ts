@@ -1,9 +1,8 @@
 /**
- * Which tiled-kernel variant computes prefill fastest: the two
- * workgroup-memory layouts (`rows`: K-contiguous rows, vec4 products chained
- * as FMAs, flat or row-indexed (`2d`) arrays; `outer`: K-major, one FMA per
- * output per k), with and without the register prefetch of the next K-step
- * and at several K-splits, timed
+ * Which tiled-kernel variant computes prefill fastest: workgroup memory as
+ * arrays of rows read at constant K offsets (`rows`, the kernel's) or as one
+ * flat array indexed in a K loop (`flat`, a bounds clamp per load), with and
+ * without the register prefetch of the next K-step, at several K-splits, timed
  * per pass at several M; plus an FMA-only kernel for the f32 throughput this
  * WebGPU stack reaches at all. Prints TFLOP/s. A measuring aid for kernel
  * work, not a benchmark of the library.
@@ -37,13 +36,11 @@ export interface Candidate {
   partBytes: number;
 }
 
-/** The kernel variants compared: layout, register prefetch, row-indexed workgroup arrays. */
+/** The kernel variants compared: workgroup memory as rows or one flat array, register prefetch. */
 export const VARIANTS = [
-  { layout: "rows", prefetch: true, rows2d: false },
-  { layout: "rows", prefetch: true, rows2d: true },
-  { layout: "rows", prefetch: false, rows2d: true },
-  { layout: "outer", prefetch: true, rows2d: false },
-  { layout: "outer", prefetch: false, rows2d: false },
+  { label: "flat", flat: true, prefetch: true },
+  { label: "rows", flat: false, prefetch: true },
+  { label: "rows no-prefetch", flat: false, prefetch: false },
 ] as const;
 
 /**
@@ -68,11 +65,8 @@ export function candidates(
       ? [splitReduceKernel(m, n, splits, false, maxWorkgroupsPerDimension)]
       : [];
     const partBytes = splits > 1 ? splits * m * n * 4 : 0;
-    for (const variant of VARIANTS) {
-      const cfg = { ...tile, bias: false, split: splits > 1, ...variant };
-      const label = `${variant.layout}${variant.rows2d ? " 2d" : ""}${
-        variant.prefetch ? "" : " no-prefetch"
-      }`;
+    for (const { label, flat, prefetch } of VARIANTS) {
+      const cfg = { ...tile, bias: false, split: splits > 1, flat, prefetch };
       out.push({
         label: `${label} ${tile.tm}x${tile.tn} split ${splits}`,
         specs: [tiledKernel(cfg, shape), ...reduce],
