@@ -41,3 +41,14 @@ Deno.test("requestDevice() probes the subgroup layout the mat-vec reduction reli
   }
   device.destroy();
 });
+
+Deno.test("subgroupLayout() and probeSubgroupLayout() reject what is not a device, and keep working", async () => {
+  const { probeSubgroupLayout, subgroupLayout } = await import("./subgroup_layout.ts");
+  assert.throws(() => subgroupLayout(undefined as never), TypeError, "current value is undefined");
+  assert.throws(() => subgroupLayout({} as never), TypeError, "must be a GPUDevice");
+  await assert.rejects(probeSubgroupLayout(5 as never), TypeError, "current value is 5");
+  const device = await requestDevice();
+  assert.equal((await probeSubgroupLayout(device)).source, "probed");
+  assert.equal(subgroupLayout(device).source, "probed");
+  device.destroy();
+});

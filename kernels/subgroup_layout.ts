@@ -9,6 +9,8 @@
  * @module
  */
 
+import { instance } from "./_validate.ts";
+
 /** A device's subgroup facts. */
 export interface SubgroupLayout {
   /** Smallest subgroup size seen or reported (0 when subgroups are not granted). */
@@ -28,8 +30,10 @@ const probed = new WeakMap<GPUDevice, SubgroupLayout>();
  *
  * @param device The device.
  * @returns Its layout.
+ * @throws {TypeError} If `device` is not a GPUDevice.
  */
 export function subgroupLayout(device: GPUDevice): SubgroupLayout {
+  instance("read the subgroup layout", "device", device, GPUDevice, "GPUDevice");
   const known = probed.get(device);
   if (known) return known;
   if (!device.features.has("subgroups" as GPUFeatureName)) {
@@ -47,6 +51,7 @@ export function subgroupLayout(device: GPUDevice): SubgroupLayout {
  *
  * @param device The device.
  * @returns Its layout.
+ * @throws {TypeError} If `device` is not a GPUDevice.
  * @example GPU
  * ```ts ignore
  * import { probeSubgroupLayout } from "@kquant/webgpu";
@@ -56,6 +61,7 @@ export function subgroupLayout(device: GPUDevice): SubgroupLayout {
  * ```
  */
 export async function probeSubgroupLayout(device: GPUDevice): Promise<SubgroupLayout> {
+  instance("probe the subgroup layout", "device", device, GPUDevice, "GPUDevice");
   if (!device.features.has("subgroups" as GPUFeatureName)) {
     const none: SubgroupLayout = { minSize: 0, linear: false, source: "probed" };
     probed.set(device, none);
