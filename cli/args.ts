@@ -110,7 +110,8 @@ function positiveInt(flag: string, text: string): number {
   return v;
 }
 
-function intList(flag: string, text: string): number[] {
+/** Parses a comma-separated list of positive integers; throws a UsageError naming `text` otherwise. */
+export function intList(flag: string, text: string): number[] {
   const parts = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
   if (parts.length === 0) {
     throw new UsageError(`${flag} must list at least one number, current value is "${text}"`);

@@ -19,6 +19,7 @@ import { Q5KEmbedding } from "../../kernels/embedding.ts";
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
 import { mulberry32 } from "../../kernels/_rng.ts";
 import { GpuTimer } from "../timing.ts";
+import { intList } from "../../cli/args.ts";
 import { emptyKernel } from "./pass_cost.ts";
 
 /**
@@ -74,7 +75,7 @@ if (import.meta.main) {
   const cache = new DispatchCache(device, "experiment");
   const measure = { minTimeMs: 300, maxIters: 100000, warmup: 4, warmupMs: 300 };
   const k = 4096;
-  const count = Number(Deno.args[0] ?? 4096);
+  const [count] = intList("ids", Deno.args[0] ?? "4096");
   const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const rows = Math.min(128256, Math.floor(limit / ((k / 256) * 176)));
   const blob = makeQ5KBlob(rows, k, { seed: 2 });

@@ -26,6 +26,7 @@ import {
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
 import { ceilDiv } from "../../kernels/dispatch.ts";
 import { GpuTimer } from "../timing.ts";
+import { intList } from "../../cli/args.ts";
 import { weightCopies } from "../sweep.ts";
 
 /** One candidate: a label and the kernels of one product (tiled, then split-K reduce). */
@@ -109,7 +110,7 @@ if (import.meta.main) {
   const cache = new DispatchCache(device, "experiment");
   const measure = { minTimeMs: 150, maxIters: 100000, warmup: 4, warmupMs: 300 };
   const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
-  const ms = Deno.args.length ? Deno.args.map(Number) : [64, 128, 512];
+  const ms = Deno.args.length ? intList("M", Deno.args.join(",")) : [64, 128, 512];
   // deno-lint-ignore no-console
   const log = (s: string) => console.log(s);
   {
