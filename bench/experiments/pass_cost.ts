@@ -15,20 +15,37 @@ import { requestDevice } from "../../kernels/device.ts";
 import { dispatch, DispatchCache, type KernelSpec } from "../../kernels/_gpu.ts";
 import { GpuTimer } from "../timing.ts";
 
-/** An empty kernel over `groups` workgroups that never stores (but could). */
-export function emptyKernel(groups: number): KernelSpec {
+/**
+ * A kernel over `groups` workgroups of 256 that runs `body` (WGSL statements;
+ * `g` is the global invocation id) and stores to y only when `condition`
+ * holds, which the uniform makes impossible: the compiler must keep the work,
+ * and nothing is written.
+ */
+export function sinkKernel(
+  name: string,
+  key: string,
+  groups: number,
+  body: string,
+  condition: string,
+): KernelSpec {
   return {
-    name: "empty",
-    key: `experiment-empty-${groups}`,
+    name,
+    key,
     wgsl: `struct P { a: u32, b: u32, c: u32, d: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  if (g.x == p.a) { y[0] = 1.0; }
+${body}
+  if (${condition}) { y[0] = 1.0; }
 }`,
     workgroups: [groups, 1, 1],
     uniforms: new Uint32Array([0xffffffff, 0, 0, 0]),
   };
+}
+
+/** An empty kernel over `groups` workgroups that never stores (but could). */
+export function emptyKernel(groups: number): KernelSpec {
+  return sinkKernel("empty", `experiment-empty-${groups}`, groups, "", "g.x == p.a");
 }
 
 if (import.meta.main) {

@@ -26,6 +26,7 @@ import {
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
 import { ceilDiv } from "../../kernels/dispatch.ts";
 import { GpuTimer } from "../timing.ts";
+import { sinkKernel } from "./pass_cost.ts";
 import { intList } from "../../cli/args.ts";
 import { weightCopies } from "../sweep.ts";
 
@@ -80,14 +81,11 @@ export function candidates(
 
 /** A kernel of FMAs only: 8 independent chains of `iters`·4 FMAs per thread. */
 export function fmaPeakKernel(groups: number, iters: number): KernelSpec {
-  return {
-    name: "fma peak",
-    key: `experiment-fma-peak-${iters}`,
-    wgsl: `struct P { a: u32, b: u32, c: u32, d: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  let s = f32(g.x) * 1e-9;
+  return sinkKernel(
+    "fma peak",
+    `experiment-fma-peak-${iters}`,
+    groups,
+    `  let s = f32(g.x) * 1e-9;
   var c0 = vec4<f32>(s); var c1 = c0 + 1.0; var c2 = c0 + 2.0; var c3 = c0 + 3.0;
   var c4 = c0 + 4.0; var c5 = c0 + 5.0; var c6 = c0 + 6.0; var c7 = c0 + 7.0;
   let a = vec4<f32>(0.999, 0.998, 0.997, 0.996);
@@ -96,12 +94,9 @@ export function fmaPeakKernel(groups: number, iters: number): KernelSpec {
     c0 = fma(c0, a, b); c1 = fma(c1, a, b); c2 = fma(c2, a, b); c3 = fma(c3, a, b);
     c4 = fma(c4, a, b); c5 = fma(c5, a, b); c6 = fma(c6, a, b); c7 = fma(c7, a, b);
   }
-  let t = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7;
-  if (t.x + t.y + t.z + t.w == f32(p.a)) { y[0] = 1.0; }
-}`,
-    workgroups: [groups, 1, 1],
-    uniforms: new Uint32Array([0xffffffff, 0, 0, 0]),
-  };
+  let t = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7;`,
+    "t.x + t.y + t.z + t.w == f32(p.a)",
+  );
 }
 
 if (import.meta.main) {
