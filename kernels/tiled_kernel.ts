@@ -191,9 +191,7 @@ function tiledWgsl(cfg: TiledConfig): string {
   const E = Math.max(1, (TM * KQ) / 256); // activation vec4s each thread stages per step
   const few = TM * KQ < 256; // fewer activation vec4s than threads: some threads stage none
   const at = (array: string, row: string, k: string) =>
-    cfg.flat
-      ? `${array}[${row.includes(" ") ? `(${row})` : row} * PAD + ${k}]`
-      : `${array}[${row}][${k}]`;
+    cfg.flat ? `${array}[(${row}) * PAD + ${k}]` : `${array}[${row}][${k}]`;
   for (const i of ms) for (const jj of ns) emit(`  var c${i}_${jj} = 0.0;`);
   // Double buffering: the next K-step's activations and weight words are
   // loaded into registers while the current step computes from workgroup memory.
@@ -224,7 +222,13 @@ function tiledWgsl(cfg: TiledConfig): string {
       const store = `${at("xs", `(lid + ${256 * e}u) / KQ`, "lid % KQ")} = xr${e};`;
       emit(few ? `    if (lid < ${TM * KQ}u) { ${store} }` : `    ${store}`);
     }
-    emitDecodeHeader(emit);
+    // Two threads per weight row decode the sub-block with llama.cpp's
+    // d1 = d·sc and m1 = dmin·m.
+    emit(`    if (lid < 2u * TN) {`);
+    emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
+    emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
+    emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
+    emit(`      let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
     for (const i of range(4)) {
       const comp = "xyzw"[i];
       emit(
@@ -260,7 +264,7 @@ function tiledWgsl(cfg: TiledConfig): string {
       }
     }
   };
-  emitStepLoop(cfg.prefetch ?? true, load, stage, compute, emit);
+  emitStepLoop(cfg.prefetch !== false, load, stage, compute, emit);
   emitTileStores(cfg, TM / 16, TN / 16, emit);
 
   return /* wgsl */ `${Q5K_WGSL}
@@ -294,10 +298,10 @@ ${lines.join("\n")}
 }
 
 /**
- * Emits the K loop: with `prefetch`, the first
- * step's loads before the loop and the next step's after the barrier (in
- * flight during the math); without it, each step's loads at its start. Then
- * `stage` (registers → workgroup memory), a barrier, `compute`, a barrier.
+ * Emits the K loop: with `prefetch`, the first step's loads before the loop
+ * and the next step's after the barrier (in flight during the math); without
+ * it, each step's loads at its start. Then `stage` (registers → workgroup
+ * memory), a barrier, `compute`, a barrier.
  */
 function emitStepLoop(
   prefetch: boolean,
@@ -319,16 +323,4 @@ function emitStepLoop(
   compute();
   emit(`    workgroupBarrier();`);
   emit(`  }`);
-}
-
-/**
- * Emits the opening of the weight decode (two threads per row): the
- * sub-block `j` and its `d1 = d·sc`, `m1 = dmin·m` in llama.cpp's order.
- */
-function emitDecodeHeader(emit: (s: string) => void): void {
-  emit(`    if (lid < 2u * TN) {`);
-  emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
-  emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
-  emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
-  emit(`      let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
 }
