@@ -10,6 +10,7 @@
  * @module
  */
 
+import { envVar } from "./_env.ts";
 import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { foldWorkgroups } from "./dispatch.ts";
@@ -23,6 +24,8 @@ export interface EmbeddingShape {
   /** Rows of the whole table: ids at or past it come out as zeros (from the first chunk's dispatch). */
   tableRows: number;
   maxWorkgroupsPerDimension: number;
+  /** Ids each thread gathers, all its loads issued before its first store (default 1). */
+  idsPerThread?: 1 | 2 | 4;
 }
 
 /** 256 threads: 16 per super-block, 16 super-blocks per workgroup. */
@@ -30,15 +33,24 @@ const WG = 256;
 /** Super-blocks per workgroup. */
 const BPW = WG / 16;
 
+/**
+ * Ids a thread gathers: 1, or `KQUANT_EMBEDDING_IDS` (1, 2 or 4) for experiments.
+ */
+export function idsPerThreadFor(): 1 | 2 | 4 {
+  const tuned = Number(envVar("KQUANT_EMBEDDING_IDS") ?? "");
+  return tuned === 2 || tuned === 4 ? tuned : 1;
+}
+
 /** The embedding kernel for a shape. */
 export function embeddingKernel(shape: EmbeddingShape): KernelSpec {
   const nb = shape.k / 256;
-  const [gy, gz] = foldWorkgroups(shape.count, shape.maxWorkgroupsPerDimension);
-  const key = `q5k-embedding:wg${WG}:16x4`;
+  const per = shape.idsPerThread ?? 1;
+  const [gy, gz] = foldWorkgroups(Math.ceil(shape.count / per), shape.maxWorkgroupsPerDimension);
+  const key = `q5k-embedding:wg${WG}:16x4:ids${per}`;
   return {
-    name: `q5_K embedding (wg=${WG})`,
+    name: `q5_K embedding (wg=${WG}${per > 1 ? `, ${per} ids a thread` : ""})`,
     key,
-    wgsl: cachedWgsl(key, embeddingWgsl),
+    wgsl: cachedWgsl(key, () => embeddingWgsl(per)),
     workgroups: [Math.ceil(nb / BPW), gy, gz],
     uniforms: new Uint32Array([
       shape.count,
@@ -53,7 +65,44 @@ export function embeddingKernel(shape: EmbeddingShape): KernelSpec {
   };
 }
 
-function embeddingWgsl(): string {
+function embeddingWgsl(per: number): string {
+  const us = Array.from({ length: per }, (_, u) => u);
+  const lines: string[] = [];
+  const emit = (s: string) => lines.push(s);
+  // Every id's words are loaded (from block 0 of the chunk where the id is
+  // not this chunk's) before the first store, so the loads are in flight together.
+  for (const u of us) {
+    emit(`  let i${u} = g * ${per}u + ${u}u;`);
+    emit(`  let id${u} = select(0u, ids[min(i${u}, p.count - 1u)], i${u} < p.count);`);
+    emit(`  let mine${u} = i${u} < p.count && id${u} < p.table_rows && id${u} >= p.row0 &&`);
+    emit(`    id${u} - p.row0 < p.rows;`);
+    emit(`  let base${u} = select(0u, ((id${u} - p.row0) * p.nb + b) * BLOCK_U32, mine${u});`);
+    emit(`  let hd${u} = w[base${u}];`);
+    emit(`  let sc${u} = vec3<u32>(w[base${u} + 1u], w[base${u} + 2u], w[base${u} + 3u]);`);
+    emit(`  let qh${u} = w[base${u} + QH_U32 + l4];`);
+    for (const s of [0, 1, 2, 3]) emit(`  let qs${u}_${s} = w[base${u} + QS_U32 + ${8 * s}u + l4];`);
+  }
+  for (const u of us) {
+    emit(`  let out${u} = i${u} * (p.k / 4u) + b * 64u + t;`);
+    emit(`  if (mine${u}) {`);
+    emit(`    let d = f16_bits_to_f32(hd${u} & 0xffffu);`);
+    emit(`    let dmin = f16_bits_to_f32(hd${u} >> 16u);`);
+    for (const s of [0, 1, 2, 3]) {
+      emit(`    {`);
+      emit(`      let j = hi + ${2 * s}u;`);
+      emit(`      let sm = scale_min(j, sc${u}.x, sc${u}.y, sc${u}.z);`);
+      emit(`      let d1 = d * f32(sm.x);`);
+      emit(`      let m1 = dmin * f32(sm.y);`);
+      emit(`      y[out${u} + ${16 * s}u] = d1 * unpack_q(quants4(qs${u}_${s}, qh${u}, j)) - m1;`);
+      emit(`    }`);
+    }
+    // lookup() range-checks ids on the host; ids that reach the GPU out of
+    // range through encode() never read outside the table: the first chunk's
+    // dispatch writes zeros for them. Rows of other chunks are their own dispatch's.
+    emit(`  } else if (i${u} < p.count && id${u} >= p.table_rows && p.row0 == 0u) {`);
+    for (const s of [0, 1, 2, 3]) emit(`    y[out${u} + ${16 * s}u] = vec4<f32>(0.0);`);
+    emit(`  }`);
+  }
   return /* wgsl */ `${Q5K_WGSL}
 const WG = ${WG}u;
 const BPW = ${BPW}u;
@@ -69,10 +118,9 @@ struct Params {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = wid.y + wid.z * p.groups_y;
+  let g = wid.y + wid.z * p.groups_y;
   let b = wid.x * BPW + lid / 16u;
-  if (i >= p.count || b >= p.nb) { return; }
-  let id = ids[i];
+  if (g * ${per}u >= p.count || b >= p.nb) { return; }
   // Thread t of a block writes output vec4s t, t + 16, t + 32, t + 48, so each
   // store instruction covers contiguous memory: vec4 v holds weights 4v..4v+3
   // of sub-block v / 8 = t / 8 + 2s (qs group s, low nibbles for t < 8),
@@ -80,33 +128,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let t = lid % 16u;
   let l4 = t % 8u;
   let hi = t / 8u;
-  let out = i * (p.k / 4u) + b * 64u + t;
-  // lookup() range-checks ids on the host; ids that reach the GPU out of range
-  // through encode() never read outside the table: the first chunk's dispatch
-  // writes zeros for them. Rows of other chunks are their own dispatch's.
-  if (id >= p.table_rows) {
-    if (p.row0 == 0u) {
-      for (var s = 0u; s < 4u; s++) { y[out + 16u * s] = vec4<f32>(0.0); }
-    }
-    return;
-  }
-  if (id < p.row0 || id - p.row0 >= p.rows) { return; }
-  let base = ((id - p.row0) * p.nb + b) * BLOCK_U32;
-  let hd = w[base];
-  let s0 = w[base + 1u];
-  let s1 = w[base + 2u];
-  let s2 = w[base + 3u];
-  let qh = w[base + QH_U32 + l4];
-  let d = f16_bits_to_f32(hd & 0xffffu);
-  let dmin = f16_bits_to_f32(hd >> 16u);
-  for (var s = 0u; s < 4u; s++) {
-    let j = hi + 2u * s;
-    let qs = w[base + QS_U32 + 8u * s + l4];
-    let sm = scale_min(j, s0, s1, s2);
-    let d1 = d * f32(sm.x);
-    let m1 = dmin * f32(sm.y);
-    y[out + 16u * s] = d1 * unpack_q(quants4(qs, qh, j)) - m1;
-  }
+${lines.join("\n")}
 }
 `;
 }

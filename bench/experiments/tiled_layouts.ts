@@ -40,9 +40,10 @@ export interface Candidate {
 
 /** The kernel variants compared: workgroup memory as rows or one flat array, register prefetch. */
 export const VARIANTS = [
-  { label: "flat", flat: true, prefetch: true },
-  { label: "rows", flat: false, prefetch: true },
-  { label: "rows no-prefetch", flat: false, prefetch: false },
+  { label: "flat", flat: true, prefetch: true, doubleBuffer: false },
+  { label: "rows", flat: false, prefetch: true, doubleBuffer: false },
+  { label: "rows no-prefetch", flat: false, prefetch: false, doubleBuffer: false },
+  { label: "rows db16", flat: false, prefetch: true, doubleBuffer: true },
 ] as const;
 
 /**
@@ -67,8 +68,8 @@ export function candidates(
       ? [splitReduceKernel(m, n, splits, false, maxWorkgroupsPerDimension)]
       : [];
     const partBytes = splits > 1 ? splits * m * n * 4 : 0;
-    for (const { label, flat, prefetch } of VARIANTS) {
-      const cfg = { ...tile, bias: false, split: splits > 1, flat, prefetch };
+    for (const { label, flat, prefetch, doubleBuffer } of VARIANTS) {
+      const cfg = { ...tile, bias: false, split: splits > 1, flat, prefetch, doubleBuffer };
       out.push({
         label: `${label} ${tile.tm}x${tile.tn} split ${splits}`,
         specs: [tiledKernel(cfg, shape), ...reduce],
