@@ -36,6 +36,7 @@ Deno.test("renderChart gives every series in the legend its own color", () => {
     software: false,
     scaledDown: false,
     crossoverM: 8,
+    crossover: { maxMatvecM: 8, maxRowLaneM: 8, maxInt8MatvecM: 8, source: "test" },
     measuredCrossover: [],
     date: "2026-01-01T00:00:00Z",
     results,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { crossoverFor } from "../kernels/crossover.ts";
+import { type Crossover, crossoverFor } from "../kernels/crossover.ts";
 import { hasPackedDot } from "../kernels/linear.ts";
 import { KERNEL_LIMITS } from "../kernels/device.ts";
 import { probeSubgroupLayout } from "../kernels/subgroup_layout.ts";
@@ -27,7 +27,7 @@ export interface DeviceInfo {
     consecutive?: boolean;
   };
   timestamps: { available: boolean; advancing: boolean };
-  crossover: { maxMatvecM: number; source: string };
+  crossover: Crossover;
   /** Whether WGSL has `dot4I8Packed`, which the opt-in int8 activations need. */
   int8: boolean;
 }

@@ -5,6 +5,7 @@
  */
 
 import { type BenchReport, type BenchResult, SHARED_PASS_OPS } from "./sweep.ts";
+import type { Crossover } from "../kernels/crossover.ts";
 
 const COLUMNS: { head: string; get: (r: BenchResult) => string; left?: boolean }[] = [
   { head: "op", get: (r) => r.op, left: true },
@@ -53,7 +54,7 @@ export function formatHeader(report: BenchReport): string {
     `1-pass    "1-pass read µs": one streaming read of the weight bytes in a single pass (same copies), the per-pass bound at that size`,
     `shared    "shared pass µs": per op with ${SHARED_PASS_OPS} ops recorded into one compute pass (record()), writing the same y, as a model step runs them`,
     `CPU       "CPU µs": CPU time to encode, finish and submit one pass; above the median, the GPU waited for the CPU`,
-    `crossover auto uses mat-vec up to M = ${report.crossoverM}`,
+    `crossover ${crossoverText(report.crossover)}`,
     `weights   ${
       report.software
         ? "one copy per shape"
@@ -101,6 +102,14 @@ export function formatTable(report: BenchReport): string {
         : `crossover ${c.n}×${c.k}${what}: tiled is faster than mat-vec from M = ${from}`;
     out.push(line("", c.tiledFromM));
     if (c.int8TiledFromM !== undefined) out.push(line(" (int8)", c.int8TiledFromM));
+    const lane = (what: string, from: number | null | undefined) =>
+      from === undefined ? [] : [
+        `crossover ${c.n}×${c.k}: ${what} ${
+          from === null ? "at no M measured from there up" : `from M = ${from}`
+        }`,
+      ];
+    out.push(...lane("lane-per-row is faster than mat-vec", c.rowLaneFromM));
+    out.push(...lane("tiled is faster than lane-per-row", c.tiledOverRowLaneFromM));
   }
   return out.join("\n");
 }
@@ -134,4 +143,10 @@ export function formatCsv(report: BenchReport): string {
 /** The report as pretty JSON. */
 export function formatJson(report: BenchReport): string {
   return JSON.stringify(report, null, 2) + "\n";
+}
+
+/** What `"auto"` runs at which M, in words. */
+export function crossoverText(c: Crossover): string {
+  const lanes = c.maxRowLaneM > c.maxMatvecM ? `, lane-per-row up to ${c.maxRowLaneM}` : "";
+  return `auto uses mat-vec up to M = ${c.maxMatvecM}${lanes}, tiled above (int8: mat-vec up to ${c.maxInt8MatvecM}): ${c.source}`;
 }

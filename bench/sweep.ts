@@ -10,7 +10,7 @@ import { hasPackedDot, Q5KLinear } from "../kernels/linear.ts";
 import { Q5KEmbedding } from "../kernels/embedding.ts";
 import { makeQ5KBlob } from "../kernels/make_blob.ts";
 import { dispatch, DispatchCache } from "../kernels/_gpu.ts";
-import { crossoverFor } from "../kernels/crossover.ts";
+import { type Crossover, crossoverFor } from "../kernels/crossover.ts";
 import { mulberry32 } from "../kernels/_rng.ts";
 import { ceilDiv } from "../kernels/dispatch.ts";
 import { type Clock, type EncodeFn, GpuTimer, type MeasureOptions, type Timing } from "./timing.ts";
@@ -33,7 +33,7 @@ export interface BenchConfig {
    * `"int8"`, `"tiled-int8"`: the mat-vec or the tiled kernel with the opt-in
    * 8-bit activations, at every M.
    */
-  variants: ("auto" | "matvec" | "tiled" | "int8" | "tiled-int8")[];
+  variants: ("auto" | "matvec" | "rowlane" | "tiled" | "int8" | "tiled-int8")[];
   embedding: { rows: number; k: number; counts: number[] };
   measure: MeasureOptions;
   dense: boolean;
@@ -89,13 +89,22 @@ export interface BenchReport {
   ceilingBytes: number;
   software: boolean;
   scaledDown: boolean;
+  /** `"auto"` runs mat-vec up to this M (f32). */
   crossoverM: number;
-  /** Per shape, from which M tiled beats mat-vec (f32; and with int8 activations where both ran). */
+  /** Every switch point `"auto"` uses on this device, and where they came from. */
+  crossover: Crossover;
+  /**
+   * Per shape, from which M tiled beats mat-vec (f32; and with int8
+   * activations where both ran), the lane-per-row kernel beats mat-vec, and
+   * tiled beats the lane-per-row kernel (where those ran).
+   */
   measuredCrossover: {
     n: number;
     k: number;
     tiledFromM: number | null;
     int8TiledFromM?: number | null;
+    rowLaneFromM?: number | null;
+    tiledOverRowLaneFromM?: number | null;
   }[];
   llamaCpp?: { backend: string; libDir: string };
   date: string;
@@ -371,7 +380,9 @@ export async function runBench(
         });
         for (const [i, m] of config.ms.entries()) {
           const shape = { m, n, k, maxWorkgroupsPerDimension: maxDim };
-          const spec = m <= crossoverFor(adapter.info).maxMatvecM
+          // The dense baseline's own crossover: mat-vec up to where the Q5_K
+          // int8 path keeps it (16 on NVIDIA, 8 elsewhere).
+          const spec = m <= crossoverFor(adapter.info).maxInt8MatvecM
             ? denseMatvecKernel(shape, subgroups)
             : denseTiledKernel(shape);
           let turn = 0;
@@ -486,6 +497,12 @@ export async function runBench(
       ...(both("int8", "tiled-int8")
         ? { int8TiledFromM: tiledFrom(results, n, k, "matvec-int8", "tiled-int8") }
         : {}),
+      ...(config.variants.includes("rowlane")
+        ? {
+          rowLaneFromM: tiledFrom(results, n, k, "matvec", "rowlane"),
+          tiledOverRowLaneFromM: tiledFrom(results, n, k, "rowlane", "tiled"),
+        }
+        : {}),
     }))
     : [];
   const report: BenchReport = {
@@ -504,6 +521,7 @@ export async function runBench(
     software,
     scaledDown: false,
     crossoverM: crossoverFor(adapter.info).maxMatvecM,
+    crossover: crossoverFor(adapter.info),
     measuredCrossover,
     llamaCpp: ggml ? { backend: ggml.backendName, libDir: ggml.libDir } : undefined,
     date: new Date().toISOString(),

@@ -18,7 +18,13 @@ import {
   SOFTWARE_MS,
   SOFTWARE_SHAPES,
 } from "../bench/sweep.ts";
-import { formatCsv, formatHeader, formatJson, formatTable } from "../bench/report.ts";
+import {
+  crossoverText,
+  formatCsv,
+  formatHeader,
+  formatJson,
+  formatTable,
+} from "../bench/report.ts";
 import { renderChart } from "../bench/chart.ts";
 import { probeDevice } from "../bench/probe.ts";
 
@@ -170,7 +176,7 @@ async function info(o: InfoOptions): Promise<number> {
           : "timestamp-query present but not advancing")
         : "no timestamp-query (bench uses wall clock)",
     ],
-    ["crossover", `auto uses mat-vec up to M = ${i.crossover.maxMatvecM}: ${i.crossover.source}`],
+    ["crossover", crossoverText(i.crossover)],
     [
       "int8",
       i.int8

@@ -94,8 +94,9 @@ Deno.test("cli bench --json prints one object with every documented field", asyn
   assert.equal(typeof report.backend, "string");
   const linear = report.results.filter((x: { op: string }) => x.op === "linear");
   const emb = report.results.filter((x: { op: string }) => x.op === "embedding");
-  // 2 M × (auto, matvec, tiled, matvec-int8, tiled-int8)
-  assert.equal(linear.length, 2 * 5);
+  // 2 M × (auto, matvec, rowlane, tiled, matvec-int8, tiled-int8)
+  assert.equal(linear.length, 2 * 6);
+  assert.ok(linear.some((x: { variant: string }) => x.variant === "rowlane"));
   assert.ok(linear.some((x: { variant: string }) => x.variant === "matvec-int8"));
   assert.ok(linear.some((x: { variant: string }) => x.variant === "tiled-int8"));
   assert.equal(emb.length, 2);
@@ -124,6 +125,9 @@ Deno.test("cli bench --json prints one object with every documented field", asyn
   assert.equal(emb[1].m, 4);
   assert.equal(emb[1].n, 64);
   assert.equal(report.measuredCrossover.length, 1);
+  assert.ok("rowLaneFromM" in report.measuredCrossover[0]);
+  assert.ok("tiledOverRowLaneFromM" in report.measuredCrossover[0]);
+  assert.equal(typeof report.crossover.maxRowLaneM, "number");
 });
 
 Deno.test("cli bench prints an aligned table, CSV, and an SVG chart", async () => {
@@ -137,6 +141,8 @@ Deno.test("cli bench prints an aligned table, CSV, and an SVG chart", async () =
   assert.match(header, /median µs.*GB\/s.*GFLOP\/s.*% ceiling/);
   assert.equal(dashes.replace(/[^ ]/g, "").length > 5, true);
   assert.match(r.stdout, /crossover 256×256:/);
+  assert.match(r.stdout, /crossover 256×256: lane-per-row is faster than mat-vec /);
+  assert.match(r.stdout, /^crossover auto uses mat-vec up to M = \d+/m);
   const svg = await Deno.readTextFile(`${dir}/c.svg`);
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.match(svg, /median latency \(µs\)/);
@@ -151,7 +157,7 @@ Deno.test("cli bench prints an aligned table, CSV, and an SVG chart", async () =
     lines[0],
     "op,variant,m,n,k,medianUs,p10Us,p90Us,gbps,gflops,pctOfCeiling,denseUs,llamaCppUs,readUs,sharedPassUs,cpuUs",
   );
-  assert.equal(lines.length, 1 + 10 + 2);
+  assert.equal(lines.length, 1 + 12 + 2);
   await Deno.remove(dir, { recursive: true });
 });
 

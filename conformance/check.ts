@@ -123,7 +123,7 @@ export async function checkLinear(
   const family = layer.kernelFor(m);
   const int8 = activations === "int8";
   const label = `${variant === "auto" ? `auto→${family}` : variant}${int8 ? "-int8" : ""}${
-    family === "tiled" ? "" : `/${layer.reduction}`
+    family === "matvec" ? `/${layer.reduction}` : ""
   }`;
   layer.destroy();
   const primary = compareNmse(out, data.ref, int8 ? LINEAR_INT8_REF_NMSE : LINEAR_REF_NMSE);

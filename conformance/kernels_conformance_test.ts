@@ -12,13 +12,13 @@ const device = await testDevice();
 /** Worst NMSE seen per variant, printed at the end for the issue notes. */
 const worst = new Map<string, number>();
 
-Deno.test("the conformance runs cover auto, both mat-vec reductions where granted, tiled and int8", () => {
+Deno.test("the conformance runs cover auto, both mat-vec reductions where granted, lane-per-row, tiled and int8", () => {
   const runs = linearRuns(device).map(([v, r, a]) => `${v}/${r}/${a}`);
   assert.equal(runs.includes("matvec/auto/int8"), hasPackedDot());
   assert.equal(runs.includes("tiled/auto/int8"), hasPackedDot());
   assert.ok(
     runs.includes("matvec/workgroup/f32") && runs.includes("tiled/auto/f32") &&
-      runs.includes("auto/auto/f32"),
+      runs.includes("rowlane/auto/f32") && runs.includes("auto/auto/f32"),
   );
   if (device.features.has("subgroups" as GPUFeatureName)) {
     assert.ok(runs.includes("matvec/subgroup/f32"));

@@ -26,7 +26,7 @@ export function linearRuns(device: GPUDevice): [LinearVariant, Reduction, Activa
   if (device.features.has("subgroups" as GPUFeatureName)) {
     runs.push(["matvec", "subgroup", "f32"]);
   }
-  runs.push(["tiled", "auto", "f32"]);
+  runs.push(["rowlane", "auto", "f32"], ["tiled", "auto", "f32"]);
   if (hasPackedDot()) runs.push(["matvec", "auto", "int8"], ["tiled", "auto", "int8"]);
   return runs;
 }

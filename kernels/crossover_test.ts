@@ -2,16 +2,35 @@ import assert from "node:assert/strict";
 import { crossoverFor } from "./crossover.ts";
 import { splitsFor, tileBytes, tileFor } from "./tiled_kernel.ts";
 import { matvecConfigFor } from "./matvec_config.ts";
+import { rowLaneConfigFor, rowLaneSplits } from "./rowlane_kernel.ts";
 
 const info = (vendor: string, description = "") =>
   ({ vendor, description, architecture: "", device: "" }) as GPUAdapterInfo;
 
-Deno.test("crossoverFor() uses the measured value for NVIDIA and 8 elsewhere", () => {
-  assert.equal(crossoverFor(info("4318", "NVIDIA H200")).maxMatvecM, 16);
-  assert.equal(crossoverFor(info("0x10de")).maxMatvecM, 16);
-  assert.equal(crossoverFor(info("65541", "llvmpipe (LLVM 15.0.6, 256 bits)")).maxMatvecM, 8);
-  assert.equal(crossoverFor(undefined).maxMatvecM, 8);
-  assert.match(crossoverFor(info("4318")).source, /measured/);
+Deno.test("crossoverFor() uses the measured values for NVIDIA and llama.cpp's 8 elsewhere", () => {
+  const nvidia = { maxMatvecM: 2, maxRowLaneM: 32, maxInt8MatvecM: 16 };
+  const { source, ...h200 } = crossoverFor(info("4318", "NVIDIA H200"));
+  assert.deepEqual(h200, nvidia);
+  assert.match(source, /measured/);
+  assert.equal(crossoverFor(info("0x10de")).maxRowLaneM, 32);
+  const fallback = { maxMatvecM: 8, maxRowLaneM: 8, maxInt8MatvecM: 8 };
+  const { source: _, ...soft } = crossoverFor(info("65541", "llvmpipe (LLVM 15.0.6, 256 bits)"));
+  assert.deepEqual(soft, fallback);
+  assert.equal(crossoverFor(undefined).maxRowLaneM, 8);
+});
+
+Deno.test("rowLaneConfigFor() picks the column group that holds M within workgroup memory", () => {
+  const mcs = [1, 2, 3, 8, 9, 16, 17, 64].map((m) => rowLaneConfigFor(m, 49152, false, false).mc);
+  assert.deepEqual(mcs, [2, 2, 4, 8, 16, 16, 32, 32]);
+  assert.equal(rowLaneConfigFor(64, 16384, false, false).mc, 16); // 32 columns need 32 KiB
+  const narrow = rowLaneConfigFor(8, 49152, true, false);
+  assert.deepEqual(narrow, { mc: 8, r: 2, wg: 128, pairs: true, bias: true, split: false });
+  assert.equal(rowLaneConfigFor(16, 49152, false, true).wg, 256);
+  // H200-measured slice counts: 14336×4096 at M = 16 (28 groups) → 8, M = 8 (56) → 16.
+  assert.equal(rowLaneSplits({ mc: 16, wg: 256 }, 28, 16), 8);
+  assert.equal(rowLaneSplits({ mc: 8, wg: 128 }, 56, 16), 16);
+  assert.equal(rowLaneSplits({ mc: 16, wg: 256 }, 8, 56), 28); // 4096×14336
+  assert.equal(rowLaneSplits({ mc: 32, wg: 256 }, 10000, 16), 1);
 });
 
 Deno.test("tileFor() picks the M edge that holds M and the largest tile memory allows", () => {

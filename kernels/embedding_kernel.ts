@@ -80,7 +80,9 @@ function embeddingWgsl(per: number): string {
     emit(`  let hd${u} = w[base${u}];`);
     emit(`  let sc${u} = vec3<u32>(w[base${u} + 1u], w[base${u} + 2u], w[base${u} + 3u]);`);
     emit(`  let qh${u} = w[base${u} + QH_U32 + l4];`);
-    for (const s of [0, 1, 2, 3]) emit(`  let qs${u}_${s} = w[base${u} + QS_U32 + ${8 * s}u + l4];`);
+    for (const s of [0, 1, 2, 3]) {
+      emit(`  let qs${u}_${s} = w[base${u} + QS_U32 + ${8 * s}u + l4];`);
+    }
   }
   for (const u of us) {
     emit(`  let out${u} = i${u} * (p.k / 4u) + b * 64u + t;`);

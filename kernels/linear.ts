@@ -23,7 +23,8 @@ import { quantizedXBytes, quantizeXKernel } from "./quantize_x_kernel.ts";
 import { splitReduceKernel, splitsFor, tiledKernel, tileFor } from "./tiled_kernel.ts";
 import { tiledInt8Kernel } from "./tiled_int8_kernel.ts";
 import { ceilDiv } from "./dispatch.ts";
-import { crossoverFor } from "./crossover.ts";
+import { type Crossover, crossoverFor } from "./crossover.ts";
+import { rowLaneConfigFor, rowLaneGroups, rowLaneKernel, rowLaneSplits } from "./rowlane_kernel.ts";
 import { subgroupLayout } from "./subgroup_layout.ts";
 import {
   bindingLimit,
@@ -35,7 +36,7 @@ import {
 } from "./_validate.ts";
 
 /** Which kernel family runs a linear layer. */
-export type LinearVariant = "auto" | "matvec" | "tiled";
+export type LinearVariant = "auto" | "matvec" | "rowlane" | "tiled";
 /** How mat-vec partial sums are reduced. */
 export type Reduction = "auto" | "subgroup" | "workgroup";
 /** What the mat-vec kernel multiplies the weights with. */
@@ -49,7 +50,10 @@ export interface Q5KLinearOptions {
   k: number;
   /** Optional bias of length n. */
   bias?: Float32Array;
-  /** Kernel family; `"auto"` (default) picks by M at the device's crossover. */
+  /**
+   * Kernel family; `"auto"` (default) picks by M at the device's crossover.
+   * `"rowlane"` (the lane-per-row kernel for small batches) has no int8 form.
+   */
   variant?: LinearVariant;
   /** Mat-vec reduction; `"auto"` uses subgroups where the device granted them. */
   reduction?: Reduction;
@@ -76,7 +80,7 @@ interface Plan {
   reduce: { spec: KernelSpec; bytes: number } | null;
 }
 
-const VARIANTS: readonly LinearVariant[] = ["auto", "matvec", "tiled"];
+const VARIANTS: readonly LinearVariant[] = ["auto", "matvec", "rowlane", "tiled"];
 const REDUCTIONS: readonly Reduction[] = ["auto", "subgroup", "workgroup"];
 const ACTIVATIONS: readonly Activations[] = ["f32", "int8"];
 const PACKED_DOT = "packed_4x8_integer_dot_product";
@@ -127,8 +131,10 @@ export class Q5KLinear {
   readonly variant: LinearVariant;
   /** The reduction the mat-vec kernel uses on this device. */
   readonly reduction: "subgroup" | "workgroup";
-  /** `"auto"` uses mat-vec for M up to this. */
+  /** `"auto"` uses mat-vec for M up to this (`crossover.maxInt8MatvecM` with int8 activations). */
   readonly maxMatvecM: number;
+  /** Where `"auto"` switches kernel families on this device, and why. */
+  readonly crossover: Crossover;
   /** What the mat-vec kernel multiplies with (see {@linkcode Q5KLinearOptions.activations}). */
   readonly activations: Activations;
   #weights: GpuBlob;
@@ -156,7 +162,10 @@ export class Q5KLinear {
     this.k = k;
     this.variant = variant;
     this.reduction = reduction;
-    this.maxMatvecM = crossoverFor(device.adapterInfo).maxMatvecM;
+    this.crossover = crossoverFor(device.adapterInfo);
+    this.maxMatvecM = activations === "int8"
+      ? this.crossover.maxInt8MatvecM
+      : this.crossover.maxMatvecM;
     this.#weights = weights;
     this.#bias = bias;
     this.activations = activations;
@@ -210,6 +219,11 @@ export class Q5KLinear {
     }
     const reduction = wanted === "auto" ? (usable ? "subgroup" : "workgroup") : wanted;
     const activations = oneOf(action, "activations", options.activations ?? "f32", ACTIVATIONS);
+    if (activations === "int8" && variant === "rowlane") {
+      throw new RangeError(
+        `Cannot ${action}: variant "rowlane" has no int8 form (use "matvec", "tiled" or "auto"), current value is "rowlane" with activations "int8"`,
+      );
+    }
     if (activations === "int8" && !hasPackedDot()) {
       throw new RangeError(
         `Cannot ${action}: activations "int8" needs the WGSL language feature ${PACKED_DOT}, which this runtime lacks; current value is "int8"`,
@@ -230,9 +244,11 @@ export class Q5KLinear {
   }
 
   /** The kernel family that runs batch size `m`. */
-  kernelFor(m: number): "matvec" | "tiled" {
+  kernelFor(m: number): "matvec" | "rowlane" | "tiled" {
     if (this.variant !== "auto") return this.variant;
-    return m <= this.maxMatvecM ? "matvec" : "tiled";
+    if (m <= this.maxMatvecM) return "matvec";
+    const rowLane = this.activations === "f32" && m <= this.crossover.maxRowLaneM;
+    return rowLane ? "rowlane" : "tiled";
   }
 
   #check(action: string, m: unknown): number {
@@ -302,12 +318,17 @@ export class Q5KLinear {
     if (plan) return plan;
     const family = this.kernelFor(m);
     const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
-    const { tm, tn, padded } = tileFor(this.device.limits.maxComputeWorkgroupStorageSize, m);
+    const storage = this.device.limits.maxComputeWorkgroupStorageSize;
+    const { tm, tn, padded } = tileFor(storage, m);
+    const lanes = rowLaneConfigFor(m, storage, false, false);
     const chunks = this.#weights.chunks;
+    const nb = this.k / 256;
     // Split-K only with one weight binding (the partial sums index all of N).
-    let splits = family === "tiled" && chunks.length === 1
-      ? splitsFor(ceilDiv(this.n, tn) * ceilDiv(m, tm), this.k / 256)
-      : 1;
+    let splits = chunks.length > 1 || family === "matvec"
+      ? 1
+      : family === "tiled"
+      ? splitsFor(ceilDiv(this.n, tn) * ceilDiv(m, tm), nb)
+      : rowLaneSplits(lanes, rowLaneGroups(lanes, m, this.n), nb);
     if (splits > 1 && splits * m * this.n * 4 > this.device.limits.maxStorageBufferBindingSize) {
       splits = 1;
     }
@@ -339,6 +360,8 @@ export class Q5KLinear {
             ),
             shape,
           )
+          : family === "rowlane"
+          ? rowLaneKernel({ ...lanes, bias: this.#bias !== null && !split, split }, shape)
           : (int8 ? tiledInt8Kernel : tiledKernel)(
             { tm, tn, padded, bias: this.#bias !== null && !split, split },
             shape,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { testDevice } from "../conformance/test_device.ts";
-import { Q5KLinear } from "./linear.ts";
+import { hasPackedDot, Q5KLinear } from "./linear.ts";
 import { makeQ5KBlob } from "./make_blob.ts";
 import { dequantizeQ5K } from "./dequantize.ts";
 import { uniformF32 } from "./_rng.ts";
@@ -20,7 +20,7 @@ Deno.test("Q5KLinear adds the bias on every variant", async () => {
   const bias = uniformF32(n, 3, -5, 5);
   const ref = reference(blob, x, m, n, k);
   for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) ref[i * n + j] += bias[j];
-  for (const variant of ["auto", "matvec", "tiled"] as const) {
+  for (const variant of ["auto", "matvec", "rowlane", "tiled"] as const) {
     const layer = Q5KLinear.create(device, blob, { n, k, bias, variant });
     const c = compareNmse(await layer.run(x, m), ref, 1e-10);
     assert.ok(c.ok, `${variant}: ${c.detail}`);
@@ -72,7 +72,7 @@ Deno.test("Q5KLinear splits weights over several bindings when one is too small"
   const blob = makeQ5KBlob(n, k, { seed: 5, mode: "edge" });
   for (const m of [1, 5, 70]) {
     const x = uniformF32(m * k, m);
-    for (const variant of ["matvec", "tiled"] as const) {
+    for (const variant of ["matvec", "rowlane", "tiled"] as const) {
       // 64 KiB bindings: 300 rows of 704 bytes need 4 chunks.
       const layer = Q5KLinear.create(device, blob, { n, k, variant, maxBindingBytes: 65536 });
       const c = compareNmse(await layer.run(x, m), reference(blob, x, m, n, k), 1e-10);
@@ -82,12 +82,29 @@ Deno.test("Q5KLinear splits weights over several bindings when one is too small"
   }
 });
 
-Deno.test("Q5KLinear auto picks mat-vec up to the crossover and tiled above it", () => {
+Deno.test("Q5KLinear auto picks mat-vec, lane-per-row and tiled at the device's crossover", () => {
   const layer = Q5KLinear.create(device, makeQ5KBlob(16, 256), { n: 16, k: 256 });
+  const { maxMatvecM, maxRowLaneM, maxInt8MatvecM } = layer.crossover;
+  assert.equal(layer.maxMatvecM, maxMatvecM);
   assert.equal(layer.kernelFor(1), "matvec");
-  assert.equal(layer.kernelFor(layer.maxMatvecM), "matvec");
-  assert.equal(layer.kernelFor(layer.maxMatvecM + 1), "tiled");
+  assert.equal(layer.kernelFor(maxMatvecM), "matvec");
+  if (maxRowLaneM > maxMatvecM) {
+    assert.equal(layer.kernelFor(maxMatvecM + 1), "rowlane");
+    assert.equal(layer.kernelFor(maxRowLaneM), "rowlane");
+  }
+  assert.equal(layer.kernelFor(maxRowLaneM + 1), "tiled");
   layer.destroy();
+  if (hasPackedDot()) {
+    const int8 = Q5KLinear.create(device, makeQ5KBlob(16, 256), {
+      n: 16,
+      k: 256,
+      activations: "int8",
+    });
+    assert.equal(int8.maxMatvecM, maxInt8MatvecM);
+    assert.equal(int8.kernelFor(maxInt8MatvecM), "matvec");
+    assert.equal(int8.kernelFor(maxInt8MatvecM + 1), "tiled");
+    int8.destroy();
+  }
   const forced = Q5KLinear.create(device, makeQ5KBlob(16, 256), {
     n: 16,
     k: 256,
@@ -126,6 +143,11 @@ Deno.test("Q5KLinear rejects bad input before dispatching, and keeps working", a
   assert.throws(create(blob, { n, k, reduction: "tree" }), RangeError, '"tree"');
   assert.throws(create(blob, { n, k, activations: "int4" }), RangeError, '"int4"');
   assert.throws(create(blob, { n, k, activations: 8 }), RangeError, "current value is 8");
+  assert.throws(
+    create(blob, { n, k, variant: "rowlane", activations: "int8" }),
+    RangeError,
+    'current value is "rowlane" with activations "int8"',
+  );
   assert.throws(create(blob, null as never), TypeError);
   assert.throws(() => Q5KLinear.create({} as never, blob, { n, k }), TypeError, "device");
 
@@ -352,4 +374,19 @@ Deno.test("Q5KLinear split-K at a block count the slices do not divide, after a 
     }
     layer.destroy();
   }
+});
+
+Deno.test("Q5KLinear lane-per-row: every column group size, several column groups, split-K and a ragged last row group", async () => {
+  // N = 520: two 512-row groups at 256 lanes (the second holds 8 rows);
+  // K = 2048 splits into slices of whole blocks; M = 40 and 70 walk 2 and 3
+  // column groups of 32.
+  const [n, k] = [520, 2048];
+  const blob = makeQ5KBlob(n, k, { seed: 70, mode: "random" });
+  const layer = Q5KLinear.create(device, blob, { n, k, variant: "rowlane" });
+  for (const m of [70, 1, 2, 3, 7, 9, 16, 31, 40]) {
+    const x = uniformF32(m * k, 71 + m);
+    const c = compareNmse(await layer.run(x, m), reference(blob, x, m, n, k), 1e-10);
+    assert.ok(c.ok, `m=${m}: ${c.detail}`);
+  }
+  layer.destroy();
 });

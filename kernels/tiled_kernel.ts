@@ -24,8 +24,8 @@ import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { ceilDiv, type ChunkShape, foldWorkgroups } from "./dispatch.ts";
 import {
-  emitRowAndRange,
   emitHalfStepWords,
+  emitRowAndRange,
   emitTileStores,
   emitWeightWords,
   TILE_PROLOGUE,

@@ -100,29 +100,22 @@ export function fmaPeakKernel(groups: number, iters: number): KernelSpec {
   );
 }
 
-if (import.meta.main) {
-  const device = await requestDevice();
+/**
+ * Times each candidate product per pass, over rotating weight copies (so they
+ * come from memory, not L2), for each shape (default: the Llama-3-8B MLP
+ * shapes) and M; logs µs and TFLOP/s.
+ */
+export async function timeCandidates(
+  device: GPUDevice,
+  ms: number[],
+  candidatesFor: (m: number, n: number, k: number) => Candidate[],
+  log: (line: string) => void,
+  shapes: [number, number][] = [[14336, 4096], [4096, 14336]],
+): Promise<void> {
   const timer = new GpuTimer(device);
   const cache = new DispatchCache(device, "experiment");
   const measure = { minTimeMs: 150, maxIters: 100000, warmup: 4, warmupMs: 300 };
-  const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
-  const ms = Deno.args.length ? intList("M", Deno.args.join(",")) : [64, 128, 512];
-  // deno-lint-ignore no-console
-  const log = (s: string) => console.log(s);
-  {
-    const groups = 132 * 64;
-    const iters = 4096;
-    const y = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
-    const t = await timer.measure((encoder, timestampWrites) => {
-      const pass = encoder.beginComputePass({ timestampWrites });
-      dispatch(device, pass, fmaPeakKernel(groups, iters), cache, [y]);
-      pass.end();
-    }, measure);
-    const flops = groups * 256 * iters * 8 * 4 * 2;
-    log(`fma peak\t${t.medianUs.toFixed(1)} µs\t${(flops / t.medianUs / 1e6).toFixed(1)} TFLOP/s`);
-    y.destroy();
-  }
-  for (const [n, k] of [[14336, 4096], [4096, 14336]]) {
+  for (const [n, k] of shapes) {
     const blob = makeQ5KBlob(n, k, { seed: 1 });
     const copies = weightCopies(blob.byteLength, false);
     const ws = Array.from({ length: copies }, () => uploadStorage(device, "weights", blob));
@@ -134,7 +127,7 @@ if (import.meta.main) {
     );
     const y = device.createBuffer({ size: mMax * n * 4, usage: GPUBufferUsage.STORAGE });
     for (const m of ms) {
-      for (const c of candidates(m, n, k, maxDim)) {
+      for (const c of candidatesFor(m, n, k)) {
         const part = c.partBytes
           ? device.createBuffer({ size: c.partBytes, usage: GPUBufferUsage.STORAGE })
           : null;
@@ -159,4 +152,31 @@ if (import.meta.main) {
   }
   timer.destroy();
   cache.destroy();
+}
+
+if (import.meta.main) {
+  const device = await requestDevice();
+  const ms = Deno.args.length ? intList("M", Deno.args.join(",")) : [64, 128, 512];
+  // deno-lint-ignore no-console
+  const log = (s: string) => console.log(s);
+  {
+    const timer = new GpuTimer(device);
+    const cache = new DispatchCache(device, "experiment");
+    const measure = { minTimeMs: 150, maxIters: 100000, warmup: 4, warmupMs: 300 };
+    const groups = 132 * 64;
+    const iters = 4096;
+    const y = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
+    const t = await timer.measure((encoder, timestampWrites) => {
+      const pass = encoder.beginComputePass({ timestampWrites });
+      dispatch(device, pass, fmaPeakKernel(groups, iters), cache, [y]);
+      pass.end();
+    }, measure);
+    const flops = groups * 256 * iters * 8 * 4 * 2;
+    log(`fma peak\t${t.medianUs.toFixed(1)} µs\t${(flops / t.medianUs / 1e6).toFixed(1)} TFLOP/s`);
+    y.destroy();
+    timer.destroy();
+    cache.destroy();
+  }
+  const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
+  await timeCandidates(device, ms, (m, n, k) => candidates(m, n, k, maxDim), log);
 }

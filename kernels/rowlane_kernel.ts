@@ -1,0 +1,236 @@
+/**
+ * The lane-per-row Q5_K kernel for small batches above the mat-vec (M ≈ 9…64).
+ *
+ * The tiled kernel stages dequantized weights in workgroup memory, and every
+ * thread reads back the weights of its tile columns: at a 16-row tile each
+ * weight read from workgroup memory feeds one FMA per thread, so small M is
+ * bound by workgroup-memory bandwidth, not by FMAs. Here each lane owns R
+ * whole weight rows instead: it reads its rows' block words itself, decodes
+ * four weights at a time into registers (llama.cpp's operation order) and
+ * multiplies them with the MC activation columns of its column group, which
+ * the workgroup stages in workgroup memory one super-block at a time and every
+ * lane reads at the same address (a broadcast). A weight is decoded once per
+ * column group and never written to workgroup memory. K is split into slices
+ * of whole super-blocks (a second kernel adds them) so that enough lanes run.
+ * The loop over a block's 8 sub-blocks stays a loop; the words and columns
+ * inside are unrolled, so each workgroup load's bounds clamp is one per
+ * sub-block.
+ *
+ * @module
+ */
+
+import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
+import { Q5K_WGSL } from "./_wgsl_q5k.ts";
+import { ceilDiv } from "./dispatch.ts";
+import { TILED_PARAMS, tiledGrid } from "./_tiled_parts.ts";
+import { exactSplits, type TiledShape } from "./tiled_kernel.ts";
+
+/** Compile-time choices of the lane-per-row kernel. */
+export interface RowLaneConfig {
+  /** Activation columns per dispatch column group (accumulators per row). */
+  mc: 2 | 4 | 8 | 16 | 32;
+  /** Weight rows per lane (each activation load feeds 4·R FMAs). */
+  r: 1 | 2 | 4;
+  /** Lanes per workgroup. */
+  wg: 64 | 128 | 256;
+  /** Add a bias vector (never with splits: the reduction adds it). */
+  bias: boolean;
+  /** Write partial sums of K-slices to a [split][m][n] scratch buffer instead of y. */
+  split: boolean;
+  /** Loop over the block's 4 sub-block pairs, the pair unrolled (else over its 8 sub-blocks). */
+  pairs?: boolean;
+}
+
+/**
+ * The lane-per-row config for batch size `m` within the device's workgroup
+ * memory (MC KiB of activations): the column group the smallest of 2, 4, 8,
+ * 16, 32 that holds M (32 above, M > 32 walks column groups), two rows a
+ * lane; up to 8 columns 128 lanes looping over sub-block pairs, above 256
+ * lanes looping over sub-blocks. Measured on an H200 (`bench/experiments/small_batch.ts`,
+ * 14336×4096, 4096×14336, 4096×4096): at M = 8 128 lanes over pairs took
+ * 72.4, 80.0, 33.3 µs against 81.9, 82.0, 34.3 for 256 lanes over
+ * sub-blocks; at M = 16 256 lanes over sub-blocks 105.8, 110.0, 41.6 against
+ * 119.6, 123.9, 42.6; 4 rows a lane and 64-lane workgroups were slower
+ * wherever they were tried except 64 lanes at M = 3 (within 1%).
+ */
+export function rowLaneConfigFor(
+  m: number,
+  maxWorkgroupStorage: number,
+  bias: boolean,
+  split: boolean,
+): RowLaneConfig {
+  const fits = ([2, 4, 8, 16, 32] as const).filter((c) => c * 1024 <= maxWorkgroupStorage);
+  const mc = fits.find((c) => m <= c) ?? fits[fits.length - 1];
+  const narrow = mc <= 8;
+  return { mc, r: 2, wg: narrow ? 128 : 256, pairs: narrow, bias, split };
+}
+
+/**
+ * K-slices for a lane-per-row grid of `groups` workgroups over `nb`
+ * super-blocks: the fewest equal slices (any count up to `nb`) that give
+ * about 128 Ki lanes for up to 8 columns, 64 Ki above (H200: 14336×4096 at
+ * M = 16 took 105.8 µs in 8 slices of 28 workgroups, 111.3 in 16; at M = 8
+ * 72.4 µs in 16 slices of 56, 76.1 in 8).
+ */
+export function rowLaneSplits(
+  cfg: Pick<RowLaneConfig, "mc" | "wg">,
+  groups: number,
+  nb: number,
+): number {
+  const lanes = cfg.mc <= 8 ? 131072 : 65536;
+  const want = Math.ceil(lanes / (cfg.wg * groups));
+  return exactSplits(nb, Math.min(nb, Math.max(1, want)));
+}
+
+/** The workgroups (row groups × column groups) of a lane-per-row dispatch before any split. */
+export function rowLaneGroups(
+  cfg: Pick<RowLaneConfig, "mc" | "r" | "wg">,
+  m: number,
+  rows: number,
+): number {
+  return ceilDiv(rows, cfg.wg * cfg.r) * ceilDiv(m, cfg.mc);
+}
+
+/** The lane-per-row kernel for a config and shape. */
+export function rowLaneKernel(cfg: RowLaneConfig, shape: TiledShape): KernelSpec {
+  const key = [
+    "q5k-rowlane",
+    `mc${cfg.mc}`,
+    `r${cfg.r}`,
+    `wg${cfg.wg}`,
+    cfg.bias ? "bias" : "nobias",
+    cfg.split ? "split" : "whole",
+    cfg.pairs ? "pairs" : "subblocks",
+  ].join(":");
+  return {
+    name: `q5_K lane per row (${cfg.mc} columns, ${cfg.r} rows a lane${
+      cfg.split ? ", split-K" : ""
+    })`,
+    key,
+    wgsl: cachedWgsl(key, () => rowLaneWgsl(cfg)),
+    ...tiledGrid({ tm: cfg.mc, tn: cfg.wg * cfg.r, bias: cfg.bias, split: cfg.split }, shape),
+  };
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+function rowLaneWgsl(cfg: RowLaneConfig): string {
+  const { mc: MC, r: R, wg: WG } = cfg;
+  const rs = range(R);
+  const lines: string[] = [];
+  const emit = (s: string) => lines.push(s);
+  for (const r of rs) {
+    emit(`  let wrow${r} = min(n0 + lid + ${r * WG}u, p.rows - 1u);`);
+    for (const m of range(MC)) emit(`  var c${r}_${m} = 0.0;`);
+  }
+  emit(`  for (var blk = b_begin; blk < b_end; blk++) {`);
+  // The column group's activations for this block: MC rows of 64 vec4s.
+  for (const e of range(Math.ceil((MC * 64) / WG))) {
+    emit(MC * 64 < WG ? `    if (lid < ${MC * 64}u) {` : `    {`);
+    emit(`      let v = lid + ${e * WG}u;`);
+    emit(`      let mm = v / 64u;`);
+    emit(`      let row = m0 + mm;`);
+    emit(
+      `      xs[mm][(v % 64u) / 8u][v % 8u] = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + blk * 64u + v % 64u], row < p.m);`,
+    );
+    emit(`    }`);
+  }
+  emit(`    workgroupBarrier();`);
+  for (const r of rs) {
+    emit(`    let base${r} = (wrow${r} * p.nb + blk) * BLOCK_VEC4;`);
+    emit(`    let hd${r} = w[base${r}];`);
+    emit(`    let d${r} = f16_bits_to_f32(hd${r}.x & 0xffffu);`);
+    emit(`    let dm${r} = f16_bits_to_f32(hd${r}.x >> 16u);`);
+  }
+  const words = (j: string, indent: string) => {
+    for (const r of rs) {
+      // qh: 32 bytes, bit j of byte l for weight l; qs: 32 bytes per sub-block
+      // pair, low nibbles for even j.
+      emit(`${indent}let qh${r}a = w[base${r} + 1u];`);
+      emit(`${indent}let qh${r}b = w[base${r} + 2u];`);
+      emit(`${indent}let qs${r}a = w[base${r} + 3u + 2u * (${j} / 2u)];`);
+      emit(`${indent}let qs${r}b = w[base${r} + 4u + 2u * (${j} / 2u)];`);
+    }
+  };
+  const subBlock = (j: string, indent: string) => {
+    for (const r of rs) {
+      emit(`${indent}let sm${r} = scale_min(${j}, hd${r}.y, hd${r}.z, hd${r}.w);`);
+      emit(`${indent}let d1_${r} = d${r} * f32(sm${r}.x);`);
+      emit(`${indent}let m1_${r} = dm${r} * f32(sm${r}.y);`);
+    }
+    for (const i of range(8)) {
+      const half = i < 4 ? "a" : "b";
+      const comp = "xyzw"[i % 4];
+      emit(`${indent}{`);
+      for (const r of rs) {
+        emit(
+          `${indent}  let w${r} = d1_${r} * unpack_q(quants4(qs${r}${half}.${comp}, qh${r}${half}.${comp}, ${j})) - m1_${r};`,
+        );
+      }
+      for (const m of range(MC)) {
+        emit(`${indent}  {`);
+        emit(`${indent}    let a = xs[${m}][${j}][${i}];`);
+        for (const r of rs) {
+          const f = (c: string, acc: string) => `fma(a.${c}, w${r}.${c}, ${acc})`;
+          emit(`${indent}    c${r}_${m} = ${f("w", f("z", f("y", f("x", `c${r}_${m}`))))};`);
+        }
+        emit(`${indent}  }`);
+      }
+      emit(`${indent}}`);
+    }
+  };
+  if (cfg.pairs) {
+    emit(`    for (var pair = 0u; pair < 4u; pair++) {`);
+    words("(2u * pair)", "      ");
+    for (const sub of [0, 1]) {
+      emit(`      {`);
+      subBlock(`(2u * pair + ${sub}u)`, "        ");
+      emit(`      }`);
+    }
+    emit(`    }`);
+  } else {
+    emit(`    for (var j = 0u; j < 8u; j++) {`);
+    words("j", "      ");
+    subBlock("j", "      ");
+    emit(`    }`);
+  }
+  emit(`    workgroupBarrier();`);
+  emit(`  }`);
+  for (const r of rs) {
+    emit(`  if (n0 + lid + ${r * WG}u < p.rows) {`);
+    emit(`    let n = p.row0 + n0 + lid + ${r * WG}u;`);
+    for (const m of range(MC)) {
+      emit(`    if (m0 + ${m}u < p.m) {`);
+      const at = cfg.split ? `(wid.z * p.m + m0 + ${m}u) * p.n + n` : `(m0 + ${m}u) * p.n + n`;
+      emit(`      y[${at}] = c${r}_${m}${cfg.bias ? " + bias[n]" : ""};`);
+      emit(`    }`);
+    }
+    emit(`  }`);
+  }
+  return /* wgsl */ `${Q5K_WGSL}
+const MC = ${MC}u;        // activation columns per column group
+const WG = ${WG}u;        // lanes per workgroup
+const TN = ${WG * R}u;    // weight rows per workgroup (${R} per lane)
+const TM = MC;
+${TILED_PARAMS}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
+
+var<workgroup> xs: array<array<array<vec4<f32>, 8>, 8>, MC>;  // [column][sub-block][word]
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let tile = wid.x + wid.y * p.groups_x;
+  if (tile >= p.tiles_n * ((p.m + TM - 1u) / TM)) { return; }
+  let n0 = (tile % p.tiles_n) * TN;
+  let m0 = (tile / p.tiles_n) * TM;
+  let k4 = p.k / 4u;
+  let b_begin = wid.z * (p.k_split / BLOCK_WEIGHTS);
+  let b_end = min(p.nb, b_begin + p.k_split / BLOCK_WEIGHTS);
+${lines.join("\n")}
+}
+`;
+}
