@@ -47,8 +47,10 @@ export interface RowLaneConfig {
  * memory (MC KiB of activations): the column group the smallest of 2, 4, 8,
  * 16, 32 that holds M (32 above, M > 32 walks column groups), two rows a
  * lane; up to 8 columns 128 lanes looping over sub-block pairs, above 256
- * lanes looping over sub-blocks. Measured on an H200 (`bench/experiments/small_batch.ts`,
- * 14336×4096, 4096×14336, 4096×4096): at M = 8 128 lanes over pairs took
+ * lanes looping over sub-blocks. Measured on an H200 with
+ * `bench/experiments/small_batch.ts` as it was on the working tree just
+ * before this kernel was committed (its K-splits then came from an earlier
+ * rule; 14336×4096, 4096×14336, 4096×4096): at M = 8 128 lanes over pairs took
  * 72.4, 80.0, 33.3 µs against 81.9, 82.0, 34.3 for 256 lanes over
  * sub-blocks; at M = 16 256 lanes over sub-blocks 105.8, 110.0, 41.6 against
  * 119.6, 123.9, 42.6; 4 rows a lane and 64-lane workgroups were slower
@@ -71,7 +73,8 @@ export function rowLaneConfigFor(
  * super-blocks: the fewest equal slices (any count up to `nb`) that give
  * about 128 Ki lanes for up to 8 columns, 64 Ki above (H200: 14336×4096 at
  * M = 16 took 105.8 µs in 8 slices of 28 workgroups, 111.3 in 16; at M = 8
- * 72.4 µs in 16 slices of 56, 76.1 in 8).
+ * 72.4 µs in 16 slices of 56, 76.1 in 8; the experiment runs of
+ * {@linkcode rowLaneConfigFor}).
  */
 export function rowLaneSplits(
   cfg: Pick<RowLaneConfig, "mc" | "wg">,
