@@ -26,6 +26,12 @@ export interface EmbeddingShape {
   maxWorkgroupsPerDimension: number;
   /** Ids each thread gathers, all its loads issued before its first store (default 1). */
   idsPerThread?: 1 | 2 | 4;
+  /**
+   * Workgroups along the ids (default: one per id). Fewer make each loop
+   * over the ids g, g + W, …, loading the next id's words before storing
+   * this one's (one id a thread only).
+   */
+  idGroups?: number;
 }
 
 /** 256 threads: 16 per super-block, 16 super-blocks per workgroup. */
@@ -45,12 +51,18 @@ export function idsPerThreadFor(): 1 | 2 | 4 {
 export function embeddingKernel(shape: EmbeddingShape): KernelSpec {
   const nb = shape.k / 256;
   const per = shape.idsPerThread ?? 1;
-  const [gy, gz] = foldWorkgroups(Math.ceil(shape.count / per), shape.maxWorkgroupsPerDimension);
-  const key = `q5k-embedding:wg${WG}:16x4:ids${per}`;
+  const groups = Math.ceil(shape.count / per);
+  const loop = shape.idGroups !== undefined && shape.idGroups < groups;
+  if (loop && per !== 1) throw new Error("internal: a looping gather takes one id a thread");
+  const idGroups = loop ? shape.idGroups! : groups;
+  const [gy, gz] = foldWorkgroups(idGroups, shape.maxWorkgroupsPerDimension);
+  const key = `q5k-embedding:wg${WG}:16x4:${loop ? "loop" : `ids${per}`}`;
   return {
-    name: `q5_K embedding (wg=${WG}${per > 1 ? `, ${per} ids a thread` : ""})`,
+    name: `q5_K embedding (wg=${WG}${per > 1 ? `, ${per} ids a thread` : ""}${
+      loop ? `, ${idGroups} workgroups looping over ids` : ""
+    })`,
     key,
-    wgsl: cachedWgsl(key, () => embeddingWgsl(per)),
+    wgsl: cachedWgsl(key, () => loop ? embeddingLoopWgsl() : embeddingWgsl(per)),
     workgroups: [Math.ceil(nb / BPW), gy, gz],
     uniforms: new Uint32Array([
       shape.count,
@@ -59,10 +71,95 @@ export function embeddingKernel(shape: EmbeddingShape): KernelSpec {
       shape.row0,
       shape.rows,
       gy,
-      0,
+      idGroups,
       shape.tableRows,
     ]),
   };
+}
+
+const PARAMS = /* wgsl */ `
+struct Params {
+  count: u32, k: u32, nb: u32, row0: u32,
+  rows: u32, groups_y: u32, id_groups: u32, table_rows: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+@group(0) @binding(2) var<storage, read> ids: array<u32>;
+@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;`;
+
+/**
+ * The gather as a loop over ids g, g + W, … (W = id_groups): the next id's
+ * block words are loaded, and the id after it, before this id's stores, so
+ * the loads are in flight while the stores go out.
+ */
+function embeddingLoopWgsl(): string {
+  return /* wgsl */ `${Q5K_WGSL}
+const WG = ${WG}u;
+const BPW = ${BPW}u;
+${PARAMS}
+
+struct Words { hd: u32, sc: vec3<u32>, qh: u32, qs: vec4<u32> }
+
+fn id_at(i: u32) -> u32 {
+  return select(0u, ids[min(i, p.count - 1u)], i < p.count);
+}
+
+// Whether item i (whose id is id) is this chunk's; its block words (block 0 of the
+// chunk where it is not, never outside the table).
+fn is_mine(i: u32, id: u32) -> bool {
+  return i < p.count && id < p.table_rows && id >= p.row0 && id - p.row0 < p.rows;
+}
+fn words_of(i: u32, id: u32, b: u32, l4: u32) -> Words {
+  let base = select(0u, ((id - p.row0) * p.nb + b) * BLOCK_U32, is_mine(i, id));
+  let qs = vec4<u32>(
+    w[base + QS_U32 + l4], w[base + QS_U32 + 8u + l4],
+    w[base + QS_U32 + 16u + l4], w[base + QS_U32 + 24u + l4],
+  );
+  return Words(w[base], vec3<u32>(w[base + 1u], w[base + 2u], w[base + 3u]), w[base + QH_U32 + l4], qs);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let g = wid.y + wid.z * p.groups_y;
+  let b = wid.x * BPW + lid / 16u;
+  if (g >= p.id_groups || b >= p.nb) { return; }
+  // The thread's place in a block as in the one-id kernel: vec4s t, t + 16,
+  // t + 32, t + 48 of the block's output, qs/qh word t % 8.
+  let t = lid % 16u;
+  let l4 = t % 8u;
+  let hi = t / 8u;
+  let step = p.id_groups;
+  var i = g;
+  var id_cur = id_at(i);
+  var words = words_of(i, id_cur, b, l4);
+  var id_next = id_at(i + step);
+  loop {
+    if (i >= p.count) { break; }
+    let id = id_cur;
+    let cur = words;
+    let mine = is_mine(i, id);
+    let out = i * (p.k / 4u) + b * 64u + t;
+    i += step;
+    id_cur = id_next;
+    words = words_of(i, id_cur, b, l4);
+    id_next = id_at(i + step);
+    if (mine) {
+      let d = f16_bits_to_f32(cur.hd & 0xffffu);
+      let dmin = f16_bits_to_f32(cur.hd >> 16u);
+      for (var s = 0u; s < 4u; s++) {
+        let j = hi + 2u * s;
+        let sm = scale_min(j, cur.sc.x, cur.sc.y, cur.sc.z);
+        let d1 = d * f32(sm.x);
+        let m1 = dmin * f32(sm.y);
+        y[out + 16u * s] = d1 * unpack_q(quants4(cur.qs[s], cur.qh, j)) - m1;
+      }
+    } else if (id >= p.table_rows && p.row0 == 0u) {
+      // Out-of-range ids (through encode()) give zeros from the first chunk's dispatch.
+      for (var s = 0u; s < 4u; s++) { y[out + 16u * s] = vec4<f32>(0.0); }
+    }
+  }
+}
+`;
 }
 
 function embeddingWgsl(per: number): string {
@@ -108,15 +205,7 @@ function embeddingWgsl(per: number): string {
   return /* wgsl */ `${Q5K_WGSL}
 const WG = ${WG}u;
 const BPW = ${BPW}u;
-
-struct Params {
-  count: u32, k: u32, nb: u32, row0: u32,
-  rows: u32, groups_y: u32, _a: u32, table_rows: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<u32>;
-@group(0) @binding(2) var<storage, read> ids: array<u32>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
+${PARAMS}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -60,12 +60,15 @@ Deno.test("the double-buffered tiled kernel matches the f64 reference, whole and
   }
 });
 
-Deno.test("the embedding gather of 2 or 4 ids a thread is bit-identical, ragged counts and bad ids included", async () => {
+Deno.test("the embedding gather of 2 or 4 ids a thread, or looping over ids, is bit-identical, ragged counts and bad ids included", async () => {
   const [rows, k] = [30, 768];
   const blob = makeQ5KBlob(rows, k, { seed: 90, mode: "edge" });
   const all = dequantizeQ5K(blob);
   const table = uploadStorage(device, "table", blob);
-  for (const idsPerThread of [2, 4] as const) {
+  const forms = [{ idsPerThread: 2 }, { idsPerThread: 4 }, { idGroups: 2 }, {
+    idGroups: 1,
+  }] as const;
+  for (const form of forms) {
     for (const ids of [[29, 0, 7], [3, 1000, 3, 12, 29], [5]]) {
       const idBuffer = uploadStorage(device, "ids", Uint32Array.from(ids));
       const bytes = ids.length * k * 4;
@@ -79,12 +82,12 @@ Deno.test("the embedding gather of 2 or 4 ids a thread is bit-identical, ragged 
         rows,
         tableRows: rows,
         maxWorkgroupsPerDimension: 65535,
-        idsPerThread,
+        ...form,
       });
       const got = new Float32Array(await run([spec], [[table, idBuffer, y]], y, bytes));
       const want = new Float32Array(ids.length * k);
       ids.forEach((id, i) => id < rows && want.set(all.subarray(id * k, (id + 1) * k), i * k));
-      assert.deepEqual(got, want, `${idsPerThread} ids a thread, ids ${ids}`);
+      assert.deepEqual(got, want, `${JSON.stringify(form)}, ids ${ids}`);
       idBuffer.destroy();
       y.destroy();
     }

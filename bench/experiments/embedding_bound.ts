@@ -3,7 +3,8 @@
  * from a 128256×4096 Q5_K table, one pass per op, next to kernels with the
  * same grid that only write the output (`write only`), that read the same
  * words and write them undecoded (`copy`), and an empty pass; then the
- * gather kernel with 1, 2 or 4 ids a thread. Prints µs and the
+ * gather kernel with 1, 2 or 4 ids a thread, and as a loop over ids on
+ * 264 to 2112 workgroups (multiples of an H100's or H200's 132 SMs). Prints µs and the
  * bytes-moved rate. A measuring aid for kernel work, not a benchmark of the
  * library (the comparison kernels compute garbage).
  *
@@ -122,6 +123,18 @@ if (import.meta.main) {
       idsPerThread,
     });
     await time(`gather, ${idsPerThread} ids a thread`, moved, spec, [w, idBuffer, y]);
+  }
+  for (const idGroups of [264, 528, 1056, 2112]) {
+    const spec = embeddingKernel({
+      count,
+      k,
+      row0: 0,
+      rows,
+      tableRows: rows,
+      maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+      idGroups,
+    });
+    await time(`gather, ${idGroups} workgroups looping over ids`, moved, spec, [w, idBuffer, y]);
   }
   for (const b of [w, idBuffer, y]) b.destroy();
   table.destroy();
