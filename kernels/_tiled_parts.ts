@@ -96,19 +96,3 @@ export function emitRowAndRange(emit: (s: string) => void): void {
   emit(`  let k_begin = wid.z * p.k_split;`);
   emit(`  let k_end = min(p.k, k_begin + p.k_split);`);
 }
-
-/**
- * Emits the loads of the half-sub-block K-step at `kb` (16 weights a row):
- * the block header `hd` and the vec4s of `qh` and `qs` holding the step's
- * words; each of a row's two threads decodes one half of them.
- */
-export function emitHalfStepWords(kb: string, indent: string, emit: (s: string) => void): void {
-  emit(`${indent}if (lid < 2u * TN) {`);
-  emit(`${indent}  let j = (${kb} % BLOCK_WEIGHTS) / 32u;`);
-  emit(`${indent}  let h = (${kb} % 32u) / 16u;`);
-  emit(`${indent}  let base = (wrow * p.nb + ${kb} / BLOCK_WEIGHTS) * BLOCK_VEC4;`);
-  emit(`${indent}  hd = w[base];`);
-  emit(`${indent}  qh = w[base + 1u + h];`);
-  emit(`${indent}  qs = w[base + 3u + 2u * (j / 2u) + h];`);
-  emit(`${indent}}`);
-}

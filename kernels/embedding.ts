@@ -15,7 +15,7 @@ import {
   readBack,
 } from "./_gpu.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
-import { embeddingKernel, idsPerThreadFor } from "./embedding_kernel.ts";
+import { embeddingKernel } from "./embedding_kernel.ts";
 import {
   bindingLimit,
   deviceAndOptions,
@@ -214,7 +214,6 @@ export class Q5KEmbedding {
         rows: chunk.rows,
         tableRows: this.rows,
         maxWorkgroupsPerDimension: this.device.limits.maxComputeWorkgroupsPerDimension,
-        idsPerThread: idsPerThreadFor(),
       }),
       table: { buffer: this.#table.buffer, offset: chunk.offset, size: chunk.size },
     }));

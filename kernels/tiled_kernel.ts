@@ -24,7 +24,6 @@ import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { ceilDiv, type ChunkShape, foldWorkgroups } from "./dispatch.ts";
 import {
-  emitHalfStepWords,
   emitRowAndRange,
   emitTileStores,
   emitWeightWords,
@@ -55,12 +54,6 @@ export interface TiledConfig extends TileShape {
    * (H200 M = 512: 2112 µs flat, 1756 by rows).
    */
   flat?: boolean;
-  /**
-   * K-steps of 16 (half a sub-block) into two sets of workgroup arrays: the
-   * next step is staged into one while this one is computed from the other,
-   * one barrier per step, so decoding overlaps the FMAs.
-   */
-  doubleBuffer?: boolean;
 }
 
 /** Runtime shape of one tiled dispatch (one weight chunk). */
@@ -135,19 +128,9 @@ export function tileFor(
 
 /** The tiled kernel for a config and shape. */
 export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec {
-  const cfg = {
-    ...config,
-    prefetch: config.prefetch ?? true,
-    flat: config.flat ?? false,
-    doubleBuffer: config.doubleBuffer ?? false,
-  };
-  if (cfg.doubleBuffer && (cfg.flat || !cfg.prefetch)) {
-    throw new Error("internal: the double-buffered tiled kernel has rows and prefetch only");
-  }
-  const bk = cfg.doubleBuffer ? 16 : BK;
+  const cfg = { ...config, prefetch: config.prefetch ?? true, flat: config.flat ?? false };
   const key = [
     "q5k-tiled",
-    cfg.doubleBuffer ? "db16" : "k32",
     cfg.prefetch ? "prefetch" : "noprefetch",
     cfg.flat ? "flat" : "rows",
     `m${cfg.tm}`,
@@ -157,9 +140,7 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     cfg.split ? "split" : "whole",
   ].join(":");
   return {
-    name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${bk}${cfg.doubleBuffer ? " x2" : ""}${
-      cfg.split ? ", split-K" : ""
-    })`,
+    name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
     key,
     wgsl: cachedWgsl(key, () => tiledWgsl(cfg)),
     ...tiledGrid(cfg, shape),
@@ -199,12 +180,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-type WgslConfig = TiledConfig & { prefetch: boolean; flat: boolean; doubleBuffer: boolean };
-
-function tiledWgsl(cfg: WgslConfig): string {
+function tiledWgsl(cfg: TiledConfig): string {
   const { tm: TM, tn: TN } = cfg;
-  const bk = cfg.doubleBuffer ? 16 : BK;
-  const KQ = bk / 4; // vec4s of K per tile row
+  const KQ = BK / 4; // vec4s of K per tile row
   const PAD = KQ + (cfg.padded ? 1 : 0);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
@@ -223,7 +201,7 @@ function tiledWgsl(cfg: WgslConfig): string {
   emit(`  var qs: vec4<u32>;`);
   const load = (kb: string, indent: string) => {
     for (const e of range(E)) {
-      // KQ lanes read one row's contiguous bytes of the step.
+      // 8 lanes read one row's 128 contiguous bytes.
       emit(`${indent}{`);
       emit(`${indent}  let mm = (lid + ${256 * e}u) / KQ;`);
       emit(`${indent}  let row = m0 + mm;`);
@@ -234,47 +212,37 @@ function tiledWgsl(cfg: WgslConfig): string {
       );
       emit(`${indent}}`);
     }
-    if (cfg.doubleBuffer) emitHalfStepWords(kb, indent, emit);
-    else emitWeightWords(kb, indent, emit);
+    emitWeightWords(kb, indent, emit);
   };
   emitRowAndRange(emit);
-  // Registers → workgroup memory (buffer `b`) for the step at K offset `kb`.
-  const stage = (b: string, kb: string, indent: string) => {
+  const stage = () => {
     // Rows in workgroup memory are padded to PAD vec4s so the compute loop's
     // reads hit distinct banks.
     for (const e of range(E)) {
-      const store = `${at(`xs${b}`, `(lid + ${256 * e}u) / KQ`, "lid % KQ")} = xr${e};`;
-      emit(few ? `${indent}if (lid < ${TM * KQ}u) { ${store} }` : `${indent}${store}`);
+      const store = `${at("xs", `(lid + ${256 * e}u) / KQ`, "lid % KQ")} = xr${e};`;
+      emit(few ? `    if (lid < ${TM * KQ}u) { ${store} }` : `    ${store}`);
     }
-    // Two threads per weight row decode the step with llama.cpp's d1 = d·sc
-    // and m1 = dmin·m, four weights per u32 word.
-    emit(`${indent}if (lid < 2u * TN) {`);
-    emit(`${indent}  let j = (${kb} % BLOCK_WEIGHTS) / 32u;`);
-    emit(`${indent}  let sm = scale_min(j, hd.y, hd.z, hd.w);`);
-    emit(`${indent}  let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
-    emit(`${indent}  let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
-    const words = cfg.doubleBuffer ? 2 : 4;
-    if (cfg.doubleBuffer) {
-      // Each thread holds a whole half-sub-block's words and decodes its half of them.
-      emit(`${indent}  let qs2 = select(qs.xy, qs.zw, half == 1u);`);
-      emit(`${indent}  let qh2 = select(qh.xy, qh.zw, half == 1u);`);
-    }
-    for (const i of range(words)) {
-      const [qsw, qhw] = cfg.doubleBuffer
-        ? [`qs2.${"xy"[i]}`, `qh2.${"xy"[i]}`]
-        : [`qs.${"xyzw"[i]}`, `qh.${"xyzw"[i]}`];
+    // Two threads per weight row decode the sub-block with llama.cpp's
+    // d1 = d·sc and m1 = dmin·m.
+    emit(`    if (lid < 2u * TN) {`);
+    emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
+    emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
+    emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
+    emit(`      let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
+    for (const i of range(4)) {
+      const comp = "xyzw"[i];
       emit(
-        `${indent}  ${
-          at(`ws${b}`, "wn", `${words}u * half + ${i}u`)
-        } = d1 * unpack_q(quants4(${qsw}, ${qhw}, j)) - m1;`,
+        `      ${
+          at("ws", "wn", `4u * half + ${i}u`)
+        } = d1 * unpack_q(quants4(qs.${comp}, qh.${comp}, j)) - m1;`,
       );
     }
-    emit(`${indent}}`);
+    emit(`    }`);
   };
-  const step = (b: string, kq: string) => {
-    for (const jj of ns) emit(`      let b${jj} = ${at(`ws${b}`, `tn + ${16 * jj}u`, kq)};`);
+  const step = (kq: string) => {
+    for (const jj of ns) emit(`      let b${jj} = ${at("ws", `tn + ${16 * jj}u`, kq)};`);
     for (const i of ms) {
-      emit(`      let a${i} = ${at(`xs${b}`, `tm + ${16 * i}u`, kq)};`);
+      emit(`      let a${i} = ${at("xs", `tm + ${16 * i}u`, kq)};`);
       // Four chained FMAs, not c += dot(a, b): the dot's add is one more
       // instruction per 4 FMAs (H200: 6–8% faster at M ≥ 128, bench/experiments/tiled_layouts.ts).
       for (const jj of ns) {
@@ -283,36 +251,26 @@ function tiledWgsl(cfg: WgslConfig): string {
       }
     }
   };
-  const compute = (b: string) => {
+  const compute = () => {
     if (cfg.flat) {
       emit(`    for (var kq = 0u; kq < KQ; kq++) {`);
-      step(b, "kq");
+      step("kq");
       emit(`    }`);
     } else {
       for (const kq of range(KQ)) {
         emit(`    {`);
-        step(b, `${kq}u`);
+        step(`${kq}u`);
         emit(`    }`);
       }
     }
   };
-  if (cfg.doubleBuffer) emitDoubleBufferedLoop(load, stage, compute, emit);
-  else {
-    emitStepLoop(cfg.prefetch, load, () => stage("", "kb", "    "), () => compute(""), emit);
-  }
+  emitStepLoop(cfg.prefetch !== false, load, stage, compute, emit);
   emitTileStores(cfg, TM / 16, TN / 16, emit);
 
-  const arrays = (cfg.doubleBuffer ? ["0", "1"] : [""]).map((b) =>
-    cfg.flat
-      ? `var<workgroup> xs${b}: array<vec4<f32>, ${TM * PAD}>;  // [m][k / 4]
-var<workgroup> ws${b}: array<vec4<f32>, ${TN * PAD}>;  // [n][k / 4]`
-      : `var<workgroup> xs${b}: array<array<vec4<f32>, PAD>, TM>;  // [m][k / 4]
-var<workgroup> ws${b}: array<array<vec4<f32>, PAD>, TN>;  // [n][k / 4]`
-  );
   return /* wgsl */ `${Q5K_WGSL}
 const TM = ${TM}u;        // tile edge in M
 const TN = ${TN}u;        // tile edge in N
-const BK = ${bk}u;        // K-step: ${cfg.doubleBuffer ? "half a sub-block" : "one sub-block"}
+const BK = ${BK}u;        // K-step: one sub-block
 const KQ = ${KQ}u;        // vec4s of K per tile row
 const PAD = ${PAD}u;   // row length in workgroup memory (vec4s), padded where room allows
 const WG = 256u;          // 16 x 16 threads
@@ -323,7 +281,13 @@ ${TILED_PARAMS}
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 ${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
 
-${arrays.join("\n")}
+${
+    cfg.flat
+      ? `var<workgroup> xs: array<vec4<f32>, ${TM * PAD}>;  // [m][k / 4]
+var<workgroup> ws: array<vec4<f32>, ${TN * PAD}>;  // [n][k / 4]`
+      : `var<workgroup> xs: array<array<vec4<f32>, PAD>, TM>;  // [m][k / 4]
+var<workgroup> ws: array<array<vec4<f32>, PAD>, TN>;  // [n][k / 4]`
+  }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${TILE_PROLOGUE}
@@ -357,40 +321,6 @@ function emitStepLoop(
     emit(`    }`);
   }
   compute();
-  emit(`    workgroupBarrier();`);
-  emit(`  }`);
-}
-
-/**
- * Emits the double-buffered K loop, two steps per iteration so each names its
- * buffers as constants: while step s is computed from buffer s % 2, the
- * registers holding step s + 1 are staged into the other buffer and step
- * s + 2 is loaded into them; one barrier per step. A K range is whole
- * super-blocks, so the step count is even.
- */
-function emitDoubleBufferedLoop(
-  load: (kb: string, indent: string) => void,
-  stage: (b: string, kb: string, indent: string) => void,
-  compute: (b: string) => void,
-  emit: (s: string) => void,
-): void {
-  load("k_begin", "  ");
-  stage("0", "k_begin", "  ");
-  load("(k_begin + BK)", "  ");
-  emit(`  workgroupBarrier();`);
-  emit(`  for (var kb = k_begin; kb < k_end; kb += 2u * BK) {`);
-  stage("1", "(kb + BK)", "    ");
-  emit(`    let more = kb + 2u * BK < k_end;`);
-  emit(`    if (more) {`);
-  load("(kb + 2u * BK)", "      ");
-  emit(`    }`);
-  compute("0");
-  emit(`    workgroupBarrier();`);
-  emit(`    if (more) {`);
-  stage("0", "(kb + 2u * BK)", "      ");
-  load("(kb + 3u * BK)", "      ");
-  emit(`    }`);
-  compute("1");
   emit(`    workgroupBarrier();`);
   emit(`  }`);
 }

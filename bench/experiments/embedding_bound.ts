@@ -2,9 +2,9 @@
  * What bounds the embedding gather: the library's gather of 4096 random ids
  * from a 128256×4096 Q5_K table, one pass per op, next to kernels with the
  * same grid that only write the output (`write only`), that read the same
- * words and write them undecoded (`copy`), and an empty pass; then the
- * gather kernel with 1, 2 or 4 ids a thread, and as a loop over ids on
- * 264 to 2112 workgroups (multiples of an H100's or H200's 132 SMs). Prints µs and the
+ * words and write them undecoded (`copy`), and an empty pass. (The gather
+ * of several ids a thread and as a loop over ids were timed here at
+ * fcba5d5 and 0ace920; README "Tried and not kept".) Prints µs and the
  * bytes-moved rate. A measuring aid for kernel work, not a benchmark of the
  * library (the comparison kernels compute garbage).
  *
@@ -18,7 +18,6 @@
 import { requestDevice } from "../../kernels/device.ts";
 import { dispatch, DispatchCache, type KernelSpec, uploadStorage } from "../../kernels/_gpu.ts";
 import { Q5KEmbedding } from "../../kernels/embedding.ts";
-import { embeddingKernel } from "../../kernels/embedding_kernel.ts";
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
 import { mulberry32 } from "../../kernels/_rng.ts";
 import { GpuTimer } from "../timing.ts";
@@ -112,30 +111,6 @@ if (import.meta.main) {
     idBuffer,
   ]);
   await time("gather (the library)", moved, null, []);
-  for (const idsPerThread of [1, 2, 4] as const) {
-    const spec = embeddingKernel({
-      count,
-      k,
-      row0: 0,
-      rows,
-      tableRows: rows,
-      maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
-      idsPerThread,
-    });
-    await time(`gather, ${idsPerThread} ids a thread`, moved, spec, [w, idBuffer, y]);
-  }
-  for (const idGroups of [264, 528, 1056, 2112]) {
-    const spec = embeddingKernel({
-      count,
-      k,
-      row0: 0,
-      rows,
-      tableRows: rows,
-      maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
-      idGroups,
-    });
-    await time(`gather, ${idGroups} workgroups looping over ids`, moved, spec, [w, idBuffer, y]);
-  }
   for (const b of [w, idBuffer, y]) b.destroy();
   table.destroy();
   timer.destroy();

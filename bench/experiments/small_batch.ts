@@ -13,16 +13,16 @@
  */
 
 import { requestDevice } from "../../kernels/device.ts";
-import { splitReduceKernel } from "../../kernels/tiled_kernel.ts";
+import { exactSplits, splitsFor, tiledKernel, tileFor } from "../../kernels/tiled_kernel.ts";
+import { ceilDiv } from "../../kernels/dispatch.ts";
 import {
   type RowLaneConfig,
   rowLaneGroups,
   rowLaneKernel,
   rowLaneSplits,
 } from "../../kernels/rowlane_kernel.ts";
-import { exactSplits } from "../../kernels/tiled_kernel.ts";
 import { intList } from "../../cli/args.ts";
-import { type Candidate, candidates, timeCandidates } from "./tiled_layouts.ts";
+import { type Candidate, splitCandidate, timeCandidates } from "./tiled_layouts.ts";
 
 /** Lane-per-row shapes compared: rows per lane and lanes per workgroup. */
 export const ROW_LANE_SHAPES: Pick<RowLaneConfig, "r" | "wg" | "pairs">[] = [
@@ -45,26 +45,39 @@ export function smallBatchCandidates(
   k: number,
   maxWorkgroupsPerDimension: number,
 ): Candidate[] {
-  const tiled = candidates(m, n, k, maxWorkgroupsPerDimension)
-    .filter((c) => c.label.startsWith("rows ") && !c.label.includes("-") && !c.label.includes("db"))
-    .slice(0, 1);
-  const out: Candidate[] = tiled.map((c) => ({ ...c, label: `tiled ${c.label.slice(5)}` }));
   const nb = k / 256;
+  const tile = tileFor(49152, m);
+  const tiledSplits = splitsFor(ceilDiv(n, tile.tn) * ceilDiv(m, tile.tm), nb);
+  const at = (splits: number) => ({ m, n, splits, maxWorkgroupsPerDimension });
+  const shape = (splits: number) => ({
+    m,
+    n,
+    k,
+    row0: 0,
+    rows: n,
+    maxWorkgroupsPerDimension,
+    splits,
+  });
+  const out: Candidate[] = [
+    splitCandidate(
+      `tiled ${tile.tm}x${tile.tn} split ${tiledSplits}`,
+      tiledKernel({ ...tile, bias: false, split: tiledSplits > 1 }, shape(tiledSplits)),
+      at(tiledSplits),
+    ),
+  ];
   for (const { r, wg, pairs } of ROW_LANE_SHAPES) {
     const mc = columnsFor(m);
     const base = rowLaneSplits({ mc, wg }, rowLaneGroups({ mc, r, wg }, m, n), nb);
     const scaled = [Math.ceil(base / 2), base, 2 * base];
     for (const splits of [...new Set(scaled.map((z) => exactSplits(nb, Math.min(nb, z))))]) {
-      const split = splits > 1;
-      const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
-      out.push({
-        label: `rowlane mc${mc} r${r} wg${wg}${pairs ? " pairs" : ""} split ${splits}`,
-        specs: [
-          rowLaneKernel({ mc, r, wg, bias: false, split, pairs }, shape),
-          ...(split ? [splitReduceKernel(m, n, splits, false, maxWorkgroupsPerDimension)] : []),
-        ],
-        partBytes: split ? splits * m * n * 4 : 0,
-      });
+      const cfg = { mc, r, wg, bias: false, split: splits > 1, pairs };
+      out.push(
+        splitCandidate(
+          `rowlane mc${mc} r${r} wg${wg}${pairs ? " pairs" : ""} split ${splits}`,
+          rowLaneKernel(cfg, shape(splits)),
+          at(splits),
+        ),
+      );
     }
   }
   return out;

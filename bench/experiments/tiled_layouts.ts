@@ -40,10 +40,9 @@ export interface Candidate {
 
 /** The kernel variants compared: workgroup memory as rows or one flat array, register prefetch. */
 export const VARIANTS = [
-  { label: "flat", flat: true, prefetch: true, doubleBuffer: false },
-  { label: "rows", flat: false, prefetch: true, doubleBuffer: false },
-  { label: "rows no-prefetch", flat: false, prefetch: false, doubleBuffer: false },
-  { label: "rows db16", flat: false, prefetch: true, doubleBuffer: true },
+  { label: "flat", flat: true, prefetch: true },
+  { label: "rows", flat: false, prefetch: true },
+  { label: "rows no-prefetch", flat: false, prefetch: false },
 ] as const;
 
 /**
@@ -64,20 +63,35 @@ export function candidates(
   const more = (f: number) => exactSplits(k / 256, Math.min(k / 256, 16, f * base));
   for (const splits of [...new Set([base, more(2), more(4)])]) {
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
-    const reduce = splits > 1
-      ? [splitReduceKernel(m, n, splits, false, maxWorkgroupsPerDimension)]
-      : [];
-    const partBytes = splits > 1 ? splits * m * n * 4 : 0;
-    for (const { label, flat, prefetch, doubleBuffer } of VARIANTS) {
-      const cfg = { ...tile, bias: false, split: splits > 1, flat, prefetch, doubleBuffer };
-      out.push({
-        label: `${label} ${tile.tm}x${tile.tn} split ${splits}`,
-        specs: [tiledKernel(cfg, shape), ...reduce],
-        partBytes,
-      });
+    for (const { label, flat, prefetch } of VARIANTS) {
+      const cfg = { ...tile, bias: false, split: splits > 1, flat, prefetch };
+      out.push(
+        splitCandidate(`${label} ${tile.tm}x${tile.tn} split ${splits}`, tiledKernel(cfg, shape), {
+          m,
+          n,
+          splits,
+          maxWorkgroupsPerDimension,
+        }),
+      );
     }
   }
   return out;
+}
+
+/** A candidate of one kernel over `splits` K-slices, with the split-K reduction and scratch it then needs. */
+export function splitCandidate(
+  label: string,
+  kernel: KernelSpec,
+  { m, n, splits, maxWorkgroupsPerDimension }: {
+    m: number;
+    n: number;
+    splits: number;
+    maxWorkgroupsPerDimension: number;
+  },
+): Candidate {
+  const split = splits > 1;
+  const reduce = split ? [splitReduceKernel(m, n, splits, false, maxWorkgroupsPerDimension)] : [];
+  return { label, specs: [kernel, ...reduce], partBytes: split ? splits * m * n * 4 : 0 };
 }
 
 /** A kernel of FMAs only: 8 independent chains of `iters`·4 FMAs per thread. */
