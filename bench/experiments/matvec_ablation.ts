@@ -1,0 +1,96 @@
+/**
+ * Where the mat-vec's time goes at small M: the library's kernel against
+ * copies of its WGSL with one part of the work cut out — the byte decode
+ * (`unpack_q` made a bitcast), the scale decode (d, dmin and the 6-bit scales
+ * made bitcasts of the header words), the activation loads (made a value of
+ * the index) — and with all three cut (weight loads and dot products left).
+ * The cut kernels compute nonsense; only their time counts. Timed per pass
+ * over rotating weight copies. A measuring aid for kernel work, not a
+ * benchmark of the library.
+ *
+ * ```sh
+ * deno run -A bench/experiments/matvec_ablation.ts [M ...]
+ * ```
+ *
+ * @module
+ */
+
+import { requestDevice } from "../../kernels/device.ts";
+import type { KernelSpec } from "../../kernels/_gpu.ts";
+import { matvecKernel } from "../../kernels/matvec_kernel.ts";
+import { matvecConfigFor } from "../../kernels/matvec_config.ts";
+import { subgroupLayout } from "../../kernels/subgroup_layout.ts";
+import { intList } from "../../cli/args.ts";
+import { type Candidate, timeCandidates } from "./tiled_layouts.ts";
+
+/** The cuts: each rewrites the production WGSL. */
+export const CUTS: { label: string; cut: (wgsl: string) => string }[] = [
+  {
+    label: "no byte decode",
+    cut: (s) => s.replaceAll(/(?<!fn )unpack_q(_scaled)?\(/g, "cheap_q("),
+  },
+  {
+    label: "no scale decode",
+    cut: (s) =>
+      s.replaceAll(/f16_bits_to_f32\((h\w+)\.x[^;]*\);/g, "bitcast<f32>($1.x);")
+        .replaceAll(/scale_min\((j[^,]*), (h\w+)\.y, \w+\.z, \w+\.w\)/g, "vec2<u32>($2.y, $2.z)")
+        .replaceAll(/f32\((s[lu]\w+)\.([xy])\)/g, "bitcast<f32>($1.$2)"),
+  },
+  {
+    label: "no activation loads",
+    // One load of x stays, in the stores, so the binding stays in the layout.
+    cut: (s) =>
+      s.replaceAll(/= x\[(xb[^\]]*)\];/g, "= vec4<f32>(bitcast<f32>($1));")
+        .replaceAll(/\] = (a\d+_\d+)/g, "] = $1 + x[0].x"),
+  },
+];
+
+const CHEAP_Q = `
+fn cheap_q(v: u32) -> vec4<f32> {
+  return bitcast<vec4<f32>>(vec4<u32>(v));
+}
+`;
+
+function variant(spec: KernelSpec, label: string, wgsl: string): KernelSpec {
+  return { ...spec, key: `${spec.key}:${label}`, wgsl: wgsl + CHEAP_Q };
+}
+
+/** The library's mat-vec for M, then each cut alone and all cuts together. */
+export function ablationCandidates(
+  m: number,
+  n: number,
+  k: number,
+  subgroupMinSize: number,
+  maxWorkgroupsPerDimension: number,
+): Candidate[] {
+  const cfg = matvecConfigFor(m, k, subgroupMinSize, false, false);
+  const spec = matvecKernel(cfg, { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension });
+  const one = (label: string, wgsl: string) => ({
+    label,
+    specs: [variant(spec, label, wgsl)],
+    partBytes: 0,
+  });
+  const all = CUTS.reduce((s, c) => c.cut(s), spec.wgsl);
+  return [
+    { label: "library", specs: [spec], partBytes: 0 },
+    ...CUTS.map((c) => one(c.label, c.cut(spec.wgsl))),
+    one("all cut", all),
+    { label: "library again", specs: [spec], partBytes: 0 },
+  ];
+}
+
+if (import.meta.main) {
+  const device = await requestDevice();
+  const ms = Deno.args.length ? intList("M", Deno.args.join(",")) : [1, 2];
+  const sg = device.features.has("subgroups") ? subgroupLayout(device).minSize : 0;
+  const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
+  // deno-lint-ignore no-console
+  const log = (s: string) => console.log(s);
+  await timeCandidates(
+    device,
+    ms,
+    (m, n, k) => ablationCandidates(m, n, k, sg, maxDim),
+    log,
+    [[14336, 4096], [4096, 14336], [4096, 4096]],
+  );
+}
