@@ -42,23 +42,6 @@ fn unpack_q(v: u32) -> vec4<f32> {
   return bitcast<vec4<f32>>(bytes) - vec4<f32>(8388608.0);
 }
 
-// The same four bytes kept in place: byte k is worth 256^k (byte 3 is moved
-// to byte 2, 65536), so each float is q·256^k, exact, with one shift instead
-// of three. The activations it meets are scaled by XSCALE (exact powers of
-// two), an affine min term by MSCALE.
-const XSCALE = vec4<f32>(1.0, 0.00390625, 0.0000152587890625, 0.0000152587890625);
-const MSCALE = vec4<f32>(1.0, 256.0, 65536.0, 65536.0);
-fn unpack_q_scaled(v: u32) -> vec4<f32> {
-  let m = vec4<u32>(v & 0xffu, v & 0xff00u, v & 0xff0000u, (v >> 8u) & 0xff0000u);
-  return bitcast<vec4<f32>>(m | vec4<u32>(0x4b000000u)) - vec4<f32>(8388608.0);
-}
-
-// Two integers below 2^23 as floats, exact, without the slow int-to-float
-// conversion (the 2^23 trick of unpack_q).
-fn small_to_f32(v: vec2<u32>) -> vec2<f32> {
-  return bitcast<vec2<f32>>(v | vec2<u32>(0x4b000000u)) - vec2<f32>(8388608.0);
-}
-
 // The 5-bit quants of four consecutive weights of sub-block j: low or high
 // nibble (j odd) of the qs word plus bit j of each qh byte.
 fn quants4(qs: u32, qh: u32, j: u32) -> u32 {

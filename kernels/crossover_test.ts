@@ -24,15 +24,7 @@ Deno.test("rowLaneConfigFor() picks the column group that holds M within workgro
   assert.deepEqual(mcs, [2, 2, 4, 8, 16, 16, 32, 32]);
   assert.equal(rowLaneConfigFor(64, 16384, false, false).mc, 16); // 32 columns need 32 KiB
   const narrow = rowLaneConfigFor(8, 49152, true, false);
-  assert.deepEqual(narrow, {
-    mc: 8,
-    r: 2,
-    wg: 128,
-    pairs: true,
-    factored: true,
-    bias: true,
-    split: false,
-  });
+  assert.deepEqual(narrow, { mc: 8, r: 2, wg: 128, pairs: true, bias: true, split: false });
   assert.equal(rowLaneConfigFor(16, 49152, false, true).wg, 256);
   // H200-measured slice counts: 14336×4096 at M = 16 (28 groups) → 8, M = 8 (56) → 16.
   assert.equal(rowLaneSplits({ mc: 16, wg: 256 }, 28, 16), 8);

@@ -265,6 +265,17 @@ const U = ${U}u;          // super-blocks each lane loads per step
 const G = ${G}u;          // row groups per workgroup
 const R = ${R}u;          // rows per row group
 const ONE4 = vec4<f32>(1.0);
+${
+    mask
+      ? `// Byte k of a quant word kept in place is worth 256^k (byte 3 is moved to
+// byte 2, 65536): activations are scaled back by exact powers of two.
+const XSCALE = vec4<f32>(1.0, 0.00390625, 0.0000152587890625, 0.0000152587890625);
+fn unpack_q_scaled(v: u32) -> vec4<f32> {
+  let m = vec4<u32>(v & 0xffu, v & 0xff00u, v & 0xff0000u, (v >> 8u) & 0xff0000u);
+  return bitcast<vec4<f32>>(m | vec4<u32>(0x4b000000u)) - vec4<f32>(8388608.0);
+}`
+      : ""
+  }
 
 struct Params {
   m: u32, n: u32, k: u32, nb: u32,

@@ -40,15 +40,6 @@ export interface RowLaneConfig {
   split: boolean;
   /** Loop over the block's 4 sub-block pairs, the pair unrolled (else over its 8 sub-blocks). */
   pairs?: boolean;
-  /**
-   * Keep the min term apart: each column sums q·x over a sub-block and adds
-   * d·sc·Σq·x − dmin·m·Σx once (Σx staged with the activations), instead of
-   * making every weight d·sc·q − dmin·m (one FMA a weight). Costs two FMAs
-   * per column and sub-block, so it pays for few columns.
-   */
-  factored?: boolean;
-  /** Experiment: when the block's words are loaded (pairs only). */
-  load?: "pair" | "early" | "ahead";
 }
 
 /**
@@ -74,7 +65,7 @@ export function rowLaneConfigFor(
   const fits = ([2, 4, 8, 16, 32] as const).filter((c) => c * 1024 <= maxWorkgroupStorage);
   const mc = fits.find((c) => m <= c) ?? fits[fits.length - 1];
   const narrow = mc <= 8;
-  return { mc, r: 2, wg: narrow ? 128 : 256, pairs: narrow, factored: narrow, bias, split };
+  return { mc, r: 2, wg: narrow ? 128 : 256, pairs: narrow, bias, split };
 }
 
 /**
@@ -114,8 +105,6 @@ export function rowLaneKernel(cfg: RowLaneConfig, shape: TiledShape): KernelSpec
     cfg.bias ? "bias" : "nobias",
     cfg.split ? "split" : "whole",
     cfg.pairs ? "pairs" : "subblocks",
-    cfg.factored ? "factored" : "affine",
-    cfg.load ?? "pair",
   ].join(":");
   return {
     name: `q5_K lane per row (${cfg.mc} columns, ${cfg.r} rows a lane${
@@ -139,56 +128,21 @@ function rowLaneWgsl(cfg: RowLaneConfig): string {
     for (const m of range(MC)) emit(`  var c${r}_${m} = 0.0;`);
   }
   emit(`  for (var blk = b_begin; blk < b_end; blk++) {`);
-  const load = cfg.pairs ? cfg.load ?? "pair" : "pair";
-  const headLoads = () => {
-    for (const r of rs) {
-      emit(`    let base${r} = (wrow${r} * p.nb + blk) * BLOCK_VEC4;`);
-      emit(`    let hd${r} = w[base${r}];`);
-    }
-  };
-  const qhLoads = (indent: string) => {
-    for (const r of rs) {
-      emit(`${indent}let qh${r}a = w[base${r} + 1u];`);
-      emit(`${indent}let qh${r}b = w[base${r} + 2u];`);
-    }
-  };
-  const qsLoads = (pair: number, indent: string) => {
-    for (const r of rs) {
-      emit(`${indent}let qs${r}a_${pair} = w[base${r} + ${3 + 2 * pair}u];`);
-      emit(`${indent}let qs${r}b_${pair} = w[base${r} + ${4 + 2 * pair}u];`);
-    }
-  };
-  if (load !== "pair") {
-    headLoads();
-    qhLoads("    ");
-    for (const pair of load === "early" ? [0, 1, 2, 3] : [0]) qsLoads(pair, "    ");
-  }
-  // The column group's activations for this block: MC rows of 64 vec4s,
-  // scaled by XSCALE for the in-place decode.
+  // The column group's activations for this block: MC rows of 64 vec4s.
   for (const e of range(Math.ceil((MC * 64) / WG))) {
     emit(MC * 64 < WG ? `    if (lid < ${MC * 64}u) {` : `    {`);
     emit(`      let v = lid + ${e * WG}u;`);
     emit(`      let mm = v / 64u;`);
     emit(`      let row = m0 + mm;`);
     emit(
-      `      xs[mm][(v % 64u) / 8u][v % 8u] = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + blk * 64u + v % 64u], row < p.m) * XSCALE;`,
+      `      xs[mm][(v % 64u) / 8u][v % 8u] = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + blk * 64u + v % 64u], row < p.m);`,
     );
     emit(`    }`);
   }
-  if (cfg.factored) {
-    // Σx of each column's sub-block (MSCALE undoes XSCALE exactly).
-    emit(`    workgroupBarrier();`);
-    for (const e of range(Math.ceil((MC * 8) / WG))) {
-      emit(MC * 8 < (e + 1) * WG ? `    if (lid + ${e * WG}u < ${MC * 8}u) {` : `    {`);
-      emit(`      let v = lid + ${e * WG}u;`);
-      const words = range(8).map((i) => `xs[v / 8u][v % 8u][${i}]`).join(" + ");
-      emit(`      xsum[v / 8u][v % 8u] = dot(${words}, MSCALE);`);
-      emit(`    }`);
-    }
-  }
   emit(`    workgroupBarrier();`);
-  if (load === "pair") headLoads();
   for (const r of rs) {
+    emit(`    let base${r} = (wrow${r} * p.nb + blk) * BLOCK_VEC4;`);
+    emit(`    let hd${r} = w[base${r}];`);
     emit(`    let d${r} = f16_bits_to_f32(hd${r}.x & 0xffffu);`);
     emit(`    let dm${r} = f16_bits_to_f32(hd${r}.x >> 16u);`);
   }
@@ -202,65 +156,34 @@ function rowLaneWgsl(cfg: RowLaneConfig): string {
       emit(`${indent}let qs${r}b = w[base${r} + 4u + 2u * (${j} / 2u)];`);
     }
   };
-  const subBlock = (j: string, indent: string, sfx = "") => {
+  const subBlock = (j: string, indent: string) => {
     for (const r of rs) {
-      emit(`${indent}let sm${r} = small_to_f32(scale_min(${j}, hd${r}.y, hd${r}.z, hd${r}.w));`);
-      emit(`${indent}let d1_${r} = d${r} * sm${r}.x;`);
-      emit(`${indent}let m1_${r} = dm${r} * sm${r}.y;`);
-      if (cfg.factored) {
-        for (const m of range(MC)) emit(`${indent}var t${r}_${m} = 0.0;`);
-      } else {
-        emit(`${indent}let m1v${r} = m1_${r} * MSCALE;`);
-      }
+      emit(`${indent}let sm${r} = scale_min(${j}, hd${r}.y, hd${r}.z, hd${r}.w);`);
+      emit(`${indent}let d1_${r} = d${r} * f32(sm${r}.x);`);
+      emit(`${indent}let m1_${r} = dm${r} * f32(sm${r}.y);`);
     }
-    // Each weight is q·256^k (in place, unpack_q_scaled) against x·256^-k.
-    const acc = (r: number, m: number) => cfg.factored ? `t${r}_${m}` : `c${r}_${m}`;
     for (const i of range(8)) {
       const half = i < 4 ? "a" : "b";
       const comp = "xyzw"[i % 4];
       emit(`${indent}{`);
       for (const r of rs) {
-        const q =
-          `unpack_q_scaled(quants4(qs${r}${half}${sfx}.${comp}, qh${r}${half}.${comp}, ${j}))`;
         emit(
-          cfg.factored
-            ? `${indent}  let w${r} = ${q};`
-            : `${indent}  let w${r} = fma(${q}, vec4<f32>(d1_${r}), -m1v${r});`,
+          `${indent}  let w${r} = d1_${r} * unpack_q(quants4(qs${r}${half}.${comp}, qh${r}${half}.${comp}, ${j})) - m1_${r};`,
         );
       }
       for (const m of range(MC)) {
         emit(`${indent}  {`);
         emit(`${indent}    let a = xs[${m}][${j}][${i}];`);
         for (const r of rs) {
-          const f = (c: string, sum: string) => `fma(a.${c}, w${r}.${c}, ${sum})`;
-          emit(`${indent}    ${acc(r, m)} = ${f("w", f("z", f("y", f("x", acc(r, m)))))};`);
+          const f = (c: string, acc: string) => `fma(a.${c}, w${r}.${c}, ${acc})`;
+          emit(`${indent}    c${r}_${m} = ${f("w", f("z", f("y", f("x", `c${r}_${m}`))))};`);
         }
         emit(`${indent}  }`);
       }
       emit(`${indent}}`);
     }
-    if (cfg.factored) {
-      for (const m of range(MC)) {
-        emit(`${indent}{`);
-        emit(`${indent}  let s = xsum[${m}][${j}];`);
-        for (const r of rs) {
-          emit(`${indent}  c${r}_${m} = fma(d1_${r}, t${r}_${m}, fma(-m1_${r}, s, c${r}_${m}));`);
-        }
-        emit(`${indent}}`);
-      }
-    }
   };
-  if (load !== "pair") {
-    for (const pair of [0, 1, 2, 3]) {
-      // No scope around a pair: "ahead" loads the next pair's words here.
-      if (load === "ahead" && pair < 3) qsLoads(pair + 1, "    ");
-      for (const sub of [0, 1]) {
-        emit(`    {`);
-        subBlock(`${2 * pair + sub}u`, "      ", `_${pair}`);
-        emit(`    }`);
-      }
-    }
-  } else if (cfg.pairs) {
+  if (cfg.pairs) {
     emit(`    for (var pair = 0u; pair < 4u; pair++) {`);
     words("(2u * pair)", "      ");
     for (const sub of [0, 1]) {
@@ -300,8 +223,8 @@ ${TILED_PARAMS}
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 ${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
 
-var<workgroup> xs: array<array<array<vec4<f32>, 8>, 8>, MC>;  // [column][sub-block][word] · XSCALE
-${cfg.factored ? "var<workgroup> xsum: array<array<f32, 8>, MC>;  // [column][sub-block] Σx\n" : ""}
+var<workgroup> xs: array<array<array<vec4<f32>, 8>, 8>, MC>;  // [column][sub-block][word]
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let tile = wid.x + wid.y * p.groups_x;

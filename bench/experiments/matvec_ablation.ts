@@ -1,12 +1,14 @@
 /**
- * Where the mat-vec's time goes at small M: the library's kernel against
- * copies of its WGSL with one part of the work cut out — the byte decode
- * (`unpack_q` made a bitcast), the scale decode (d, dmin and the 6-bit scales
- * made bitcasts of the header words), the activation loads (made a value of
- * the index) — and with all three cut (weight loads and dot products left).
- * The cut kernels compute nonsense; only their time counts. Timed per pass
- * over rotating weight copies. A measuring aid for kernel work, not a
- * benchmark of the library.
+ * Where the time of the small-M kernels goes: the library's kernel for M
+ * (mat-vec, or lane-per-row where `auto` picks it) against copies of its WGSL
+ * with one part of the work cut out — the byte decode (`unpack_q` made a
+ * bitcast), the scale decode (d, dmin and the 6-bit scales made bitcasts of
+ * the header words), the activation loads (global, or the workgroup-memory
+ * reads of the lane-per-row kernel, made a value of the index), the weight
+ * loads from memory (each made the index xor one cached word) — and with the
+ * first three cut together. The cut kernels compute nonsense; only their time
+ * counts. Timed per pass over rotating weight copies. A measuring aid for
+ * kernel work, not a benchmark of the library.
  *
  * ```sh
  * deno run -A bench/experiments/matvec_ablation.ts [M ...]
@@ -21,7 +23,14 @@ import { matvecKernel } from "../../kernels/matvec_kernel.ts";
 import { matvecConfigFor } from "../../kernels/matvec_config.ts";
 import { subgroupLayout } from "../../kernels/subgroup_layout.ts";
 import { intList } from "../../cli/args.ts";
-import { type Candidate, timeCandidates } from "./tiled_layouts.ts";
+import { type Candidate, splitCandidate, timeCandidates } from "./tiled_layouts.ts";
+import {
+  rowLaneConfigFor,
+  rowLaneGroups,
+  rowLaneKernel,
+  rowLaneSplits,
+} from "../../kernels/rowlane_kernel.ts";
+import { crossoverFor } from "../../kernels/crossover.ts";
 
 /** The cuts: each rewrites the production WGSL. */
 export const CUTS: { label: string; cut: (wgsl: string) => string }[] = [
@@ -41,7 +50,15 @@ export const CUTS: { label: string; cut: (wgsl: string) => string }[] = [
     // One load of x stays, in the stores, so the binding stays in the layout.
     cut: (s) =>
       s.replaceAll(/= x\[(xb[^\]]*)\];/g, "= vec4<f32>(bitcast<f32>($1));")
-        .replaceAll(/\] = (a\d+_\d+)/g, "] = $1 + x[0].x"),
+        .replaceAll(/\] = (a\d+_\d+)/g, "] = $1 + x[0].x")
+        .replaceAll(/= xs\[(\d+)\]\[([^\]]+)\]\[(\d+)\];/g, "= vec4<f32>(f32($1 + $3) + f32($2));"),
+  },
+  {
+    label: "no weight loads",
+    cut: (s) => {
+      const vec = s.includes("array<vec2<u32>>") ? "vec2<u32>" : "vec4<u32>";
+      return s.replaceAll(/= w\[([^\]]+)\];/g, `= ${vec}($1) ^ w[0u];`);
+    },
   },
 ];
 
@@ -62,34 +79,52 @@ export function ablationCandidates(
   k: number,
   subgroupMinSize: number,
   maxWorkgroupsPerDimension: number,
+  maxMatvecM: number,
 ): Candidate[] {
-  const cfg = matvecConfigFor(m, k, subgroupMinSize, false, false);
-  const spec = matvecKernel(cfg, { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension });
+  let base: Candidate;
+  if (m <= maxMatvecM) {
+    const cfg = matvecConfigFor(m, k, subgroupMinSize, false, false);
+    const spec = matvecKernel(cfg, { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension });
+    base = { label: "library mat-vec", specs: [spec], partBytes: 0 };
+  } else {
+    const cfg = rowLaneConfigFor(m, 49152, false, false);
+    const splits = rowLaneSplits(cfg, rowLaneGroups(cfg, m, n), k / 256);
+    const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
+    const spec = rowLaneKernel({ ...cfg, split: splits > 1 }, shape);
+    base = splitCandidate("library lane-per-row", spec, {
+      m,
+      n,
+      splits,
+      maxWorkgroupsPerDimension,
+    });
+  }
+  const [spec, ...rest] = base.specs;
   const one = (label: string, wgsl: string) => ({
+    ...base,
     label,
-    specs: [variant(spec, label, wgsl)],
-    partBytes: 0,
+    specs: [variant(spec, label, wgsl), ...rest],
   });
-  const all = CUTS.reduce((s, c) => c.cut(s), spec.wgsl);
+  const all = CUTS.slice(0, 3).reduce((s, c) => c.cut(s), spec.wgsl);
   return [
-    { label: "library", specs: [spec], partBytes: 0 },
+    base,
     ...CUTS.map((c) => one(c.label, c.cut(spec.wgsl))),
-    one("all cut", all),
-    { label: "library again", specs: [spec], partBytes: 0 },
+    one("first three cut", all),
+    { ...base, label: `${base.label} again` },
   ];
 }
 
 if (import.meta.main) {
   const device = await requestDevice();
-  const ms = Deno.args.length ? intList("M", Deno.args.join(",")) : [1, 2];
+  const ms = Deno.args.length ? intList("M", Deno.args.join(",")) : [1, 2, 4, 8];
   const sg = device.features.has("subgroups") ? subgroupLayout(device).minSize : 0;
   const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
+  const { maxMatvecM } = crossoverFor(device.adapterInfo);
   // deno-lint-ignore no-console
   const log = (s: string) => console.log(s);
   await timeCandidates(
     device,
     ms,
-    (m, n, k) => ablationCandidates(m, n, k, sg, maxDim),
+    (m, n, k) => ablationCandidates(m, n, k, sg, maxDim, maxMatvecM),
     log,
     [[14336, 4096], [4096, 14336], [4096, 4096]],
   );

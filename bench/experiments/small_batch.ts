@@ -25,11 +25,12 @@ import { intList } from "../../cli/args.ts";
 import { type Candidate, splitCandidate, timeCandidates } from "./tiled_layouts.ts";
 
 /** Lane-per-row shapes compared: rows per lane and lanes per workgroup. */
-export const ROW_LANE_SHAPES: Pick<RowLaneConfig, "r" | "wg" | "pairs" | "factored">[] = [
-  { r: 2, wg: 128, pairs: true, factored: true },
-  { r: 2, wg: 128, pairs: true, factored: false },
-  { r: 2, wg: 256, pairs: false, factored: true },
-  { r: 2, wg: 256, pairs: false, factored: false },
+export const ROW_LANE_SHAPES: Pick<RowLaneConfig, "r" | "wg" | "pairs">[] = [
+  { r: 2, wg: 64, pairs: true },
+  { r: 2, wg: 128, pairs: true },
+  { r: 2, wg: 256, pairs: false },
+  { r: 2, wg: 256, pairs: true },
+  { r: 4, wg: 256, pairs: false },
 ];
 
 /** The column group for M: the smallest of 2, 4, 8, 16, 32 that holds it (32 above). */
@@ -64,16 +65,15 @@ export function smallBatchCandidates(
       at(tiledSplits),
     ),
   ];
-  for (const { r, wg, pairs, factored } of ROW_LANE_SHAPES) {
+  for (const { r, wg, pairs } of ROW_LANE_SHAPES) {
     const mc = columnsFor(m);
     const base = rowLaneSplits({ mc, wg }, rowLaneGroups({ mc, r, wg }, m, n), nb);
-    for (const splits of [base]) {
-      const cfg = { mc, r, wg, bias: false, split: splits > 1, pairs, factored };
+    const scaled = [Math.ceil(base / 2), base, 2 * base];
+    for (const splits of [...new Set(scaled.map((z) => exactSplits(nb, Math.min(nb, z))))]) {
+      const cfg = { mc, r, wg, bias: false, split: splits > 1, pairs };
       out.push(
         splitCandidate(
-          `rowlane mc${mc} r${r} wg${wg}${pairs ? " pairs" : ""} ${
-            factored ? "factored" : "affine"
-          } split ${splits}`,
+          `rowlane mc${mc} r${r} wg${wg}${pairs ? " pairs" : ""} split ${splits}`,
           rowLaneKernel(cfg, shape(splits)),
           at(splits),
         ),

@@ -4,17 +4,14 @@ import { columnsFor, ROW_LANE_SHAPES, smallBatchCandidates } from "./small_batch
 
 const device = await testDevice();
 
-Deno.test("every small-batch candidate compiles, each lane-per-row shape and combine once", async () => {
+Deno.test("every small-batch candidate compiles, each lane-per-row shape at up to three K-splits", async () => {
   assert.deepEqual([1, 3, 8, 9, 32, 64].map(columnsFor), [2, 4, 8, 16, 32, 32]);
   for (const m of [3, 64]) {
     const list = smallBatchCandidates(m, 4096, 14336, 65535);
     assert.ok(list[0].label.startsWith("tiled "), list[0].label);
-    for (const { r, wg, factored } of ROW_LANE_SHAPES) {
-      const combine = factored ? "factored" : "affine";
-      const mine = list.filter((c) =>
-        c.label.includes(` r${r} wg${wg}`) && c.label.includes(combine)
-      );
-      assert.equal(mine.length, 1, `m=${m} r${r} wg${wg} ${combine}`);
+    for (const { r, wg } of ROW_LANE_SHAPES) {
+      const mine = list.filter((c) => c.label.includes(` r${r} wg${wg}`));
+      assert.ok(mine.length >= 1 && mine.length <= 2 * 3, `m=${m} r${r} wg${wg}`);
     }
     const seen = new Set<string>();
     for (const c of list) {
