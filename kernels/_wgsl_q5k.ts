@@ -34,6 +34,32 @@ fn scale_min(j: u32, s0: u32, s1: u32, s2: u32) -> vec2<u32> {
   return select(nib | (top << vec2<u32>(4u)), lo, j < 4u);
 }
 
+// (d, dmin) of a block's first header word, exact and without branches
+// (f16_bits_to_f32 inlined twice puts control flow into the mat-vec's
+// unrolled body): unpack2x16float, with zero and subnormal halves, which it
+// may flush, rebuilt as mantissa · 2^-24 (the 2^23 trick of unpack_q).
+fn f16x2_to_f32(h: u32) -> vec2<f32> {
+  let hv = vec2<u32>(h & 0xffffu, h >> 16u);
+  let mant = bitcast<vec2<f32>>((hv & vec2<u32>(0x3ffu)) | vec2<u32>(0x4b000000u)) - vec2<f32>(8388608.0);
+  let sign = (hv & vec2<u32>(0x8000u)) << vec2<u32>(16u);
+  let tiny = bitcast<vec2<f32>>(bitcast<vec2<u32>>(mant * 5.9604644775390625e-8) | sign);
+  return select(unpack2x16float(h), tiny, (hv & vec2<u32>(0x7c00u)) == vec2<u32>(0u));
+}
+
+// scale_min for the two sub-blocks j and j + 1 (j even) at once, as floats
+// (scale j, scale j + 1, min j, min j + 1): the two bytes of each are masked
+// together and made floats by the 2^23 trick of unpack_q, exact.
+fn scale_min_pair(j: u32, s0: u32, s1: u32, s2: u32) -> vec4<f32> {
+  let sh = 8u * (j & 3u);
+  let a = s0 >> sh;
+  let b = s1 >> sh;
+  let c = s2 >> sh;
+  let high = vec2<u32>((c & 0x0f0fu) | ((a >> 2u) & 0x3030u), ((c >> 4u) & 0x0f0fu) | ((b >> 2u) & 0x3030u));
+  let pr = select(high, vec2<u32>(a, b) & vec2<u32>(0x3f3fu), j < 4u);
+  let v = vec4<u32>(pr.x & 0xffu, pr.x >> 8u, pr.y & 0xffu, pr.y >> 8u);
+  return bitcast<vec4<f32>>(v | vec4<u32>(0x4b000000u)) - vec4<f32>(8388608.0);
+}
+
 // Four bytes (each < 128) of a word as four floats. Instead of an int-to-float
 // conversion (a quarter- or eighth-rate instruction on most GPUs) each byte is
 // placed in the mantissa of 2^23 and 2^23 is subtracted: exact, full rate.

@@ -41,9 +41,15 @@ export const CUTS: { label: string; cut: (wgsl: string) => string }[] = [
   {
     label: "no scale decode",
     cut: (s) =>
-      s.replaceAll(/f16_bits_to_f32\((h\w+)\.x[^;]*\);/g, "bitcast<f32>($1.x);")
+      s.replaceAll(
+        /vec2<f32>\(f16_bits_to_f32\((h\w+)\.x[^;]*;/g,
+        "vec2<f32>(bitcast<f32>($1.x), bitcast<f32>($1.y));",
+      )
+        .replaceAll(/f16_bits_to_f32\((h\w+)\.x[^;]*\);/g, "bitcast<f32>($1.x);")
+        .replaceAll(/f16x2_to_f32\((h\w+)\.x\)/g, "bitcast<vec2<f32>>($1.xy)")
+        .replaceAll(/scale_min_pair\(j, (h\w+)\.y, \w+\.z, \w+\.w\)/g, "bitcast<vec4<f32>>($1)")
         .replaceAll(/scale_min\((j[^,]*), (h\w+)\.y, \w+\.z, \w+\.w\)/g, "vec2<u32>($2.y, $2.z)")
-        .replaceAll(/f32\((s[lu]\w+)\.([xy])\)/g, "bitcast<f32>($1.$2)"),
+        .replaceAll(/f32\((s[lum]\w+)\.([xy])\)/g, "bitcast<f32>($1.$2)"),
   },
   {
     label: "no activation loads",

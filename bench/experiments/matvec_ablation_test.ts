@@ -1,0 +1,21 @@
+import assert from "node:assert/strict";
+import { testDevice } from "../../conformance/test_device.ts";
+import { ablationCandidates, CUTS } from "./matvec_ablation.ts";
+
+const device = await testDevice();
+
+Deno.test("every ablation cut changes the kernel and still compiles, mat-vec and lane-per-row", async () => {
+  for (const m of [1, 4, 16]) {
+    const list = ablationCandidates(m, 4096, 14336, 32, 65535, 2);
+    assert.equal(list.length, CUTS.length + 3);
+    const base = list[0].specs[0].wgsl;
+    for (const c of list) {
+      const cut = !c.label.startsWith("library");
+      assert.equal(c.specs[0].wgsl !== base, cut, `m=${m} ${c.label}`);
+      device.pushErrorScope("validation");
+      const module = device.createShaderModule({ code: c.specs[0].wgsl });
+      device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
+      assert.equal((await device.popErrorScope())?.message ?? null, null, `m=${m} ${c.label}`);
+    }
+  }
+});
