@@ -27,16 +27,19 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
 
 /**
  * The crossover for a device class. Measured class: NVIDIA (an H200 over
- * Vulkan, subgroups of 32; bench/results/h200.json, `--variant all`, the run
- * that introduced the lane-per-row kernel). For 14336×4096, 4096×14336 and
- * 4096×4096 mat-vec took 48.8, 52.7, 22.3 µs at M = 2 against 54.0, 63.0,
- * 26.7 for lane-per-row, which took 58.4, 66.6, 28.9 µs at M = 3 against
- * 66.6, 70.0, 27.0, and 72.3, 81.2, 33.7 at M = 8 against 104.4, 90.8, 35.6:
- * mat-vec up to M = 2. Lane-per-row stayed ahead of tiled or within 1% up to
+ * Vulkan, subgroups of 32; bench/results/h200.json, `--variant all`). With
+ * the branch-free scale decode of a0f4539, for 14336×4096, 4096×14336 and
+ * 4096×4096 mat-vec took 55.3, 53.9, 22.8 µs at M = 3 against 58.4, 66.7,
+ * 28.8 for lane-per-row, at M = 4 (mixed) 63.1, 61.1, 25.5 against 58.8,
+ * 67.3, 29.1, and 101.7, 87.6, 34.9 at M = 8 against 72.3,
+ * 81.3, 33.8: mat-vec up to M = 3, judged one pass per op as the bench
+ * reports it (several ops in one pass favour lane-per-row from M = 2: 43.8
+ * against 50.1 µs at M = 3 of 14336×4096). In the run that introduced the
+ * lane-per-row kernel (25d4e14) it stayed ahead of tiled or within 1% up to
  * M = 64 (319.2, 319.5, 108.8 µs against 318.9, 350.5, 107.9) and fell
  * behind at M = 128 for 14336×4096 (597.5 against 498.4): lane-per-row up
- * to 64. With int8 activations tiled overtook mat-vec at M = 32 (16 for
- * 4096×14336), so int8 keeps mat-vec up to 16. Other devices get llama.cpp's Vulkan default (mat-vec up to M = 8,
+ * to 64. With int8 activations tiled overtook mat-vec at M = 32 (at 25d4e14
+ * already at 16 for 4096×14336), so int8 keeps mat-vec up to 16. Other devices get llama.cpp's Vulkan default (mat-vec up to M = 8,
  * tiled above, no lane-per-row range): a conservative choice, since every
  * kernel is correct at every M.
  *
@@ -63,7 +66,7 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
   }
   if (info && (NVIDIA.test(info.vendor) || NVIDIA.test(info.description))) {
     return {
-      maxMatvecM: 2,
+      maxMatvecM: 3,
       maxRowLaneM: 64,
       maxInt8MatvecM: 16,
       source: "measured for NVIDIA (H200, Vulkan; bench/results/h200.json)",
