@@ -34,6 +34,26 @@ fn scale_min(j: u32, s0: u32, s1: u32, s2: u32) -> vec2<u32> {
   return select(nib | (top << vec2<u32>(4u)), lo, j < 4u);
 }
 
+// Four bytes (each < 128) of a word as four floats. Instead of an int-to-float
+// conversion (a quarter- or eighth-rate instruction on most GPUs) each byte is
+// placed in the mantissa of 2^23 and 2^23 is subtracted: exact, full rate.
+fn unpack_q(v: u32) -> vec4<f32> {
+  let bytes = (vec4<u32>(v, v >> 8u, v >> 16u, v >> 24u) & vec4<u32>(0xffu)) | vec4<u32>(0x4b000000u);
+  return bitcast<vec4<f32>>(bytes) - vec4<f32>(8388608.0);
+}
+
+// The 5-bit quants of four consecutive weights of sub-block j: low or high
+// nibble (j odd) of the qs word plus bit j of each qh byte.
+fn quants4(qs: u32, qh: u32, j: u32) -> u32 {
+  return ((qs >> (4u * (j & 1u))) & 0x0f0f0f0fu) | (((qh >> j) & 0x01010101u) << 4u);
+}
+`;
+
+/**
+ * The mat-vec's scale helpers, kept out of {@linkcode Q5K_WGSL} so the other
+ * kernels' shader text (and the driver caches keyed on it) stays as it was.
+ */
+export const Q5K_SCALE_PAIR_WGSL = /* wgsl */ `
 // (d, dmin) of a block's first header word, exact and without branches
 // (f16_bits_to_f32 inlined twice puts control flow into the mat-vec's
 // unrolled body): unpack2x16float, with zero and subnormal halves, which it
@@ -58,19 +78,5 @@ fn scale_min_pair(j: u32, s0: u32, s1: u32, s2: u32) -> vec4<f32> {
   let pr = select(high, vec2<u32>(a, b) & vec2<u32>(0x3f3fu), j < 4u);
   let v = vec4<u32>(pr.x & 0xffu, pr.x >> 8u, pr.y & 0xffu, pr.y >> 8u);
   return bitcast<vec4<f32>>(v | vec4<u32>(0x4b000000u)) - vec4<f32>(8388608.0);
-}
-
-// Four bytes (each < 128) of a word as four floats. Instead of an int-to-float
-// conversion (a quarter- or eighth-rate instruction on most GPUs) each byte is
-// placed in the mantissa of 2^23 and 2^23 is subtracted: exact, full rate.
-fn unpack_q(v: u32) -> vec4<f32> {
-  let bytes = (vec4<u32>(v, v >> 8u, v >> 16u, v >> 24u) & vec4<u32>(0xffu)) | vec4<u32>(0x4b000000u);
-  return bitcast<vec4<f32>>(bytes) - vec4<f32>(8388608.0);
-}
-
-// The 5-bit quants of four consecutive weights of sub-block j: low or high
-// nibble (j odd) of the qs word plus bit j of each qh byte.
-fn quants4(qs: u32, qh: u32, j: u32) -> u32 {
-  return ((qs >> (4u * (j & 1u))) & 0x0f0f0f0fu) | (((qh >> j) & 0x01010101u) << 4u);
 }
 `;

@@ -20,7 +20,7 @@
  */
 
 import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
-import { Q5K_WGSL } from "./_wgsl_q5k.ts";
+import { Q5K_SCALE_PAIR_WGSL, Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { ceilDiv, type ChunkShape, chunkUniforms, foldWorkgroups } from "./dispatch.ts";
 import { MATVEC_WORKGROUP, type MatvecConfig } from "./matvec_config.ts";
 import { affineBody, emitScales, int8Body, range } from "./_matvec_bodies.ts";
@@ -256,7 +256,7 @@ function matvecWgsl(cfg: MatvecConfig): string {
   let t = lane % TPB;        // lane within the super-block
   let slot = lane / TPB;     // which of the S super-blocks`;
 
-  return /* wgsl */ `${Q5K_WGSL}
+  return /* wgsl */ `${Q5K_WGSL}${Q5K_SCALE_PAIR_WGSL}
 const WG = ${MATVEC_WORKGROUP}u;
 const TPB = ${TPB}u;      // lanes per super-block
 const L = ${L}u;          // lanes per row group

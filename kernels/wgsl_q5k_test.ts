@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { testDevice } from "../conformance/test_device.ts";
-import { Q5K_WGSL } from "./_wgsl_q5k.ts";
+import { Q5K_SCALE_PAIR_WGSL, Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { f16BitsToF32 } from "./f16.ts";
 import { scaleMinK4 } from "./q5k_format.ts";
 
@@ -8,7 +8,7 @@ const device = await testDevice();
 
 /** Runs `body` (reading `inp[i]`, writing `out[4 * i ..]`) once per input word. */
 async function run(body: string, inp: Uint32Array<ArrayBuffer>): Promise<Float32Array> {
-  const code = `${Q5K_WGSL}
+  const code = `${Q5K_WGSL}${Q5K_SCALE_PAIR_WGSL}
 @group(0) @binding(0) var<storage, read> inp: array<u32>;
 @group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
 @compute @workgroup_size(64)
