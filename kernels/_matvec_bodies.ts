@@ -11,9 +11,9 @@ export const range = (n: number): number[] => Array.from({ length: n }, (_, i) =
  * dl/du = d·sc and ml/mu = dmin·m (f32, llama.cpp's operation order). d and
  * dmin come from the branch-free f16x2_to_f32 except for the affine combine
  * above 4 columns, where the two f16_bits_to_f32 calls measured faster (H200,
- * M = 8: 4096×14336 90.5 against 118.1 µs, 4096×4096 35.1 against 37.9;
- * everywhere else f16x2_to_f32 was as fast or up to 11% faster at M = 1, 2;
- * README "What made it fast").
+ * M = 8: 4096×14336 90.5 against 118.1 µs, 4096×4096 35.1 against 37.9);
+ * elsewhere f16x2_to_f32 was as fast or faster (M = 1 and 2 up to 14%, the
+ * int8 combine 8–24%; README "What made it fast").
  */
 export function emitScales(id: string, emit: (s: string) => void, scalarHalves = false): void {
   emit(

@@ -39,9 +39,10 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * M = 64 (319.2, 319.5, 108.8 µs against 318.9, 350.5, 107.9) and fell
  * behind at M = 128 for 14336×4096 (597.5 against 498.4): lane-per-row up
  * to 64. With int8 activations tiled overtook mat-vec at M = 32 (at 25d4e14
- * already at 16 for 4096×14336), so int8 keeps mat-vec up to 16. Other devices get llama.cpp's Vulkan default (mat-vec up to M = 8,
- * tiled above, no lane-per-row range): a conservative choice, since every
- * kernel is correct at every M.
+ * already at 16 for 4096×14336), so int8 keeps mat-vec up to 16. Other
+ * devices get llama.cpp's Vulkan default (mat-vec up to M = 8, tiled above,
+ * no lane-per-row range): a conservative choice, since every kernel is
+ * correct at every M.
  *
  * `KQUANT_CROSSOVER=A[,B[,C]]` overrides the three numbers for experiments.
  *
