@@ -1,52 +1,45 @@
 import assert from "node:assert/strict";
 import { testDevice } from "../conformance/test_device.ts";
 import { Q5K_SCALE_PAIR_WGSL, Q5K_WGSL } from "./_wgsl_q5k.ts";
+import { dispatch, DispatchCache, type KernelSpec, readBack, uploadStorage } from "./_gpu.ts";
 import { f16BitsToF32 } from "./f16.ts";
 import { scaleMinK4 } from "./q5k_format.ts";
 
 const device = await testDevice();
 
-/** Runs `body` (reading `inp[i]`, writing `out[4 * i ..]`) once per input word. */
-async function run(body: string, inp: Uint32Array<ArrayBuffer>): Promise<Float32Array> {
-  const code = `${Q5K_WGSL}${Q5K_SCALE_PAIR_WGSL}
-@group(0) @binding(0) var<storage, read> inp: array<u32>;
-@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
+/** Runs `body` (reading `inp[i]`, writing `out[i]`) once per input word, through the library's dispatch. */
+async function run(body: string, inp: Uint32Array): Promise<Float32Array> {
+  const spec: KernelSpec = {
+    name: "wgsl helper test",
+    key: `wgsl-helper-test:${body}`,
+    wgsl: `${Q5K_WGSL}${Q5K_SCALE_PAIR_WGSL}
+@group(0) @binding(0) var<uniform> p: vec4<u32>;
+@group(0) @binding(1) var<storage, read> inp: array<u32>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   let i = id.x;
-  if (i >= arrayLength(&inp)) { return; }
+  if (i >= p.x) { return; }
 ${body}
-}`;
-  const pipeline = device.createComputePipeline({
-    layout: "auto",
-    compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
-  });
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const a = device.createBuffer({ size: inp.byteLength, usage });
-  const b = device.createBuffer({ size: inp.length * 16, usage });
-  const r = device.createBuffer({
-    size: inp.length * 16,
-    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-  });
-  device.queue.writeBuffer(a, 0, inp);
+}`,
+    workgroups: [Math.ceil(inp.length / 64), 1, 1],
+    uniforms: Uint32Array.of(inp.length, 0, 0, 0),
+  };
+  const a = uploadStorage(device, "helper input", inp);
+  const b = uploadStorage(
+    device,
+    "helper output",
+    new Float32Array(4 * inp.length),
+    GPUBufferUsage.COPY_SRC,
+  );
+  const cache = new DispatchCache(device, "helper test");
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(
-    0,
-    device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [{ binding: 0, resource: { buffer: a } }, { binding: 1, resource: { buffer: b } }],
-    }),
-  );
-  pass.dispatchWorkgroups(Math.ceil(inp.length / 64));
+  dispatch(device, pass, spec, cache, [a, b]);
   pass.end();
-  encoder.copyBufferToBuffer(b, 0, r, 0, inp.length * 16);
-  device.queue.submit([encoder.finish()]);
-  await r.mapAsync(GPUMapMode.READ);
-  const out = new Float32Array(r.getMappedRange().slice(0));
-  r.unmap();
-  for (const x of [a, b, r]) x.destroy();
+  const out = new Float32Array(await readBack(device, b, 16 * inp.length, 0, encoder));
+  for (const x of [a, b]) x.destroy();
+  cache.destroy();
   return out;
 }
 
