@@ -110,6 +110,8 @@ export function formatTable(report: BenchReport): string {
       ];
     out.push(...lane("lane-per-row is faster than mat-vec", c.rowLaneFromM));
     out.push(...lane("tiled is faster than lane-per-row", c.tiledOverRowLaneFromM));
+    out.push(...lane("int8 lane-per-row is faster than int8 mat-vec", c.int8RowLaneFromM));
+    out.push(...lane("int8 tiled is faster than int8 lane-per-row", c.int8TiledOverRowLaneFromM));
   }
   return out.join("\n");
 }
@@ -147,6 +149,11 @@ export function formatJson(report: BenchReport): string {
 
 /** What `"auto"` runs at which M, in words. */
 export function crossoverText(c: Crossover): string {
-  const lanes = c.maxRowLaneM > c.maxMatvecM ? `, lane-per-row up to ${c.maxRowLaneM}` : "";
-  return `auto uses mat-vec up to M = ${c.maxMatvecM}${lanes}, tiled above (int8: mat-vec up to ${c.maxInt8MatvecM}): ${c.source}`;
+  const lanes = (matvec: number, rowLane: number | undefined) =>
+    rowLane !== undefined && rowLane > matvec ? `, lane-per-row up to ${rowLane}` : "";
+  return `auto uses mat-vec up to M = ${c.maxMatvecM}${
+    lanes(c.maxMatvecM, c.maxRowLaneM)
+  }, tiled above (int8: mat-vec up to ${c.maxInt8MatvecM}${
+    lanes(c.maxInt8MatvecM, c.maxInt8RowLaneM)
+  }): ${c.source}`;
 }

@@ -30,10 +30,10 @@ export interface BenchConfig {
   ms: number[];
   ops: ("linear" | "embedding")[];
   /**
-   * `"int8"`, `"tiled-int8"`: the mat-vec or the tiled kernel with the opt-in
-   * 8-bit activations, at every M.
+   * `"int8"`, `"rowlane-int8"`, `"tiled-int8"`: the mat-vec, lane-per-row or
+   * tiled kernel with the opt-in 8-bit activations, at every M.
    */
-  variants: ("auto" | "matvec" | "rowlane" | "tiled" | "int8" | "tiled-int8")[];
+  variants: ("auto" | "matvec" | "rowlane" | "tiled" | "int8" | "rowlane-int8" | "tiled-int8")[];
   embedding: { rows: number; k: number; counts: number[] };
   measure: MeasureOptions;
   dense: boolean;
@@ -105,6 +105,8 @@ export interface BenchReport {
     int8TiledFromM?: number | null;
     rowLaneFromM?: number | null;
     tiledOverRowLaneFromM?: number | null;
+    int8RowLaneFromM?: number | null;
+    int8TiledOverRowLaneFromM?: number | null;
   }[];
   llamaCpp?: { backend: string; libDir: string };
   date: string;
@@ -301,7 +303,7 @@ export async function runBench(
     } MiB (${timer.tickSource})`,
   );
   const results: BenchResult[] = [];
-  const isInt8 = (v: string) => v === "int8" || v === "tiled-int8";
+  const isInt8 = (v: string) => v === "int8" || v.endsWith("-int8");
   if (config.variants.some(isInt8) && !hasPackedDot()) {
     progress("int8: skipped, this runtime's WGSL lacks packed_4x8_integer_dot_product");
     config = { ...config, variants: config.variants.filter((v) => !isInt8(v)) };
@@ -337,7 +339,11 @@ export async function runBench(
             Q5KLinear.create(device, blob, {
               n,
               k,
-              variant: variant === "int8" ? "matvec" : variant === "tiled-int8" ? "tiled" : variant,
+              variant: variant === "int8"
+                ? "matvec"
+                : int8
+                ? (variant.slice(0, -"-int8".length) as "rowlane" | "tiled")
+                : variant as "auto" | "matvec" | "rowlane" | "tiled",
               activations: int8 ? "int8" : "f32",
             }),
         );
@@ -380,9 +386,9 @@ export async function runBench(
         });
         for (const [i, m] of config.ms.entries()) {
           const shape = { m, n, k, maxWorkgroupsPerDimension: maxDim };
-          // The dense baseline's own crossover: mat-vec up to where the Q5_K
-          // int8 path keeps it (16 on NVIDIA, 8 elsewhere).
-          const spec = m <= crossoverFor(adapter.info).maxInt8MatvecM
+          // The dense baseline's own crossover: mat-vec up to 16 where the Q5_K
+          // int8 path has a measured lane-per-row range (NVIDIA), else to 8.
+          const spec = m <= Math.min(16, crossoverFor(adapter.info).maxInt8RowLaneM)
             ? denseMatvecKernel(shape, subgroups)
             : denseTiledKernel(shape);
           let turn = 0;
@@ -496,6 +502,12 @@ export async function runBench(
       tiledFromM: tiledFrom(results, n, k),
       ...(both("int8", "tiled-int8")
         ? { int8TiledFromM: tiledFrom(results, n, k, "matvec-int8", "tiled-int8") }
+        : {}),
+      ...(both("int8", "rowlane-int8") && both("rowlane-int8", "tiled-int8")
+        ? {
+          int8RowLaneFromM: tiledFrom(results, n, k, "matvec-int8", "rowlane-int8"),
+          int8TiledOverRowLaneFromM: tiledFrom(results, n, k, "rowlane-int8", "tiled-int8"),
+        }
         : {}),
       ...(config.variants.includes("rowlane")
         ? {

@@ -23,7 +23,7 @@ export interface BenchOptions {
   shapes?: { n: number; k: number }[];
   ms?: number[];
   ops: ("linear" | "embedding")[];
-  variants: ("auto" | "matvec" | "rowlane" | "tiled" | "int8" | "tiled-int8")[];
+  variants: ("auto" | "matvec" | "rowlane" | "tiled" | "int8" | "rowlane-int8" | "tiled-int8")[];
   table?: { rows: number; k: number };
   ids?: number[];
   minTimeMs?: number;
@@ -64,10 +64,11 @@ bench flags:
   --shape NxK           weight shape, repeatable (default 4096x4096, 14336x4096, 4096x14336)
   --m LIST              batch sizes, e.g. 1,2,8 (default 1,2,3,4,5,8,16,32,64,128,256,512)
   --op OP               linear | embedding | all (default all)
-  --variant V           auto | matvec | rowlane | tiled | int8 | tiled-int8 | all (default
-                        auto; all shows the crossovers; rowlane = the lane-per-row kernel for
-                        small batches; int8, tiled-int8 = the mat-vec and tiled kernels with
-                        the opt-in 8-bit activations, reported apart)
+  --variant V           auto | matvec | rowlane | tiled | int8 | rowlane-int8 | tiled-int8 |
+                        all (default auto; all shows the crossovers; rowlane = the
+                        lane-per-row kernel for small batches; int8, rowlane-int8,
+                        tiled-int8 = the mat-vec, lane-per-row and tiled kernels with the
+                        opt-in 8-bit activations, reported apart)
   --table ROWSxK        embedding table (default 128256x4096)
   --ids LIST            embedding id counts (default 1,16,128,512,4096)
   --min-time SECONDS    GPU time to sample per case (default 1; 0.1 on a software adapter)
@@ -242,7 +243,7 @@ function parseBench(rest: string[]): Command {
   const variant = oneOf(
     "--variant",
     (v.variant as string | undefined) ?? "auto",
-    ["auto", "matvec", "rowlane", "tiled", "int8", "tiled-int8", "all"] as const,
+    ["auto", "matvec", "rowlane", "tiled", "int8", "rowlane-int8", "tiled-int8", "all"] as const,
   );
   let minTimeMs: number | undefined;
   if (v["min-time"] !== undefined) {
@@ -273,7 +274,7 @@ function parseBench(rest: string[]): Command {
       ms: v.m === undefined ? undefined : intList("--m", v.m as string),
       ops: op === "all" ? ["linear", "embedding"] : [op],
       variants: variant === "all"
-        ? ["auto", "matvec", "rowlane", "tiled", "int8", "tiled-int8"]
+        ? ["auto", "matvec", "rowlane", "tiled", "int8", "rowlane-int8", "tiled-int8"]
         : [variant],
       table,
       ids: v.ids === undefined ? undefined : intList("--ids", v.ids as string),

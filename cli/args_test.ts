@@ -37,7 +37,15 @@ Deno.test("parseCommand() reads bench flags into options", () => {
   assert.deepEqual(o.shapes, [{ n: 14336, k: 4096 }, { n: 4096, k: 14336 }]);
   assert.deepEqual(o.ms, [1, 2, 8]);
   assert.deepEqual(o.ops, ["linear"]);
-  assert.deepEqual(o.variants, ["auto", "matvec", "rowlane", "tiled", "int8", "tiled-int8"]);
+  assert.deepEqual(o.variants, [
+    "auto",
+    "matvec",
+    "rowlane",
+    "tiled",
+    "int8",
+    "rowlane-int8",
+    "tiled-int8",
+  ]);
   assert.equal(o.minTimeMs, 500);
   assert.equal(o.iters, 50);
   assert.equal(o.backend, "vulkan");
@@ -49,7 +57,7 @@ Deno.test("parseCommand() reads bench flags into options", () => {
 });
 
 Deno.test("parseCommand() takes each variant alone, tiled-int8 included", () => {
-  for (const v of ["auto", "matvec", "rowlane", "tiled", "int8", "tiled-int8"]) {
+  for (const v of ["auto", "matvec", "rowlane", "tiled", "int8", "rowlane-int8", "tiled-int8"]) {
     const c = parseCommand(["bench", "--variant", v]);
     assert.equal(c.command, "bench");
     if (c.command !== "bench") return;

@@ -94,11 +94,12 @@ Deno.test("cli bench --json prints one object with every documented field", asyn
   assert.equal(typeof report.backend, "string");
   const linear = report.results.filter((x: { op: string }) => x.op === "linear");
   const emb = report.results.filter((x: { op: string }) => x.op === "embedding");
-  // 2 M × (auto, matvec, rowlane, tiled, matvec-int8, tiled-int8)
-  assert.equal(linear.length, 2 * 6);
+  // 2 M × (auto, matvec, rowlane, tiled, matvec-int8, rowlane-int8, tiled-int8)
+  assert.equal(linear.length, 2 * 7);
   assert.ok(linear.some((x: { variant: string }) => x.variant === "rowlane"));
   assert.ok(linear.some((x: { variant: string }) => x.variant === "matvec-int8"));
   assert.ok(linear.some((x: { variant: string }) => x.variant === "tiled-int8"));
+  assert.ok(linear.some((x: { variant: string }) => x.variant === "rowlane-int8"));
   assert.equal(emb.length, 2);
   for (const x of report.results) {
     for (
@@ -142,6 +143,7 @@ Deno.test("cli bench prints an aligned table, CSV, and an SVG chart", async () =
   assert.equal(dashes.replace(/[^ ]/g, "").length > 5, true);
   assert.match(r.stdout, /crossover 256×256:/);
   assert.match(r.stdout, /crossover 256×256: lane-per-row is faster than mat-vec /);
+  assert.match(r.stdout, /crossover 256×256: int8 lane-per-row is faster than int8 mat-vec /);
   assert.match(r.stdout, /^crossover auto uses mat-vec up to M = \d+/m);
   const svg = await Deno.readTextFile(`${dir}/c.svg`);
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
@@ -157,7 +159,7 @@ Deno.test("cli bench prints an aligned table, CSV, and an SVG chart", async () =
     lines[0],
     "op,variant,m,n,k,medianUs,p10Us,p90Us,gbps,gflops,pctOfCeiling,denseUs,llamaCppUs,readUs,sharedPassUs,cpuUs",
   );
-  assert.equal(lines.length, 1 + 12 + 2);
+  assert.equal(lines.length, 1 + 2 * 7 + 2); // 2 M × 7 variants, 2 embedding id counts
   await Deno.remove(dir, { recursive: true });
 });
 

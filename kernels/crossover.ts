@@ -16,8 +16,13 @@ export interface Crossover {
    * (equal to `maxMatvecM`: no lane-per-row range).
    */
   maxRowLaneM: number;
-  /** With `activations: "int8"` (which has no lane-per-row kernel): mat-vec up to this, tiled above. */
+  /** With `activations: "int8"`: mat-vec up to this. */
   maxInt8MatvecM: number;
+  /**
+   * With `activations: "int8"`: above `maxInt8MatvecM` and up to this, the
+   * lane-per-row kernel; tiled above (equal to `maxInt8MatvecM`: no range).
+   */
+  maxInt8RowLaneM: number;
   /** Where the numbers came from (measured device class, default, or KQUANT_CROSSOVER). */
   source: string;
 }
@@ -44,7 +49,7 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * no lane-per-row range): a conservative choice, since every kernel is
  * correct at every M.
  *
- * `KQUANT_CROSSOVER=A[,B[,C]]` overrides the three numbers for experiments.
+ * `KQUANT_CROSSOVER=A[,B[,C[,D]]]` overrides the four numbers for experiments.
  *
  * @param info The adapter's info (vendor, architecture).
  * @returns The crossover and where it came from.
@@ -58,10 +63,12 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
   const tuned = (envVar("KQUANT_CROSSOVER") ?? "").split(",").map(Number);
   if (tuned[0] >= 1) {
     const rowLane = Math.max(tuned[0], tuned[1] >= 1 ? tuned[1] : tuned[0]);
+    const int8 = tuned[2] >= 1 ? tuned[2] : tuned[0];
     return {
       maxMatvecM: tuned[0],
       maxRowLaneM: rowLane,
-      maxInt8MatvecM: tuned[2] >= 1 ? tuned[2] : tuned[0],
+      maxInt8MatvecM: int8,
+      maxInt8RowLaneM: Math.max(int8, tuned[3] >= 1 ? tuned[3] : int8),
       source: "KQUANT_CROSSOVER",
     };
   }
@@ -69,7 +76,8 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
     return {
       maxMatvecM: 3,
       maxRowLaneM: 64,
-      maxInt8MatvecM: 16,
+      maxInt8MatvecM: 8,
+      maxInt8RowLaneM: 128,
       source: "measured for NVIDIA (H200, Vulkan; bench/results/h200.json)",
     };
   }
@@ -77,6 +85,7 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
     maxMatvecM: 8,
     maxRowLaneM: 8,
     maxInt8MatvecM: 8,
+    maxInt8RowLaneM: 8,
     source: "default (llama.cpp Vulkan uses mat-vec up to M = 8)",
   };
 }

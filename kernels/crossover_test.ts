@@ -8,12 +8,12 @@ const info = (vendor: string, description = "") =>
   ({ vendor, description, architecture: "", device: "" }) as GPUAdapterInfo;
 
 Deno.test("crossoverFor() uses the measured values for NVIDIA and llama.cpp's 8 elsewhere", () => {
-  const nvidia = { maxMatvecM: 3, maxRowLaneM: 64, maxInt8MatvecM: 16 };
+  const nvidia = { maxMatvecM: 3, maxRowLaneM: 64, maxInt8MatvecM: 8, maxInt8RowLaneM: 128 };
   const { source, ...h200 } = crossoverFor(info("4318", "NVIDIA H200"));
   assert.deepEqual(h200, nvidia);
   assert.match(source, /measured/);
   assert.equal(crossoverFor(info("0x10de")).maxRowLaneM, 64);
-  const fallback = { maxMatvecM: 8, maxRowLaneM: 8, maxInt8MatvecM: 8 };
+  const fallback = { maxMatvecM: 8, maxRowLaneM: 8, maxInt8MatvecM: 8, maxInt8RowLaneM: 8 };
   const { source: _, ...soft } = crossoverFor(info("65541", "llvmpipe (LLVM 15.0.6, 256 bits)"));
   assert.deepEqual(soft, fallback);
   assert.equal(crossoverFor(undefined).maxRowLaneM, 8);

@@ -52,7 +52,7 @@ export interface Q5KLinearOptions {
   bias?: Float32Array;
   /**
    * Kernel family; `"auto"` (default) picks by M at the device's crossover.
-   * `"rowlane"` (the lane-per-row kernel for small batches) has no int8 form.
+   * `"rowlane"` is the lane-per-row kernel for small batches.
    */
   variant?: LinearVariant;
   /** Mat-vec reduction; `"auto"` uses subgroups where the device granted them. */
@@ -219,11 +219,6 @@ export class Q5KLinear {
     }
     const reduction = wanted === "auto" ? (usable ? "subgroup" : "workgroup") : wanted;
     const activations = oneOf(action, "activations", options.activations ?? "f32", ACTIVATIONS);
-    if (activations === "int8" && variant === "rowlane") {
-      throw new RangeError(
-        `Cannot ${action}: variant "rowlane" has no int8 form (use "matvec", "tiled" or "auto"), current value is "rowlane" with activations "int8"`,
-      );
-    }
     if (activations === "int8" && !hasPackedDot()) {
       throw new RangeError(
         `Cannot ${action}: activations "int8" needs the WGSL language feature ${PACKED_DOT}, which this runtime lacks; current value is "int8"`,
@@ -247,8 +242,10 @@ export class Q5KLinear {
   kernelFor(m: number): "matvec" | "rowlane" | "tiled" {
     if (this.variant !== "auto") return this.variant;
     if (m <= this.maxMatvecM) return "matvec";
-    const rowLane = this.activations === "f32" && m <= this.crossover.maxRowLaneM;
-    return rowLane ? "rowlane" : "tiled";
+    const maxRowLaneM = this.activations === "int8"
+      ? this.crossover.maxInt8RowLaneM
+      : this.crossover.maxRowLaneM;
+    return m <= maxRowLaneM ? "rowlane" : "tiled";
   }
 
   #check(action: string, m: unknown): number {
@@ -320,7 +317,8 @@ export class Q5KLinear {
     const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
     const storage = this.device.limits.maxComputeWorkgroupStorageSize;
     const { tm, tn, padded } = tileFor(storage, m);
-    const lanes = rowLaneConfigFor(m, storage, false, false);
+    const int8 = this.activations === "int8";
+    const lanes = rowLaneConfigFor(m, storage, false, false, int8);
     const chunks = this.#weights.chunks;
     const nb = this.k / 256;
     // Split-K only with one weight binding (the partial sums index all of N).
@@ -332,7 +330,6 @@ export class Q5KLinear {
     if (splits > 1 && splits * m * this.n * 4 > this.device.limits.maxStorageBufferBindingSize) {
       splits = 1;
     }
-    const int8 = this.activations === "int8";
     const split = splits > 1;
     plan = {
       quant: int8

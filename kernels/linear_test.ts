@@ -84,7 +84,7 @@ Deno.test("Q5KLinear splits weights over several bindings when one is too small"
 
 Deno.test("Q5KLinear auto picks mat-vec, lane-per-row and tiled at the device's crossover", () => {
   const layer = Q5KLinear.create(device, makeQ5KBlob(16, 256), { n: 16, k: 256 });
-  const { maxMatvecM, maxRowLaneM, maxInt8MatvecM } = layer.crossover;
+  const { maxMatvecM, maxRowLaneM, maxInt8MatvecM, maxInt8RowLaneM } = layer.crossover;
   assert.equal(layer.maxMatvecM, maxMatvecM);
   assert.equal(layer.kernelFor(1), "matvec");
   assert.equal(layer.kernelFor(maxMatvecM), "matvec");
@@ -102,7 +102,11 @@ Deno.test("Q5KLinear auto picks mat-vec, lane-per-row and tiled at the device's 
     });
     assert.equal(int8.maxMatvecM, maxInt8MatvecM);
     assert.equal(int8.kernelFor(maxInt8MatvecM), "matvec");
-    assert.equal(int8.kernelFor(maxInt8MatvecM + 1), "tiled");
+    if (maxInt8RowLaneM > maxInt8MatvecM) {
+      assert.equal(int8.kernelFor(maxInt8MatvecM + 1), "rowlane");
+      assert.equal(int8.kernelFor(maxInt8RowLaneM), "rowlane");
+    }
+    assert.equal(int8.kernelFor(maxInt8RowLaneM + 1), "tiled");
     int8.destroy();
   }
   const forced = Q5KLinear.create(device, makeQ5KBlob(16, 256), {
@@ -143,11 +147,6 @@ Deno.test("Q5KLinear rejects bad input before dispatching, and keeps working", a
   assert.throws(create(blob, { n, k, reduction: "tree" }), RangeError, '"tree"');
   assert.throws(create(blob, { n, k, activations: "int4" }), RangeError, '"int4"');
   assert.throws(create(blob, { n, k, activations: 8 }), RangeError, "current value is 8");
-  assert.throws(
-    create(blob, { n, k, variant: "rowlane", activations: "int8" }),
-    RangeError,
-    'current value is "rowlane" with activations "int8"',
-  );
   assert.throws(create(blob, null as never), TypeError);
   assert.throws(() => Q5KLinear.create({} as never, blob, { n, k }), TypeError, "device");
 
@@ -234,9 +233,9 @@ Deno.test("int8 activations: within llama.cpp's bound of the f64 reference at ev
     const x = uniformF32(m * k, 30 + m, -3, 3);
     const ref = reference(blob, x, m, n, k);
     for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) ref[i * n + j] += bias[j];
-    for (const variant of ["auto", "matvec", "tiled"] as const) {
+    for (const variant of ["auto", "matvec", "rowlane", "tiled"] as const) {
       // 64 KiB bindings split the weights into chunks (and rule out split-K);
-      // whole, the tiled kernel splits K for these small grids.
+      // whole, the tiled and lane-per-row kernels split K for these small grids.
       for (const maxBindingBytes of [undefined, 65536]) {
         const layer = Q5KLinear.create(device, blob, {
           n,
@@ -255,6 +254,24 @@ Deno.test("int8 activations: within llama.cpp's bound of the f64 reference at ev
       }
     }
   }
+});
+
+Deno.test("int8 activations: the three kernels agree to f32 rounding (same quantized activations, exact integer sums)", async () => {
+  const [n, k] = [260, 768];
+  const blob = makeQ5KBlob(n, k, { seed: 23, mode: "edge" });
+  const bias = uniformF32(n, 24, -1, 1);
+  const layers = (["matvec", "rowlane", "tiled"] as const).map((variant) =>
+    Q5KLinear.create(device, blob, { n, k, bias, variant, activations: "int8" })
+  );
+  for (const m of [1, 3, 9, 17, 40]) {
+    const x = uniformF32(m * k, 60 + m, -2, 2);
+    const [matvec, ...others] = await Promise.all(layers.map((l) => l.run(x, m)));
+    for (const [i, got] of others.entries()) {
+      const c = compareNmse(got, matvec, 1e-12);
+      assert.ok(c.ok, `m=${m} ${layers[i + 1].variant} against matvec: ${c.detail}`);
+    }
+  }
+  for (const l of layers) l.destroy();
 });
 
 Deno.test("Q5KLinear mat-vec handles rows of 3 blocks (K = 768) at every M", async () => {

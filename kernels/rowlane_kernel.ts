@@ -20,11 +20,15 @@
  * @module
  */
 
+import { envVar } from "./_env.ts";
 import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { ceilDiv } from "./dispatch.ts";
 import { TILED_PARAMS, tiledGrid } from "./_tiled_parts.ts";
 import { exactSplits, type TiledShape } from "./tiled_kernel.ts";
+
+/** Workgroup memory per activation column of the int8 form: 256 int8 and 8 (scale, sum) pairs. */
+const INT8_COLUMN_BYTES = 256 + 8 * 8;
 
 /** Compile-time choices of the lane-per-row kernel. */
 export interface RowLaneConfig {
@@ -38,8 +42,16 @@ export interface RowLaneConfig {
   bias: boolean;
   /** Write partial sums of K-slices to a [split][m][n] scratch buffer instead of y. */
   split: boolean;
+  /** Lanes the K-splits aim for (default: 128 Ki up to 8 columns, 64 Ki above). */
+  lanes?: number;
   /** Loop over the block's 4 sub-block pairs, the pair unrolled (else over its 8 sub-blocks). */
   pairs?: boolean;
+  /**
+   * Activations quantized to 8 bits per 32 (quantize_x_kernel.ts, the opt-in
+   * int8 path): each sub-block's 32 quants meet a column's 32 int8 values in
+   * 8 `dot4I8Packed`, scaled once per sub-block (always loops over sub-blocks).
+   */
+  int8?: boolean;
 }
 
 /**
@@ -61,11 +73,25 @@ export function rowLaneConfigFor(
   maxWorkgroupStorage: number,
   bias: boolean,
   split: boolean,
+  int8 = false,
 ): RowLaneConfig {
-  const fits = ([2, 4, 8, 16, 32] as const).filter((c) => c * 1024 <= maxWorkgroupStorage);
+  const perColumn = int8 ? INT8_COLUMN_BYTES : 1024;
+  const fits = ([2, 4, 8, 16, 32] as const).filter((c) => c * perColumn <= maxWorkgroupStorage);
   const mc = fits.find((c) => m <= c) ?? fits[fits.length - 1];
   const narrow = mc <= 8;
-  return { mc, r: 2, wg: narrow ? 128 : 256, pairs: narrow, bias, split };
+  // int8, measured on an H200 (README "What made it fast"): 128 lanes, two
+  // rows a lane and K-splits for 64 Ki lanes up to 16 columns, one row a lane
+  // and 128 Ki lanes for 32.
+  const cfg: RowLaneConfig = int8
+    ? { mc, r: mc <= 16 ? 2 : 1, wg: 128, lanes: mc <= 16 ? 65536 : 131072, bias, split, int8 }
+    : { mc, r: 2, wg: narrow ? 128 : 256, pairs: narrow, bias, split };
+  // "R,WG,LANES" (rows a lane, lanes per workgroup, lanes the K-splits aim
+  // for) for tuning experiments.
+  const [r, wg, lanes] = (envVar("KQUANT_ROWLANE") ?? "").split(",").map(Number);
+  if (r === 1 || r === 2 || r === 4) cfg.r = r;
+  if (wg === 64 || wg === 128 || wg === 256) cfg.wg = wg;
+  if (lanes >= 1024) cfg.lanes = lanes;
+  return cfg;
 }
 
 /**
@@ -77,11 +103,11 @@ export function rowLaneConfigFor(
  * {@linkcode rowLaneConfigFor}).
  */
 export function rowLaneSplits(
-  cfg: Pick<RowLaneConfig, "mc" | "wg">,
+  cfg: Pick<RowLaneConfig, "mc" | "wg" | "lanes">,
   groups: number,
   nb: number,
 ): number {
-  const lanes = cfg.mc <= 8 ? 131072 : 65536;
+  const lanes = cfg.lanes ?? (cfg.mc <= 8 ? 131072 : 65536);
   const want = Math.ceil(lanes / (cfg.wg * groups));
   return exactSplits(nb, Math.min(nb, Math.max(1, want)));
 }
@@ -104,14 +130,14 @@ export function rowLaneKernel(cfg: RowLaneConfig, shape: TiledShape): KernelSpec
     `wg${cfg.wg}`,
     cfg.bias ? "bias" : "nobias",
     cfg.split ? "split" : "whole",
-    cfg.pairs ? "pairs" : "subblocks",
+    cfg.int8 ? "int8" : cfg.pairs ? "pairs" : "subblocks",
   ].join(":");
   return {
-    name: `q5_K lane per row (${cfg.mc} columns, ${cfg.r} rows a lane${
+    name: `q5_K lane per row${cfg.int8 ? " int8" : ""} (${cfg.mc} columns, ${cfg.r} rows a lane${
       cfg.split ? ", split-K" : ""
     })`,
     key,
-    wgsl: cachedWgsl(key, () => rowLaneWgsl(cfg)),
+    wgsl: cachedWgsl(key, () => cfg.int8 ? rowLaneInt8Wgsl(cfg) : rowLaneWgsl(cfg)),
     ...tiledGrid({ tm: cfg.mc, tn: cfg.wg * cfg.r, bias: cfg.bias, split: cfg.split }, shape),
   };
 }
@@ -200,17 +226,7 @@ function rowLaneWgsl(cfg: RowLaneConfig): string {
   }
   emit(`    workgroupBarrier();`);
   emit(`  }`);
-  for (const r of rs) {
-    emit(`  if (n0 + lid + ${r * WG}u < p.rows) {`);
-    emit(`    let n = p.row0 + n0 + lid + ${r * WG}u;`);
-    for (const m of range(MC)) {
-      emit(`    if (m0 + ${m}u < p.m) {`);
-      const at = cfg.split ? `(wid.z * p.m + m0 + ${m}u) * p.n + n` : `(m0 + ${m}u) * p.n + n`;
-      emit(`      y[${at}] = c${r}_${m}${cfg.bias ? " + bias[n]" : ""};`);
-      emit(`    }`);
-    }
-    emit(`  }`);
-  }
+  emitRowLaneStores(cfg, emit);
   return /* wgsl */ `${Q5K_WGSL}
 const MC = ${MC}u;        // activation columns per column group
 const WG = ${WG}u;        // lanes per workgroup
@@ -232,6 +248,131 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let n0 = (tile % p.tiles_n) * TN;
   let m0 = (tile / p.tiles_n) * TM;
   let k4 = p.k / 4u;
+  let b_begin = wid.z * (p.k_split / BLOCK_WEIGHTS);
+  let b_end = min(p.nb, b_begin + p.k_split / BLOCK_WEIGHTS);
+${lines.join("\n")}
+}
+`;
+}
+
+/** The lane-per-row columns' stores, to y or the split-K partials. */
+function emitRowLaneStores(cfg: RowLaneConfig, emit: (s: string) => void): void {
+  for (const r of range(cfg.r)) {
+    emit(`  if (n0 + lid + ${r * cfg.wg}u < p.rows) {`);
+    emit(`    let n = p.row0 + n0 + lid + ${r * cfg.wg}u;`);
+    for (const m of range(cfg.mc)) {
+      emit(`    if (m0 + ${m}u < p.m) {`);
+      const at = cfg.split ? `(wid.z * p.m + m0 + ${m}u) * p.n + n` : `(m0 + ${m}u) * p.n + n`;
+      emit(`      y[${at}] = c${r}_${m}${cfg.bias ? " + bias[n]" : ""};`);
+      emit(`    }`);
+    }
+    emit(`  }`);
+  }
+}
+
+/**
+ * The int8 form: per block the workgroup stages the column group's quantized
+ * activations (MC × 8 sub-blocks × 32 int8) and their (scale, exact sum)
+ * pairs; per sub-block each lane makes its rows' 32 quants bytes (8 words)
+ * once and, per column, adds (dx·d·sc)·Σq·xq − (dmin·m)·Σx, the int8 mat-vec's
+ * and tiled kernel's formula (llama.cpp's q8_1 form).
+ */
+function rowLaneInt8Wgsl(cfg: RowLaneConfig): string {
+  const { mc: MC, r: R, wg: WG } = cfg;
+  const rs = range(R);
+  const lines: string[] = [];
+  const emit = (s: string) => lines.push(s);
+  for (const r of rs) {
+    emit(`  let wrow${r} = min(n0 + lid + ${r * WG}u, p.rows - 1u);`);
+    for (const m of range(MC)) emit(`  var c${r}_${m} = 0.0;`);
+  }
+  emit(`  for (var blk = b_begin; blk < b_end; blk++) {`);
+  // MC columns × 16 vec4s of int8 (8 sub-blocks of 2), then MC × 8 (scale, sum).
+  const stage = (count: number, per: number, store: string) => {
+    for (const e of range(Math.ceil(count / WG))) {
+      emit(count - e * WG < WG ? `    if (lid + ${e * WG}u < ${count}u) {` : `    {`);
+      emit(`      let v = lid + ${e * WG}u;`);
+      emit(`      let mm = v / ${per}u;`);
+      emit(`      let row = min(m0 + mm, p.m - 1u);`);
+      emit(`      let live = m0 + mm < p.m;`);
+      emit(`      ${store}`);
+      emit(`    }`);
+    }
+  };
+  stage(
+    MC * 16,
+    16,
+    "xqs[mm][(v % 16u) / 2u][v % 2u] = select(vec4<u32>(0u), xq[row * (p.k / 16u) + blk * 16u + v % 16u], live);",
+  );
+  stage(
+    MC * 8,
+    8,
+    "xfs[mm][v % 8u] = select(vec2<f32>(0.0), xsc[row * (p.k / 32u) + blk * 8u + v % 8u], live);",
+  );
+  emit(`    workgroupBarrier();`);
+  for (const r of rs) {
+    emit(`    let base${r} = (wrow${r} * p.nb + blk) * BLOCK_VEC4;`);
+    emit(`    let hd${r} = w[base${r}];`);
+    emit(`    let d${r} = f16_bits_to_f32(hd${r}.x & 0xffffu);`);
+    emit(`    let dm${r} = f16_bits_to_f32(hd${r}.x >> 16u);`);
+  }
+  emit(`    for (var j = 0u; j < 8u; j++) {`);
+  for (const r of rs) {
+    emit(`      let qh${r}a = w[base${r} + 1u];`);
+    emit(`      let qh${r}b = w[base${r} + 2u];`);
+    emit(`      let qs${r}a = w[base${r} + 3u + 2u * (j / 2u)];`);
+    emit(`      let qs${r}b = w[base${r} + 4u + 2u * (j / 2u)];`);
+    emit(`      let sm${r} = scale_min(j, hd${r}.y, hd${r}.z, hd${r}.w);`);
+    emit(`      let g${r} = vec2<f32>(d${r} * f32(sm${r}.x), dm${r} * f32(sm${r}.y));`);
+    for (const i of range(8)) {
+      const half = i < 4 ? "a" : "b";
+      const comp = "xyzw"[i % 4];
+      emit(`      let q${r}_${i} = quants4(qs${r}${half}.${comp}, qh${r}${half}.${comp}, j);`);
+    }
+  }
+  for (const m of range(MC)) {
+    emit(`      {`);
+    emit(`        let xa = xqs[${m}][j][0];`);
+    emit(`        let xb = xqs[${m}][j][1];`);
+    emit(`        let f = xfs[${m}][j];`);
+    for (const r of rs) {
+      const dots = range(8).map((i) =>
+        `dot4I8Packed(q${r}_${i}, x${i < 4 ? "a" : "b"}.${"xyzw"[i % 4]})`
+      ).join(" + ");
+      emit(`        let s${r} = ${dots};`);
+      // |s| ≤ 32·31·127 < 2^22: exact as 1.5·2^23 + s.
+      emit(
+        `        c${r}_${m} = fma(f.x * g${r}.x, bitcast<f32>(bitcast<u32>(s${r}) + 0x4b400000u) - 12582912.0, fma(-g${r}.y, f.y, c${r}_${m}));`,
+      );
+    }
+    emit(`      }`);
+  }
+  emit(`    }`);
+  emit(`    workgroupBarrier();`);
+  emit(`  }`);
+  emitRowLaneStores(cfg, emit);
+  return /* wgsl */ `${Q5K_WGSL}
+const MC = ${MC}u;        // activation columns per column group
+const WG = ${WG}u;        // lanes per workgroup
+const TN = ${WG * R}u;    // weight rows per workgroup (${R} per lane)
+const TM = MC;
+${TILED_PARAMS}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;  // 16 int8 activations
+@group(0) @binding(3) var<storage, read> xsc: array<vec2<f32>>; // (scale, exact sum) per 32
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+${cfg.bias ? "@group(0) @binding(5) var<storage, read> bias: array<f32>;" : ""}
+
+var<workgroup> xqs: array<array<array<vec4<u32>, 2>, 8>, MC>; // [column][sub-block][half]
+var<workgroup> xfs: array<array<vec2<f32>, 8>, MC>;            // [column][sub-block]
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let tile = wid.x + wid.y * p.groups_x;
+  if (tile >= p.tiles_n * ((p.m + TM - 1u) / TM)) { return; }
+  let n0 = (tile % p.tiles_n) * TN;
+  let m0 = (tile / p.tiles_n) * TM;
   let b_begin = wid.z * (p.k_split / BLOCK_WEIGHTS);
   let b_end = min(p.nb, b_begin + p.k_split / BLOCK_WEIGHTS);
 ${lines.join("\n")}

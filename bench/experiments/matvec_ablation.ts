@@ -5,7 +5,9 @@
  * bitcast), the scale decode (d, dmin and the 6-bit scales made bitcasts of
  * the header words), the activation loads (global, or the workgroup-memory
  * reads of the lane-per-row kernel, made a value of the index), the weight
- * loads from memory (each made the index xor one cached word) — and with the
+ * loads from memory (each made the index xor one cached word), the weights
+ * read as if interleaved across rows (same words, coalesced), the mat-vec's
+ * activations read as if adjacent lanes took adjacent vectors — and with the
  * first three cut together. The cut kernels compute nonsense; only their time
  * counts. Timed per pass over rotating weight copies. A measuring aid for
  * kernel work, not a benchmark of the library.
@@ -33,7 +35,7 @@ import {
 import { crossoverFor } from "../../kernels/crossover.ts";
 
 /** The cuts: each rewrites the production WGSL. */
-export const CUTS: { label: string; cut: (wgsl: string) => string }[] = [
+export const CUTS: { label: string; cut: (wgsl: string) => string; matvecOnly?: boolean }[] = [
   {
     label: "no byte decode",
     cut: (s) => s.replaceAll(/(?<!fn )unpack_q(_scaled)?\(/g, "cheap_q("),
@@ -64,6 +66,34 @@ export const CUTS: { label: string; cut: (wgsl: string) => string }[] = [
     cut: (s) => {
       const vec = s.includes("array<vec2<u32>>") ? "vec2<u32>" : "vec4<u32>";
       return s.replaceAll(/= w\[([^\]]+)\];/g, `= ${vec}($1) ^ w[0u];`);
+    },
+  },
+  {
+    label: "weights interleaved",
+    // Every load reads the same number of words, but word o of block b of row
+    // n comes from (b·words + o)·rows + n: the lanes of a subgroup, which own
+    // adjacent rows, read adjacent words (as if the blocks were repacked).
+    cut: (s) =>
+      s.replaceAll(
+        /let base(\w+) = \((\w+) \* p\.nb \+ (\w+)\) \* (\w+);/g,
+        "let base$1 = $3 * $4;\n    let brow$1 = $2;",
+      ).replaceAll(/w\[base(\w+)([^\]]*)\]/g, "w[(base$1$2) * p.rows + brow$1]"),
+  },
+  {
+    label: "activations coalesced",
+    // Mat-vec only: the lanes of one block read the same number of activation
+    // vectors, but at each load adjacent lanes read adjacent vectors (one
+    // 128-byte line for 8 lanes) instead of four lines 256 bytes apart, as a
+    // lane-to-weight mapping of word t of each 64-weight chunk would.
+    matvecOnly: true,
+    cut: (s) => {
+      const tpb = Number(/const TPB = (\d+)u;/.exec(s)?.[1] ?? 8);
+      const nw = 32 / tpb;
+      return s.replaceAll(/g \* 16u \+ q \* \du;/g, "t;")
+        .replaceAll(/x\[(xb\w*) \+ (\d+)u\]/g, (_, xb: string, d: string) => {
+          const i = Number(d);
+          return `x[${xb} + ${tpb * (i < 8 ? i : nw + i - 8)}u]`;
+        });
     },
   },
 ];
@@ -113,7 +143,9 @@ export function ablationCandidates(
   const all = CUTS.slice(0, 3).reduce((s, c) => c.cut(s), spec.wgsl);
   return [
     base,
-    ...CUTS.map((c) => one(c.label, c.cut(spec.wgsl))),
+    ...CUTS.filter((c) => !c.matvecOnly || m <= maxMatvecM).map((c) =>
+      one(c.label, c.cut(spec.wgsl))
+    ),
     one("first three cut", all),
     { ...base, label: `${base.label} again` },
   ];
