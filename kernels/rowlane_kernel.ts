@@ -1,6 +1,6 @@
 /**
  * The lane-per-row Q5_K kernel for small batches above the mat-vec (on NVIDIA
- * M = 4…64, see crossover.ts).
+ * M = 4…64, with int8 activations 9…128; see crossover.ts).
  *
  * The tiled kernel stages dequantized weights in workgroup memory, and every
  * thread reads back the weights of its tile columns: at a 16-row tile each
@@ -15,7 +15,9 @@
  * of whole super-blocks (a second kernel adds them) so that enough lanes run.
  * The loop over a block's 8 sub-blocks stays a loop; the words and columns
  * inside are unrolled, so each workgroup load's bounds clamp is one per
- * sub-block.
+ * sub-block. With int8 activations (the opt-in path) the staged columns are
+ * the quantized activations and each sub-block meets a column in 8
+ * `dot4I8Packed` (see rowLaneInt8Wgsl).
  *
  * @module
  */
