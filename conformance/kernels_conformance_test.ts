@@ -16,6 +16,7 @@ Deno.test("the conformance runs cover auto, both mat-vec reductions where grante
   const runs = linearRuns(device).map(([v, r, a]) => `${v}/${r}/${a}`);
   assert.equal(runs.includes("matvec/auto/int8"), hasPackedDot());
   assert.equal(runs.includes("tiled/auto/int8"), hasPackedDot());
+  assert.equal(runs.includes("rowlane/auto/int8"), hasPackedDot());
   assert.ok(
     runs.includes("matvec/workgroup/f32") && runs.includes("tiled/auto/f32") &&
       runs.includes("rowlane/auto/f32") && runs.includes("auto/auto/f32"),

@@ -27,7 +27,9 @@ export function linearRuns(device: GPUDevice): [LinearVariant, Reduction, Activa
     runs.push(["matvec", "subgroup", "f32"]);
   }
   runs.push(["rowlane", "auto", "f32"], ["tiled", "auto", "f32"]);
-  if (hasPackedDot()) runs.push(["matvec", "auto", "int8"], ["tiled", "auto", "int8"]);
+  if (hasPackedDot()) {
+    runs.push(["matvec", "auto", "int8"], ["rowlane", "auto", "int8"], ["tiled", "auto", "int8"]);
+  }
   return runs;
 }
 
