@@ -4,11 +4,12 @@
  * flat array indexed in a K loop (`flat`, a bounds clamp per load), with and
  * without the register prefetch of the next K-step, at several K-splits, timed
  * per pass at several M; plus an FMA-only kernel for the f32 throughput this
- * WebGPU stack reaches at all. Prints TFLOP/s. A measuring aid for kernel
- * work, not a benchmark of the library.
+ * WebGPU stack reaches at all, and a `dot4I8Packed`-only kernel for the int8
+ * paths' (`peak` alone: only those two). Prints TFLOP/s. A measuring aid for
+ * kernel work, not a benchmark of the library.
  *
  * ```sh
- * deno run -A bench/experiments/tiled_layouts.ts [M ...]
+ * deno run -A bench/experiments/tiled_layouts.ts [M ... | peak]
  * ```
  *
  * @module
@@ -27,6 +28,7 @@ import { makeQ5KBlob } from "../../kernels/make_blob.ts";
 import { ceilDiv } from "../../kernels/dispatch.ts";
 import { GpuTimer } from "../timing.ts";
 import { sinkKernel } from "./pass_cost.ts";
+import { hasPackedDot } from "../../kernels/linear.ts";
 import { intList } from "../../cli/args.ts";
 import { weightCopies } from "../sweep.ts";
 
@@ -114,6 +116,31 @@ export function fmaPeakKernel(groups: number, iters: number): KernelSpec {
   );
 }
 
+/** Independent accumulators per thread of the dp4a-only kernel, to cover the instruction's latency. */
+export const DP4A_CHAINS = 16;
+
+/**
+ * A kernel of packed int8 dot products only: {@linkcode DP4A_CHAINS}
+ * independent chains of `iters` accumulating `dot4I8Packed` per thread (4
+ * multiply-adds each), the int8 paths' instruction.
+ */
+export function dp4aPeakKernel(groups: number, iters: number, count = DP4A_CHAINS): KernelSpec {
+  // Each product reads its own chain's last value, so nothing is loop-invariant.
+  const chains = Array.from({ length: count }, (_, i) => i);
+  return sinkKernel(
+    "dp4a peak",
+    `experiment-dp4a-peak-${iters}-${count}`,
+    groups,
+    `  let b = 0x01ff01ffu ^ g.x;
+${chains.map((i) => `  var c${i} = i32(g.x) + ${i};`).join("\n")}
+  for (var i = 0u; i < ${iters}u; i++) {
+${chains.map((i) => `    c${i} += dot4I8Packed(bitcast<u32>(c${i}), b);`).join("\n")}
+  }
+  let t = ${chains.map((i) => `c${i}`).join(" + ")};`,
+    "u32(t) == p.a",
+  );
+}
+
 /**
  * Times each candidate product per pass, over rotating weight copies (so they
  * come from memory, not L2), for each shape (default: the Llama-3-8B MLP
@@ -170,7 +197,8 @@ export async function timeCandidates(
 
 if (import.meta.main) {
   const device = await requestDevice();
-  const ms = Deno.args.length ? intList("M", Deno.args.join(",")) : [64, 128, 512];
+  const peakOnly = Deno.args[0] === "peak";
+  const ms = Deno.args.length && !peakOnly ? intList("M", Deno.args.join(",")) : [64, 128, 512];
   // deno-lint-ignore no-console
   const log = (s: string) => console.log(s);
   {
@@ -187,10 +215,25 @@ if (import.meta.main) {
     }, measure);
     const flops = groups * 256 * iters * 8 * 4 * 2;
     log(`fma peak\t${t.medianUs.toFixed(1)} µs\t${(flops / t.medianUs / 1e6).toFixed(1)} TFLOP/s`);
+    if (hasPackedDot()) {
+      for (const chains of [DP4A_CHAINS, 2 * DP4A_CHAINS]) {
+        const d = await timer.measure((encoder, timestampWrites) => {
+          const pass = encoder.beginComputePass({ timestampWrites });
+          dispatch(device, pass, dp4aPeakKernel(groups, iters, chains), cache, [y]);
+          pass.end();
+        }, measure);
+        const ops = groups * 256 * iters * chains * 4 * 2;
+        log(
+          `dp4a peak, ${chains} chains\t${d.medianUs.toFixed(1)} µs\t${
+            (ops / d.medianUs / 1e6).toFixed(1)
+          } TOP/s`,
+        );
+      }
+    }
     y.destroy();
     timer.destroy();
     cache.destroy();
   }
   const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
-  await timeCandidates(device, ms, (m, n, k) => candidates(m, n, k, maxDim), log);
+  if (!peakOnly) await timeCandidates(device, ms, (m, n, k) => candidates(m, n, k, maxDim), log);
 }

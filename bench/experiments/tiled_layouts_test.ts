@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { testDevice } from "../../conformance/test_device.ts";
-import { candidates, fmaPeakKernel, VARIANTS } from "./tiled_layouts.ts";
+import { candidates, dp4aPeakKernel, fmaPeakKernel, VARIANTS } from "./tiled_layouts.ts";
+import { hasPackedDot } from "../../kernels/linear.ts";
 import { emptyKernel } from "./pass_cost.ts";
 
 const device = await testDevice();
@@ -30,5 +31,6 @@ Deno.test("every tiled-layout candidate of a split is distinct WGSL that compile
     }
   }
   assert.equal(await compiles(fmaPeakKernel(1, 4).wgsl), null);
+  if (hasPackedDot()) assert.equal(await compiles(dp4aPeakKernel(1, 4).wgsl), null);
   assert.equal(await compiles(emptyKernel(1).wgsl), null); // the same sink, empty
 });
