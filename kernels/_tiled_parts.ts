@@ -71,6 +71,24 @@ export function emitTileStores(
   }
 }
 
+/**
+ * The bindings of the tiled and lane-per-row kernels: uniforms, weights, the
+ * activations (f32, or int8 with their per-32 (scale, sum) pairs), y and an
+ * optional bias.
+ */
+export function tiledBindings(int8: boolean, bias: boolean): string {
+  const x = int8
+    ? `@group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read> xsc: array<vec2<f32>>;`
+    : "@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;";
+  const y = int8 ? 4 : 3;
+  return `@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
+${x}
+@group(0) @binding(${y}) var<storage, read_write> y: array<f32>;
+${bias ? `@group(0) @binding(${y + 1}) var<storage, read> bias: array<f32>;` : ""}`;
+}
+
 /** The uniform struct both tiled kernels read (chunkUniforms' words, then tiles_n and k_split). */
 export const TILED_PARAMS = /* wgsl */ `
 struct Params {

@@ -26,7 +26,7 @@ import { envVar } from "./_env.ts";
 import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { ceilDiv } from "./dispatch.ts";
-import { TILED_PARAMS, tiledGrid } from "./_tiled_parts.ts";
+import { TILED_PARAMS, tiledBindings, tiledGrid } from "./_tiled_parts.ts";
 import { exactSplits, type TiledShape } from "./tiled_kernel.ts";
 
 /** Workgroup memory per activation column of the int8 form: 256 int8 and 8 (scale, sum) pairs. */
@@ -151,10 +151,7 @@ function rowLaneWgsl(cfg: RowLaneConfig): string {
   const rs = range(R);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
-  for (const r of rs) {
-    emit(`  let wrow${r} = min(n0 + lid + ${r * WG}u, p.rows - 1u);`);
-    for (const m of range(MC)) emit(`  var c${r}_${m} = 0.0;`);
-  }
+  emitLaneRows(cfg, emit);
   emit(`  for (var blk = b_begin; blk < b_end; blk++) {`);
   // The column group's activations for this block: MC rows of 64 vec4s.
   for (const e of range(Math.ceil((MC * 64) / WG))) {
@@ -168,12 +165,7 @@ function rowLaneWgsl(cfg: RowLaneConfig): string {
     emit(`    }`);
   }
   emit(`    workgroupBarrier();`);
-  for (const r of rs) {
-    emit(`    let base${r} = (wrow${r} * p.nb + blk) * BLOCK_VEC4;`);
-    emit(`    let hd${r} = w[base${r}];`);
-    emit(`    let d${r} = f16_bits_to_f32(hd${r}.x & 0xffffu);`);
-    emit(`    let dm${r} = f16_bits_to_f32(hd${r}.x >> 16u);`);
-  }
+  emitHeaders(cfg, emit);
   const words = (j: string, indent: string) => {
     for (const r of rs) {
       // qh: 32 bytes, bit j of byte l for weight l; qs: 32 bytes per sub-block
@@ -229,19 +221,43 @@ function rowLaneWgsl(cfg: RowLaneConfig): string {
   emit(`    workgroupBarrier();`);
   emit(`  }`);
   emitRowLaneStores(cfg, emit);
+  return rowLaneShader(
+    cfg,
+    "var<workgroup> xs: array<array<array<vec4<f32>, 8>, 8>, MC>;  // [column][sub-block][word]",
+    lines,
+  );
+}
+
+/** Each lane's clamped weight rows and its MC accumulators per row. */
+function emitLaneRows(cfg: RowLaneConfig, emit: (s: string) => void): void {
+  for (const r of range(cfg.r)) {
+    emit(`  let wrow${r} = min(n0 + lid + ${r * cfg.wg}u, p.rows - 1u);`);
+    for (const m of range(cfg.mc)) emit(`  var c${r}_${m} = 0.0;`);
+  }
+}
+
+/** Each row's block header (vec4 of words 0..3) and its d and dmin. */
+function emitHeaders(cfg: RowLaneConfig, emit: (s: string) => void): void {
+  for (const r of range(cfg.r)) {
+    emit(`    let base${r} = (wrow${r} * p.nb + blk) * BLOCK_VEC4;`);
+    emit(`    let hd${r} = w[base${r}];`);
+    emit(`    let d${r} = f16_bits_to_f32(hd${r}.x & 0xffffu);`);
+    emit(`    let dm${r} = f16_bits_to_f32(hd${r}.x >> 16u);`);
+  }
+}
+
+/** The shader around a lane-per-row body: constants, bindings, `shared` workgroup arrays, the tile prologue. */
+function rowLaneShader(cfg: RowLaneConfig, shared: string, lines: string[]): string {
+  const { mc: MC, r: R, wg: WG } = cfg;
   return /* wgsl */ `${Q5K_WGSL}
 const MC = ${MC}u;        // activation columns per column group
 const WG = ${WG}u;        // lanes per workgroup
 const TN = ${WG * R}u;    // weight rows per workgroup (${R} per lane)
 const TM = MC;
 ${TILED_PARAMS}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
+${tiledBindings(cfg.int8 ?? false, cfg.bias)}
 
-var<workgroup> xs: array<array<array<vec4<f32>, 8>, 8>, MC>;  // [column][sub-block][word]
+${shared}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -284,10 +300,7 @@ function rowLaneInt8Wgsl(cfg: RowLaneConfig): string {
   const rs = range(R);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
-  for (const r of rs) {
-    emit(`  let wrow${r} = min(n0 + lid + ${r * WG}u, p.rows - 1u);`);
-    for (const m of range(MC)) emit(`  var c${r}_${m} = 0.0;`);
-  }
+  emitLaneRows(cfg, emit);
   emit(`  for (var blk = b_begin; blk < b_end; blk++) {`);
   // MC columns × 16 vec4s of int8 (8 sub-blocks of 2), then MC × 8 (scale, sum).
   const stage = (count: number, per: number, store: string) => {
@@ -312,12 +325,7 @@ function rowLaneInt8Wgsl(cfg: RowLaneConfig): string {
     "xfs[mm][v % 8u] = select(vec2<f32>(0.0), xsc[row * (p.k / 32u) + blk * 8u + v % 8u], live);",
   );
   emit(`    workgroupBarrier();`);
-  for (const r of rs) {
-    emit(`    let base${r} = (wrow${r} * p.nb + blk) * BLOCK_VEC4;`);
-    emit(`    let hd${r} = w[base${r}];`);
-    emit(`    let d${r} = f16_bits_to_f32(hd${r}.x & 0xffffu);`);
-    emit(`    let dm${r} = f16_bits_to_f32(hd${r}.x >> 16u);`);
-  }
+  emitHeaders(cfg, emit);
   emit(`    for (var j = 0u; j < 8u; j++) {`);
   for (const r of rs) {
     emit(`      let qh${r}a = w[base${r} + 1u];`);
@@ -353,31 +361,10 @@ function rowLaneInt8Wgsl(cfg: RowLaneConfig): string {
   emit(`    workgroupBarrier();`);
   emit(`  }`);
   emitRowLaneStores(cfg, emit);
-  return /* wgsl */ `${Q5K_WGSL}
-const MC = ${MC}u;        // activation columns per column group
-const WG = ${WG}u;        // lanes per workgroup
-const TN = ${WG * R}u;    // weight rows per workgroup (${R} per lane)
-const TM = MC;
-${TILED_PARAMS}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;  // 16 int8 activations
-@group(0) @binding(3) var<storage, read> xsc: array<vec2<f32>>; // (scale, exact sum) per 32
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-${cfg.bias ? "@group(0) @binding(5) var<storage, read> bias: array<f32>;" : ""}
-
-var<workgroup> xqs: array<array<array<vec4<u32>, 2>, 8>, MC>; // [column][sub-block][half]
-var<workgroup> xfs: array<array<vec2<f32>, 8>, MC>;            // [column][sub-block]
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let tile = wid.x + wid.y * p.groups_x;
-  if (tile >= p.tiles_n * ((p.m + TM - 1u) / TM)) { return; }
-  let n0 = (tile % p.tiles_n) * TN;
-  let m0 = (tile / p.tiles_n) * TM;
-  let b_begin = wid.z * (p.k_split / BLOCK_WEIGHTS);
-  let b_end = min(p.nb, b_begin + p.k_split / BLOCK_WEIGHTS);
-${lines.join("\n")}
-}
-`;
+  return rowLaneShader(
+    cfg,
+    `var<workgroup> xqs: array<array<array<vec4<u32>, 2>, 8>, MC>; // [column][sub-block][half]
+var<workgroup> xfs: array<array<vec2<f32>, 8>, MC>;            // [column][sub-block]`,
+    lines,
+  );
 }

@@ -26,6 +26,7 @@ import {
   emitWeightWords,
   TILE_PROLOGUE,
   TILED_PARAMS,
+  tiledBindings,
   tiledGrid,
 } from "./_tiled_parts.ts";
 import type { TiledConfig, TiledShape } from "./tiled_kernel.ts";
@@ -132,12 +133,7 @@ const TM = ${TM}u;        // tile edge in M
 const TN = ${TN}u;        // tile edge in N
 const PAD = ${PAD}u;      // row length in workgroup memory (vec4<u32>), padded
 ${TILED_PARAMS}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read> xsc: array<vec2<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-${cfg.bias ? "@group(0) @binding(5) var<storage, read> bias: array<f32>;" : ""}
+${tiledBindings(true, cfg.bias)}
 
 var<workgroup> xs: array<vec4<u32>, ${TM * PAD}>;   // [m][32 int8]
 var<workgroup> xss: array<vec2<f32>, ${TM}>;        // [m] (scale, exact sum)

@@ -29,6 +29,7 @@ import {
   emitWeightWords,
   TILE_PROLOGUE,
   TILED_PARAMS,
+  tiledBindings,
   tiledGrid,
 } from "./_tiled_parts.ts";
 
@@ -275,11 +276,7 @@ const KQ = ${KQ}u;        // vec4s of K per tile row
 const PAD = ${PAD}u;   // row length in workgroup memory (vec4s), padded where room allows
 const WG = 256u;          // 16 x 16 threads
 ${TILED_PARAMS}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-${cfg.bias ? "@group(0) @binding(4) var<storage, read> bias: array<f32>;" : ""}
+${tiledBindings(false, cfg.bias)}
 
 ${
     cfg.flat
