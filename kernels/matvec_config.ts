@@ -25,9 +25,12 @@ export interface MatvecConfig {
   /**
    * How 5-bit quants become floats: `"shift"` moves each byte down before the
    * 2²³ mantissa trick; `"mask"` keeps byte k in place (worth 256ᵏ) and scales
-   * the activation by 2⁻⁸ᵏ instead, which is exact and saves the shifts.
+   * the activation by 2⁻⁸ᵏ instead, which is exact and saves the shifts;
+   * `"unit"` (factored combine only) places q in the top mantissa bits of 1.0,
+   * making 1 + q/32 without a subtraction, and recovers Σq·x as
+   * 32·(Σ(1 + q/32)·x − Σx) with the Σx the min term needs anyway.
    */
-  decode: "shift" | "mask";
+  decode: "shift" | "mask" | "unit";
   /**
    * How the scales meet the sums: `"factored"` keeps d·sc·Σq·x − dmin·m·Σx per
    * column (fewest operations for one column); `"affine"` turns each weight
@@ -107,8 +110,9 @@ export function matvecConfigFor(
   if ([1, 2, 4, 8, 16, 32].includes(tuned[1])) slots = tuned[1];
   if (tuned[3] === 1 || tuned[3] === 2 || tuned[3] === 4) unroll = tuned[3];
   if (words[4] === "adjacent" || words[4] === "strided") slotLayout = words[4];
-  if (words[5] === "shift" || words[5] === "mask") decode = words[5];
+  if (words[5] === "shift" || words[5] === "mask" || words[5] === "unit") decode = words[5];
   if (!int8 && (words[6] === "factored" || words[6] === "affine")) combine = words[6];
+  if (decode === "unit" && combine !== "factored") decode = "shift";
   // A power of two (lane groups must tile the workgroup), at most the row's blocks.
   slots = 2 ** Math.floor(Math.log2(Math.min(slots, 256 / lanesPerBlock)));
   if (int8 || (useSubgroups && lanesPerBlock > subgroupMinSize)) lanesPerBlock = 8;

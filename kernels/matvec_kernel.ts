@@ -76,6 +76,7 @@ function matvecWgsl(cfg: MatvecConfig): string {
     );
   }
   const mask = cfg.decode === "mask";
+  const unit = cfg.decode === "unit";
   const vec = NW === 4 ? "vec4<u32>" : "vec2<u32>";
   const perBlock = NW === 4 ? 11 : 22; // 176 bytes in vec4 or vec2 units
   const comps = "xyzw".slice(0, NW).split("");
@@ -84,7 +85,7 @@ function matvecWgsl(cfg: MatvecConfig): string {
   const us = range(U);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
-  const unpack = mask ? "unpack_q_scaled" : "unpack_q";
+  const unpack = mask ? "unpack_q_scaled" : unit ? "unpack_unit" : "unpack_q";
 
   for (const r of rs) emit(`  let row${r} = min(first + ${r}u, p.rows - 1u);`);
   for (const r of rs) for (const c of cs) emit(`  var a${r}_${c} = 0.0;`);
@@ -156,8 +157,12 @@ function matvecWgsl(cfg: MatvecConfig): string {
             );
           emit(`      let s${r}l = ${dots("l")};`);
           emit(`      let s${r}u = ${dots("u")};`);
+          // unit: s = Σ(1 + q/32)·x, so Σq·x = 32·(s − Σx), exactly in real arithmetic.
+          const sl = unit ? `(s${r}l - yl)` : `s${r}l`;
+          const su = unit ? `(s${r}u - yu)` : `s${r}u`;
+          const times32 = unit ? " * 32.0" : "";
           emit(
-            `      a${r}_${c} += select(0.0, (dl${id} * s${r}l + du${id} * s${r}u) - (ml${id} * yl + mu${id} * yu), ok${u});`,
+            `      a${r}_${c} += select(0.0, (dl${id} * ${sl} + du${id} * ${su})${times32} - (ml${id} * yl + mu${id} * yu), ok${u});`,
           );
         }
         emit(`    }`);
@@ -273,6 +278,12 @@ const XSCALE = vec4<f32>(1.0, 0.00390625, 0.0000152587890625, 0.0000152587890625
 fn unpack_q_scaled(v: u32) -> vec4<f32> {
   let m = vec4<u32>(v & 0xffu, v & 0xff00u, v & 0xff0000u, (v >> 8u) & 0xff0000u);
   return bitcast<vec4<f32>>(m | vec4<u32>(0x4b000000u)) - vec4<f32>(8388608.0);
+}`
+      : unit
+      ? `// The 5-bit quant of each byte placed in the top mantissa bits of 1.0: 1 + q/32, exact.
+fn unpack_unit(v: u32) -> vec4<f32> {
+  let m = vec4<u32>(v << 18u, v << 10u, v << 2u, v >> 6u) & vec4<u32>(0x7c0000u);
+  return bitcast<vec4<f32>>(m | vec4<u32>(0x3f800000u));
 }`
       : ""
   }

@@ -67,8 +67,9 @@ Deno.test("every mat-vec code path matches the f64 reference", async () => {
   let seed = 10;
   for (const reduce of reduces) {
     for (const slotLayout of ["adjacent", "strided"] as const) {
-      for (const decode of ["shift", "mask"] as const) {
+      for (const decode of ["shift", "mask", "unit"] as const) {
         for (const combine of ["factored", "affine"] as const) {
+          if (decode === "unit" && combine !== "factored") continue; // factored only
           const base = matvecConfigFor(3, 1024, subgroups ? 8 : 0, reduce === "workgroup", false);
           // 37 rows: a partial last row group; K = 1280: 5 blocks, not a multiple of the slots.
           const cfg: MatvecConfig = { ...base, slotLayout, decode, combine, reduce, unroll: 2 };
