@@ -2,7 +2,9 @@
  * What bounds the embedding gather: the library's gather of 4096 random ids
  * from a 128256×4096 Q5_K table, one pass per op, next to kernels with the
  * same grid that only write the output (`write only`), that read the same
- * words and write them undecoded (`copy`), and an empty pass. (The gather
+ * words and write them undecoded (`copy`), a flat streaming copy of the
+ * same byte counts (`flat expand`, the easiest pattern for those bytes) and
+ * an empty pass. (The gather
  * of several ids a thread and as a loop over ids were timed here at
  * fcba5d5 and 0ace920; README "Tried and not kept".) Prints µs and the
  * bytes-moved rate. A measuring aid for kernel work, not a benchmark of the
@@ -71,6 +73,44 @@ ${
   };
 }
 
+/**
+ * The same bytes as the gather with the easiest pattern there is: `outVec4`
+ * vec4s written in order and `inVec4` read in order (write v reads vec4
+ * ⌊v·in/out⌋, so each is fetched from memory once), as one thread per
+ * output vec4 (`groups` null) or as a grid-stride loop over `groups`
+ * workgroups. What a gather of this size could take at best in one pass.
+ */
+export function expandKernel(outVec4: number, inVec4: number, groups: number | null): KernelSpec {
+  const grid = groups ?? Math.ceil(outVec4 / 256);
+  return {
+    name: groups ? `flat expand, grid-stride over ${groups} workgroups` : "flat expand",
+    key: `experiment-embedding-expand-${groups ?? "all"}`,
+    wgsl: /* wgsl */ `
+struct P { out: u32, inv: u32, stride: u32, _a: u32, ratio: f32, _b: u32, _c: u32, _d: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  for (var i = g.x; i < p.out; i += p.stride) {
+    let v = w[min(u32(f32(i) * p.ratio), p.inv - 1u)];
+    y[i] = bitcast<vec4<f32>>(v & vec4<u32>(0x3f7fffffu));
+  }
+}`,
+    workgroups: [grid, 1, 1],
+    uniforms: new Uint32Array([
+      outVec4,
+      inVec4,
+      grid * 256,
+      0,
+      new Uint32Array(new Float32Array([inVec4 / outVec4]).buffer)[0],
+      0,
+      0,
+      0,
+    ]),
+  };
+}
+
 if (import.meta.main) {
   const device = await requestDevice();
   const timer = new GpuTimer(device);
@@ -111,6 +151,12 @@ if (import.meta.main) {
     idBuffer,
   ]);
   await time("gather (the library)", moved, null, []);
+  const outVec4 = (count * k) / 4;
+  const inVec4 = (count * (k / 256) * 176) / 16;
+  for (const groups of [null, 132 * 8, 132 * 16, 132 * 32]) {
+    const spec = expandKernel(outVec4, inVec4, groups);
+    await time(spec.name, moved, spec, [y, w]);
+  }
   for (const b of [w, idBuffer, y]) b.destroy();
   table.destroy();
   timer.destroy();

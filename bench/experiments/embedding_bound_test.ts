@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { testDevice } from "../../conformance/test_device.ts";
 import { dispatch, DispatchCache, readBack, uploadStorage } from "../../kernels/_gpu.ts";
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
-import { boundKernel } from "./embedding_bound.ts";
+import { boundKernel, expandKernel } from "./embedding_bound.ts";
 
 const device = await testDevice();
 
@@ -33,5 +33,34 @@ Deno.test("the embedding bound kernels write every output vec4 of the gather's g
     y.destroy();
   }
   for (const b of [w, ids]) b.destroy();
+  cache.destroy();
+});
+
+Deno.test("the flat expand kernel writes every output vec4 from the input in order", async () => {
+  const [outVec4, inVec4] = [1000, 170];
+  const input = new Uint32Array(inVec4 * 4).map((_, i) => i + 1);
+  const w = uploadStorage(device, "w", input);
+  const cache = new DispatchCache(device, "test");
+  for (const groups of [null, 2]) {
+    const y = device.createBuffer({
+      size: outVec4 * 16,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    });
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    dispatch(device, pass, expandKernel(outVec4, inVec4, groups), cache, [y, w]);
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    const out = new Uint32Array(await readBack(device, y, outVec4 * 16));
+    let last = 0;
+    for (let v = 0; v < outVec4; v++) {
+      const j = (out[4 * v] - 1) / 4; // the input vec4 this one came from
+      assert.ok(Number.isInteger(j) && j >= last && j < inVec4, `vec4 ${v} from ${j}`);
+      last = j;
+    }
+    assert.equal(last, inVec4 - 1, `groups=${groups}: every input vec4 reached`);
+    y.destroy();
+  }
+  w.destroy();
   cache.destroy();
 });
