@@ -25,23 +25,21 @@ export interface EmbeddingShape {
   maxWorkgroupsPerDimension: number;
 }
 
-/** 256 threads a workgroup. */
+/** 256 threads: 16 per super-block, 16 super-blocks per workgroup. */
 const WG = 256;
+/** Super-blocks per workgroup. */
+const BPW = WG / 16;
 
-/**
- * The embedding kernel for a shape: `threadsPerBlock` 16 (each four vec4s,
- * 16 weights) or 64 (each one vec4 from its sub-block's words).
- */
-export function embeddingKernel(shape: EmbeddingShape, threadsPerBlock: 16 | 64 = 16): KernelSpec {
+/** The embedding kernel for a shape. */
+export function embeddingKernel(shape: EmbeddingShape): KernelSpec {
   const nb = shape.k / 256;
   const [gy, gz] = foldWorkgroups(shape.count, shape.maxWorkgroupsPerDimension);
-  const one = threadsPerBlock === 64;
-  const key = one ? `q5k-embedding:wg${WG}:64x1` : `q5k-embedding:wg${WG}:16x4`;
+  const key = `q5k-embedding:wg${WG}:16x4`;
   return {
-    name: `q5_K embedding (wg=${WG}, ${threadsPerBlock} threads a block)`,
+    name: `q5_K embedding (wg=${WG})`,
     key,
-    wgsl: cachedWgsl(key, one ? embeddingOneWgsl : embeddingWgsl),
-    workgroups: [Math.ceil(nb / (WG / threadsPerBlock)), gy, gz],
+    wgsl: cachedWgsl(key, embeddingWgsl),
+    workgroups: [Math.ceil(nb / BPW), gy, gz],
     uniforms: new Uint32Array([
       shape.count,
       shape.k,
@@ -54,17 +52,6 @@ export function embeddingKernel(shape: EmbeddingShape, threadsPerBlock: 16 | 64 
     ]),
   };
 }
-
-const EMBEDDING_BINDINGS = /* wgsl */ `
-struct Params {
-  count: u32, k: u32, nb: u32, row0: u32,
-  rows: u32, groups_y: u32, _a: u32, table_rows: u32,
-}
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<u32>;
-@group(0) @binding(2) var<storage, read> ids: array<u32>;
-@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
-`;
 
 function embeddingWgsl(): string {
   // Output vec4 t + 16·s holds weights of sub-block t / 8 + 2s, from qs group s.
@@ -80,8 +67,17 @@ function embeddingWgsl(): string {
     y[out + ${16 * s}u] = vec4<f32>(0.0);`).join("");
   return /* wgsl */ `${Q5K_WGSL}
 const WG = ${WG}u;
-const BPW = ${WG / 16}u;
-${EMBEDDING_BINDINGS}
+const BPW = ${BPW}u;
+
+struct Params {
+  count: u32, k: u32, nb: u32, row0: u32,
+  rows: u32, groups_y: u32, _a: u32, table_rows: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+@group(0) @binding(2) var<storage, read> ids: array<u32>;
+@group(0) @binding(3) var<storage, read_write> y: array<vec4<f32>>;
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = wid.y + wid.z * p.groups_y;
@@ -114,45 +110,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let d = f16_bits_to_f32(hd & 0xffffu);
     let dmin = f16_bits_to_f32(hd >> 16u);${decode}
   } else if (id >= p.table_rows && p.row0 == 0u) {${zeros}
-  }
-}
-`;
-}
-
-/**
- * 64 threads per super-block, thread t writing output vec4 t (weights 4t…4t+3
- * of sub-block t / 8) from the block header, qh word t % 8 and its qs word:
- * four times the threads of the default, each with one store.
- */
-function embeddingOneWgsl(): string {
-  return /* wgsl */ `${Q5K_WGSL}
-const WG = ${WG}u;
-const BPW = ${WG / 64}u;
-${EMBEDDING_BINDINGS}
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = wid.y + wid.z * p.groups_y;
-  let b = wid.x * BPW + lid / 64u;
-  if (i >= p.count || b >= p.nb) { return; }
-  let t = lid % 64u;
-  let j = t / 8u;  // sub-block
-  let l4 = t % 8u; // word of the sub-block pair's 32 qs bytes, and of qh
-  let id = ids[i];
-  // Out-of-range ids as in the 16-thread form: block 0's words, zeros written.
-  let mine = id < p.table_rows && id >= p.row0 && id - p.row0 < p.rows;
-  let base = select(0u, ((id - p.row0) * p.nb + b) * BLOCK_U32, mine);
-  let hd = w[base];
-  let sc = vec3<u32>(w[base + 1u], w[base + 2u], w[base + 3u]);
-  let qh = w[base + QH_U32 + l4];
-  let qs = w[base + QS_U32 + 8u * (j / 2u) + l4];
-  let out = i * (p.k / 4u) + b * 64u + t;
-  if (mine) {
-    let sm = scale_min(j, sc.x, sc.y, sc.z);
-    let d1 = f16_bits_to_f32(hd & 0xffffu) * f32(sm.x);
-    let m1 = f16_bits_to_f32(hd >> 16u) * f32(sm.y);
-    y[out] = d1 * unpack_q(quants4(qs, qh, j)) - m1;
-  } else if (id >= p.table_rows && p.row0 == 0u) {
-    y[out] = vec4<f32>(0.0);
   }
 }
 `;

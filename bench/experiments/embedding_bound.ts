@@ -20,7 +20,6 @@
 import { requestDevice } from "../../kernels/device.ts";
 import { dispatch, DispatchCache, type KernelSpec, uploadStorage } from "../../kernels/_gpu.ts";
 import { Q5KEmbedding } from "../../kernels/embedding.ts";
-import { embeddingKernel } from "../../kernels/embedding_kernel.ts";
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
 import { mulberry32 } from "../../kernels/_rng.ts";
 import { GpuTimer } from "../timing.ts";
@@ -152,18 +151,6 @@ if (import.meta.main) {
     idBuffer,
   ]);
   await time("gather (the library)", moved, null, []);
-  const shape = {
-    count,
-    k,
-    row0: 0,
-    rows,
-    tableRows: rows,
-    maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
-  };
-  for (const threads of [16, 64] as const) {
-    const spec = embeddingKernel(shape, threads);
-    await time(`gather, ${threads} threads a block`, moved, spec, [w, idBuffer, y]);
-  }
   const outVec4 = (count * k) / 4;
   const inVec4 = (count * (k / 256) * 176) / 16;
   for (const groups of [null, 132 * 8, 132 * 16, 132 * 32]) {
