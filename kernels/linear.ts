@@ -60,7 +60,7 @@ export interface Q5KLinearOptions {
   /**
    * `"f32"` (default): exact f32 products. `"int8"` (opt-in): activations
    * are quantized to 8 bits per 32 values on the GPU first and multiplied
-   * with `dot4I8Packed` by both kernel families, as llama.cpp does; faster,
+   * with `dot4I8Packed` by every kernel family, as llama.cpp does; faster,
    * with NMSE around 1e-5 instead of 1e-13 against the f64 reference (held
    * to llama.cpp's 5e-4 bound). Needs the WGSL feature
    * `packed_4x8_integer_dot_product`.
