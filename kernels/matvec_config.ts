@@ -93,13 +93,16 @@ export function matvecConfigFor(
   let combine: MatvecConfig["combine"] = one ? "factored" : "affine";
   if (int8) {
     // Measured on an H200: 8 lanes per block, adjacent slots, 4 blocks per
-    // lane group (8 when each lane still gets ≥ 4 of a long row); one row for
-    // M = 1, two above.
+    // lane group; one row for M = 1, two above. M = 1 of a long row (≥ 32
+    // blocks) loads two blocks a lane ahead (4096×14336: 25.7 µs against
+    // 26.9 for the 8 slots before, H200; 29.4 against 31.6, H100; README
+    // "Tried and not kept" has the other settings).
     combine = "int8";
     lanesPerBlock = 8;
     slotLayout = "adjacent";
     rows = one ? 1 : 2;
-    slots = Math.min(one && nb >= 32 ? 8 : 4, Math.max(1, nb));
+    slots = Math.min(4, Math.max(1, nb));
+    if (one && nb >= 32) unroll = 2;
   }
   // "R,S,T,U[,adjacent|strided[,shift|mask[,factored|affine]]]" (rows, slots,
   // lanes per block, unroll, slot layout, decode, combine) for tuning experiments.
