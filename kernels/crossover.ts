@@ -43,8 +43,9 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * lane-per-row kernel (25d4e14) it stayed ahead of tiled or within 1% up to
  * M = 64 (319.2, 319.5, 108.8 µs against 318.9, 350.5, 107.9) and fell
  * behind at M = 128 for 14336×4096 (597.5 against 498.4): lane-per-row up
- * to 64. With int8 activations (the H200 and H100 runs of the README command at 8115e91)
- * the int8 lane-per-row kernel is faster than the int8 mat-vec from M = 16
+ * to 64. With int8 activations (the H200 and H100 runs of the README
+ * command at 8115e91) the int8 lane-per-row kernel is faster than the int8
+ * mat-vec from M = 16
  * (not at 8: 63.5, 68.2 against 53.1, 56.1 µs, H200) and than int8 tiled up
  * to M = 128 (334.4, 335.6 against 341.6, 352.0; tiled leads at 256), so int8
  * runs mat-vec up to 8 and lane-per-row up to 128. Other
