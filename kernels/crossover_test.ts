@@ -26,6 +26,20 @@ Deno.test("rowLaneConfigFor() picks the column group that holds M within workgro
   const narrow = rowLaneConfigFor(8, 49152, true, false);
   assert.deepEqual(narrow, { mc: 8, r: 2, wg: 128, pairs: true, bias: true, split: false });
   assert.equal(rowLaneConfigFor(16, 49152, false, true).wg, 256);
+  // int8: 320 bytes a column, so 32 columns fit in 16 KiB; its own lanes and K-splits.
+  assert.deepEqual(rowLaneConfigFor(64, 16384, false, false, true), {
+    mc: 32,
+    r: 1,
+    wg: 128,
+    lanes: 131072,
+    bias: false,
+    split: false,
+    int8: true,
+  });
+  assert.deepEqual(
+    [9, 16].map((m) => rowLaneConfigFor(m, 16384, false, false, true)).map((c) => [c.mc, c.r]),
+    [[16, 2], [16, 2]],
+  );
   // H200-measured slice counts: 14336×4096 at M = 16 (28 groups) → 8, M = 8 (56) → 16.
   assert.equal(rowLaneSplits({ mc: 16, wg: 256 }, 28, 16), 8);
   assert.equal(rowLaneSplits({ mc: 8, wg: 128 }, 56, 16), 16);

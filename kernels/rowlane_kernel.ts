@@ -68,7 +68,9 @@ export interface RowLaneConfig {
  * 72.4, 80.0, 33.3 µs against 81.9, 82.0, 34.3 for 256 lanes over
  * sub-blocks; at M = 16 256 lanes over sub-blocks 105.8, 110.0, 41.6 against
  * 119.6, 123.9, 42.6; 4 rows a lane and 64-lane workgroups were slower
- * wherever they were tried except 64 lanes at M = 3 (within 1%).
+ * wherever they were tried except 64 lanes at M = 3 (within 1%). With
+ * `int8` the columns are quantized activations (320 bytes each in workgroup
+ * memory) and the lanes and K-splits are the int8 form's own (below).
  */
 export function rowLaneConfigFor(
   m: number,
