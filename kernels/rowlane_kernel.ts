@@ -153,8 +153,6 @@ function rowLaneWgsl(cfg: RowLaneConfig): string {
   const rs = range(R);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
-  emitLaneRows(cfg, emit);
-  emit(`  for (var blk = b_begin; blk < b_end; blk++) {`);
   // The column group's activations for this block: MC rows of 64 vec4s.
   for (const e of range(Math.ceil((MC * 64) / WG))) {
     emit(MC * 64 < WG ? `    if (lid < ${MC * 64}u) {` : `    {`);
@@ -220,9 +218,6 @@ function rowLaneWgsl(cfg: RowLaneConfig): string {
     subBlock("j", "      ");
     emit(`    }`);
   }
-  emit(`    workgroupBarrier();`);
-  emit(`  }`);
-  emitRowLaneStores(cfg, emit);
   return rowLaneShader(
     cfg,
     "var<workgroup> xs: array<array<array<vec4<f32>, 8>, 8>, MC>;  // [column][sub-block][word]",
@@ -248,9 +243,22 @@ function emitHeaders(cfg: RowLaneConfig, emit: (s: string) => void): void {
   }
 }
 
-/** The shader around a lane-per-row body: constants, bindings, `shared` workgroup arrays, the tile prologue. */
-function rowLaneShader(cfg: RowLaneConfig, shared: string, lines: string[]): string {
+/**
+ * The shader around the per-block body of a lane-per-row kernel: constants,
+ * bindings, `shared` workgroup arrays, the tile prologue, each lane's rows and
+ * accumulators, the loop over the K-slice's blocks (`block`, then a barrier)
+ * and the stores.
+ */
+function rowLaneShader(cfg: RowLaneConfig, shared: string, block: string[]): string {
   const { mc: MC, r: R, wg: WG } = cfg;
+  const lines: string[] = [];
+  const emit = (s: string) => lines.push(s);
+  emitLaneRows(cfg, emit);
+  emit(`  for (var blk = b_begin; blk < b_end; blk++) {`);
+  lines.push(...block);
+  emit(`    workgroupBarrier();`);
+  emit(`  }`);
+  emitRowLaneStores(cfg, emit);
   return /* wgsl */ `${Q5K_WGSL}
 const MC = ${MC}u;        // activation columns per column group
 const WG = ${WG}u;        // lanes per workgroup
@@ -302,8 +310,6 @@ function rowLaneInt8Wgsl(cfg: RowLaneConfig): string {
   const rs = range(R);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
-  emitLaneRows(cfg, emit);
-  emit(`  for (var blk = b_begin; blk < b_end; blk++) {`);
   // MC columns × 16 vec4s of int8 (8 sub-blocks of 2), then MC × 8 (scale, sum).
   const stage = (count: number, per: number, store: string) => {
     for (const e of range(Math.ceil(count / WG))) {
@@ -360,9 +366,6 @@ function rowLaneInt8Wgsl(cfg: RowLaneConfig): string {
     emit(`      }`);
   }
   emit(`    }`);
-  emit(`    workgroupBarrier();`);
-  emit(`  }`);
-  emitRowLaneStores(cfg, emit);
   return rowLaneShader(
     cfg,
     `var<workgroup> xqs: array<array<array<vec4<u32>, 2>, 8>, MC>; // [column][sub-block][half]
