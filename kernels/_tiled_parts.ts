@@ -48,22 +48,37 @@ export function emitWeightWords(kb: string, indent: string, emit: (s: string) =>
   emit(`${indent}}`);
 }
 
-/** Emits the stores of a thread's `c{i}_{j}` register tile (RM×RN, 16 apart) to y or the split-K partials. */
+/** Where a thread's register tile lies: its outputs' names, rows and columns. */
+export interface TilePlaces {
+  value: (i: number, j: number) => string;
+  row: (i: number) => string;
+  col: (j: number) => string;
+}
+
+/** The rows layout's places: `c{i}_{j}` at rows `tm + 16i` and columns `tn + 16j`. */
+const STRIDED: TilePlaces = {
+  value: (i, j) => `c${i}_${j}`,
+  row: (i) => `tm + ${16 * i}u`,
+  col: (j) => `tn + ${16 * j}u`,
+};
+
+/** Emits the stores of a thread's register tile (RM×RN, by default 16 apart) to y or the split-K partials. */
 export function emitTileStores(
   cfg: TileOutput,
   rm: number,
   rn: number,
   emit: (s: string) => void,
+  at: TilePlaces = STRIDED,
 ): void {
   for (let i = 0; i < rm; i++) {
     emit(`  {`);
-    emit(`    let row = m0 + tm + ${16 * i}u;`);
+    emit(`    let row = m0 + ${at.row(i)};`);
     emit(`    if (row < p.m) {`);
     for (let j = 0; j < rn; j++) {
-      emit(`      if (n0 + tn + ${16 * j}u < p.rows) {`);
-      emit(`        let n = p.row0 + n0 + tn + ${16 * j}u;`);
-      const at = cfg.split ? "(wid.z * p.m + row) * p.n + n" : "row * p.n + n";
-      emit(`        y[${at}] = c${i}_${j}${cfg.bias ? " + bias[n]" : ""};`);
+      emit(`      if (n0 + ${at.col(j)} < p.rows) {`);
+      emit(`        let n = p.row0 + n0 + ${at.col(j)};`);
+      const to = cfg.split ? "(wid.z * p.m + row) * p.n + n" : "row * p.n + n";
+      emit(`        y[${to}] = ${at.value(i, j)}${cfg.bias ? " + bias[n]" : ""};`);
       emit(`      }`);
     }
     emit(`    }`);
@@ -113,4 +128,45 @@ export function emitRowAndRange(emit: (s: string) => void): void {
   emit(`  let wrow = min(n0 + wn, p.rows - 1u);`);
   emit(`  let k_begin = wid.z * p.k_split;`);
   emit(`  let k_end = min(p.k, k_begin + p.k_split);`);
+}
+
+/**
+ * Emits the opening of a weight row's decode (two threads a row): the
+ * sub-block `j` of step `kb` and llama.cpp's d1 = d·sc and m1 = dmin·m. The
+ * caller closes the brace.
+ */
+export function emitDecodeHeader(emit: (s: string) => void): void {
+  emit(`    if (lid < 2u * TN) {`);
+  emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
+  emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
+  emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
+  emit(`      let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
+}
+
+/**
+ * Emits the K loop: with `prefetch`, the first step's loads before the loop
+ * and the next step's after the barrier (in flight during the math); without
+ * it, each step's loads at its start. Then `stage` (registers → workgroup
+ * memory), a barrier, `compute`, a barrier.
+ */
+export function emitStepLoop(
+  prefetch: boolean,
+  load: (kb: string, indent: string) => void,
+  stage: () => void,
+  compute: () => void,
+  emit: (s: string) => void,
+): void {
+  if (prefetch) load("k_begin", "  ");
+  emit(`  for (var kb = k_begin; kb < k_end; kb += BK) {`);
+  if (!prefetch) load("kb", "    ");
+  stage();
+  emit(`    workgroupBarrier();`);
+  if (prefetch) {
+    emit(`    if (kb + BK < k_end) {`);
+    load("(kb + BK)", "      ");
+    emit(`    }`);
+  }
+  compute();
+  emit(`    workgroupBarrier();`);
+  emit(`  }`);
 }

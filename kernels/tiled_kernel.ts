@@ -22,9 +22,12 @@
 import { envVar } from "./_env.ts";
 import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
+import { tiledOuterWgsl } from "./_tiled_outer.ts";
 import { ceilDiv, type ChunkShape, foldWorkgroups } from "./dispatch.ts";
 import {
+  emitDecodeHeader,
   emitRowAndRange,
+  emitStepLoop,
   emitTileStores,
   emitWeightWords,
   TILE_PROLOGUE,
@@ -55,6 +58,12 @@ export interface TiledConfig extends TileShape {
    * (H200 M = 512: 2112 µs flat, 1756 by rows).
    */
   flat?: boolean;
+  /**
+   * Workgroup memory K-contiguous with vec4 dot products (`rows`, default) or
+   * K-major with outer products (`outer`, `_tiled_outer.ts`; TM and TN of 64
+   * or 128).
+   */
+  layout?: "rows" | "outer";
 }
 
 /** Runtime shape of one tiled dispatch (one weight chunk). */
@@ -129,9 +138,15 @@ export function tileFor(
 
 /** The tiled kernel for a config and shape. */
 export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec {
-  const cfg = { ...config, prefetch: config.prefetch ?? true, flat: config.flat ?? false };
+  const cfg = {
+    ...config,
+    prefetch: config.prefetch ?? true,
+    flat: config.flat ?? false,
+    layout: config.layout ?? "rows",
+  };
+  const outer = cfg.layout === "outer";
   const key = [
-    "q5k-tiled",
+    outer ? "q5k-tiled-outer" : "q5k-tiled",
     cfg.prefetch ? "prefetch" : "noprefetch",
     cfg.flat ? "flat" : "rows",
     `m${cfg.tm}`,
@@ -143,7 +158,7 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
   return {
     name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
     key,
-    wgsl: cachedWgsl(key, () => tiledWgsl(cfg)),
+    wgsl: cachedWgsl(key, () => outer ? tiledOuterWgsl(cfg) : tiledWgsl(cfg)),
     ...tiledGrid(cfg, shape),
   };
 }
@@ -225,11 +240,7 @@ function tiledWgsl(cfg: TiledConfig): string {
     }
     // Two threads per weight row decode the sub-block with llama.cpp's
     // d1 = d·sc and m1 = dmin·m.
-    emit(`    if (lid < 2u * TN) {`);
-    emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
-    emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
-    emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
-    emit(`      let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
+    emitDecodeHeader(emit);
     for (const i of range(4)) {
       const comp = "xyzw"[i];
       emit(
@@ -292,32 +303,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 ${lines.join("\n")}
 }
 `;
-}
-
-/**
- * Emits the K loop: with `prefetch`, the first step's loads before the loop
- * and the next step's after the barrier (in flight during the math); without
- * it, each step's loads at its start. Then `stage` (registers → workgroup
- * memory), a barrier, `compute`, a barrier.
- */
-function emitStepLoop(
-  prefetch: boolean,
-  load: (kb: string, indent: string) => void,
-  stage: () => void,
-  compute: () => void,
-  emit: (s: string) => void,
-): void {
-  if (prefetch) load("k_begin", "  ");
-  emit(`  for (var kb = k_begin; kb < k_end; kb += BK) {`);
-  if (!prefetch) load("kb", "    ");
-  stage();
-  emit(`    workgroupBarrier();`);
-  if (prefetch) {
-    emit(`    if (kb + BK < k_end) {`);
-    load("(kb + BK)", "      ");
-    emit(`    }`);
-  }
-  compute();
-  emit(`    workgroupBarrier();`);
-  emit(`  }`);
 }

@@ -1,7 +1,8 @@
 /**
  * Which tiled-kernel variant computes prefill fastest: workgroup memory as
- * arrays of rows read at constant K offsets (`rows`, the kernel's) or as one
- * flat array indexed in a K loop (`flat`, a bounds clamp per load), with and
+ * arrays of rows read at constant K offsets (`rows`, the kernel's), as one
+ * flat array indexed in a K loop (`flat`, a bounds clamp per load) or K-major
+ * with outer products (`outer`), with and
  * without the register prefetch of the next K-step, at several K-splits, timed
  * per pass at several M; plus an FMA-only kernel for the f32 throughput this
  * WebGPU stack reaches at all, and a `dot4I8Packed`-only kernel for the int8
@@ -40,12 +41,22 @@ export interface Candidate {
   partBytes: number;
 }
 
-/** The kernel variants compared: workgroup memory as rows or one flat array, register prefetch. */
+/**
+ * The kernel variants compared: workgroup memory as rows, one flat array or
+ * K-major (`outer`, tiles of 64 rows or more only), register prefetch.
+ */
 export const VARIANTS = [
-  { label: "flat", flat: true, prefetch: true },
-  { label: "rows", flat: false, prefetch: true },
-  { label: "rows no-prefetch", flat: false, prefetch: false },
+  { label: "flat", flat: true, prefetch: true, layout: "rows" },
+  { label: "rows", flat: false, prefetch: true, layout: "rows" },
+  { label: "rows no-prefetch", flat: false, prefetch: false, layout: "rows" },
+  { label: "outer", flat: false, prefetch: true, layout: "outer" },
+  { label: "outer no-prefetch", flat: false, prefetch: false, layout: "outer" },
 ] as const;
+
+/** The variants that exist for a tile of `tm` rows. */
+export function variantsFor(tm: number): typeof VARIANTS[number][] {
+  return VARIANTS.filter((v) => v.layout === "rows" || tm >= 64);
+}
 
 /**
  * The candidates for one product: each layout, with and without the register
@@ -65,8 +76,8 @@ export function candidates(
   const more = (f: number) => exactSplits(k / 256, Math.min(k / 256, 16, f * base));
   for (const splits of [...new Set([base, more(2), more(4)])]) {
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
-    for (const { label, flat, prefetch } of VARIANTS) {
-      const cfg = { ...tile, bias: false, split: splits > 1, flat, prefetch };
+    for (const { label, flat, prefetch, layout } of variantsFor(tile.tm)) {
+      const cfg = { ...tile, bias: false, split: splits > 1, flat, prefetch, layout };
       out.push(
         splitCandidate(`${label} ${tile.tm}x${tile.tn} split ${splits}`, tiledKernel(cfg, shape), {
           m,
@@ -216,7 +227,7 @@ if (import.meta.main) {
     const flops = groups * 256 * iters * 8 * 4 * 2;
     log(`fma peak\t${t.medianUs.toFixed(1)} µs\t${(flops / t.medianUs / 1e6).toFixed(1)} TFLOP/s`);
     if (hasPackedDot()) {
-      for (const chains of [DP4A_CHAINS, 2 * DP4A_CHAINS]) {
+      for (const chains of [DP4A_CHAINS, 2 * DP4A_CHAINS, 4 * DP4A_CHAINS]) {
         const d = await timer.measure((encoder, timestampWrites) => {
           const pass = encoder.beginComputePass({ timestampWrites });
           dispatch(device, pass, dp4aPeakKernel(groups, iters, chains), cache, [y]);

@@ -1,0 +1,126 @@
+// The tiled kernel's K-major layout, unrolled: workgroup memory holds the
+// step's activations as [k][m] and the dequantized weights as [k][n], and each
+// thread accumulates its 8×8 outputs as outer products, one FMA per output
+// per k, from two vec4 loads of its rows and two of its columns. The shape of
+// the classic SGEMM kernels: 16 live operand registers a k instead of the 36
+// of the rows layout's vec4 dot products, the same 16 FMAs per load. An
+// earlier K-major form (f9622fe, removed in 95b1c91) indexed one flat array in
+// a K loop, paying a bounds clamp per load, which is what the rows layout's
+// unrolled constant-K reads removed; this one reads `[k][m]` arrays at
+// constant k, so the clamp is on the thread's own m, fixed for the kernel.
+
+import { Q5K_WGSL } from "./_wgsl_q5k.ts";
+import {
+  emitDecodeHeader,
+  emitRowAndRange,
+  emitStepLoop,
+  emitTileStores,
+  emitWeightWords,
+  TILE_PROLOGUE,
+  TILED_PARAMS,
+  tiledBindings,
+  type TileOutput,
+} from "./_tiled_parts.ts";
+
+const BK = 32;
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Workgroup memory of the K-major tile: TM + TN floats per k. */
+export function outerTileBytes(tm: number, tn: number): number {
+  return (tm + tn) * BK * 4;
+}
+
+/** The WGSL of the K-major tiled kernel (f32 activations; TM and TN multiples of 64). */
+export function tiledOuterWgsl(cfg: TileOutput & { prefetch: boolean }): string {
+  const { tm: TM, tn: TN } = cfg;
+  if (TM % 64 || TN % 64) throw new Error(`internal: K-major tile ${TM}x${TN}`);
+  const RM = TM / 16; // outputs per thread along M: RM/4 vec4s of 4 adjacent rows
+  const RN = TN / 16; // and along N
+  const E = (TM * BK) / 4 / 256; // activation vec4s each thread stages per step
+  const lines: string[] = [];
+  const emit = (s: string) => lines.push(s);
+  for (const i of range(RM)) {
+    for (const g of range(RN / 4)) emit(`  var c${i}_${g} = vec4<f32>(0.0);`);
+  }
+  for (const e of range(E)) emit(`  var xr${e}: vec4<f32>;`);
+  emit(`  var hd: vec4<u32>;`);
+  emit(`  var qh: vec4<u32>;`);
+  emit(`  var qs: vec4<u32>;`);
+  // Lane → (row mm, K-vec4 kq): consecutive lanes take consecutive rows, so
+  // the transposing stores into [k][m] hit consecutive banks.
+  const place = (e: number, indent: string) => {
+    emit(`${indent}let mm${e} = (lid + ${256 * e}u) % TM;`);
+    emit(`${indent}let kq${e} = (lid + ${256 * e}u) / TM;`);
+  };
+  const load = (kb: string, indent: string) => {
+    for (const e of range(E)) {
+      emit(`${indent}{`);
+      place(e, `${indent}  `);
+      emit(`${indent}  let row = m0 + mm${e};`);
+      emit(
+        `${indent}  xr${e} = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + ${kb} / 4u + kq${e}], row < p.m);`,
+      );
+      emit(`${indent}}`);
+    }
+    emitWeightWords(kb, indent, emit);
+  };
+  emitRowAndRange(emit);
+  const stage = () => {
+    for (const e of range(E)) {
+      emit(`    {`);
+      place(e, "      ");
+      for (const c of range(4)) {
+        emit(`      xs[4u * kq${e} + ${c}u][mm${e} / 4u][mm${e} % 4u] = xr${e}.${"xyzw"[c]};`);
+      }
+      emit(`    }`);
+    }
+    emitDecodeHeader(emit);
+    for (const i of range(4)) {
+      emit(`      {`);
+      emit(`        let v = d1 * unpack_q(quants4(qs.${"xyzw"[i]}, qh.${"xyzw"[i]}, j)) - m1;`);
+      for (const c of range(4)) {
+        emit(`        ws[16u * half + ${4 * i + c}u][wn / 4u][wn % 4u] = v.${"xyzw"[c]};`);
+      }
+      emit(`      }`);
+    }
+    emit(`    }`);
+  };
+  const compute = () => {
+    for (const kk of range(BK)) {
+      emit(`    {`);
+      for (const g of range(RM / 4)) emit(`      let a${g} = xs[${kk}u][tm + ${16 * g}u];`);
+      for (const g of range(RN / 4)) emit(`      let b${g} = ws[${kk}u][tn + ${16 * g}u];`);
+      for (const i of range(RM)) {
+        for (const g of range(RN / 4)) {
+          emit(
+            `      c${i}_${g} = fma(vec4<f32>(a${i >> 2}.${"xyzw"[i % 4]}), b${g}, c${i}_${g});`,
+          );
+        }
+      }
+      emit(`    }`);
+    }
+  };
+  emitStepLoop(cfg.prefetch, load, stage, compute, emit);
+  emitTileStores(cfg, RM, RN, emit, {
+    value: (i, j) => `c${i}_${j >> 2}.${"xyzw"[j % 4]}`,
+    row: (i) => `4u * tm + ${64 * (i >> 2) + (i % 4)}u`,
+    col: (j) => `4u * tn + ${64 * (j >> 2) + (j % 4)}u`,
+  });
+
+  return /* wgsl */ `${Q5K_WGSL}
+const TM = ${TM}u;        // tile edge in M
+const TN = ${TN}u;        // tile edge in N
+const BK = ${BK}u;        // K-step: one sub-block
+${TILED_PARAMS}
+${tiledBindings(false, cfg.bias)}
+
+var<workgroup> xs: array<array<vec4<f32>, ${TM / 4}>, BK>;  // [k][m / 4]
+var<workgroup> ws: array<array<vec4<f32>, ${TN / 4}>, BK>;  // [k][n / 4]
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${TILE_PROLOGUE}
+  let k4 = p.k / 4u;
+${lines.join("\n")}
+}
+`;
+}
