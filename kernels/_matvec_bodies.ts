@@ -91,6 +91,13 @@ export function affineBody(cfg: MatvecConfig, emit: (s: string) => void): void {
 export function int8Body(cfg: MatvecConfig, emit: (s: string) => void): void {
   const { rows: R, cols: C, unroll: U } = cfg;
   const comps = ["x", "y", "z", "w"];
+  // "biased": each sum starts at the bits of 1.5·2^23 (|Σ| < 2^22), so it
+  // becomes an exact float by a bit-cast and one subtraction, and the start
+  // folds into the first product's accumulate; "convert": an int-to-float
+  // conversion after the sum.
+  const start = cfg.int8Sum === "biased" ? "1262485504i + " : "";
+  const f = (v: string) =>
+    cfg.int8Sum === "biased" ? `(bitcast<f32>(${v}) - 12582912.0)` : `f32(${v})`;
   for (const u of range(U)) {
     for (const r of range(R)) {
       const id = `${u}_${r}`;
@@ -121,10 +128,12 @@ export function int8Body(cfg: MatvecConfig, emit: (s: string) => void): void {
         const id = `${u}_${r}`;
         const dots = (side: "l" | "u") =>
           comps.map((comp, i) => `dot4I8Packed(q${side}${id}_${i}, x${side}.${comp})`).join(" + ");
-        emit(`      let il${r} = ${dots("l")};`);
-        emit(`      let iu${r} = ${dots("u")};`);
+        emit(`      let il${r} = ${start}${dots("l")};`);
+        emit(`      let iu${r} = ${start}${dots("u")};`);
         emit(
-          `      a${r}_${c} += select(0.0, (dl${id} * fl.x * f32(il${r}) + du${id} * fu.x * f32(iu${r})) - (mlq${id} * fl.y + muq${id} * fu.y), ok${u});`,
+          `      a${r}_${c} += select(0.0, (dl${id} * fl.x * ${f(`il${r}`)} + du${id} * fu.x * ${
+            f(`iu${r}`)
+          }) - (mlq${id} * fl.y + muq${id} * fu.y), ok${u});`,
         );
       }
       emit(`    }`);

@@ -40,6 +40,19 @@ Deno.test("rowLaneConfigFor() picks the column group that holds M within workgro
     [9, 16].map((m) => rowLaneConfigFor(m, 16384, false, false, true)).map((c) => [c.mc, c.r]),
     [[16, 2], [16, 2]],
   );
+  // 64 int8 columns (20 KiB) where memory allows, with 64 Ki lanes; never 64 f32 columns.
+  assert.deepEqual(rowLaneConfigFor(33, 49152, false, false, true), {
+    mc: 64,
+    r: 1,
+    wg: 128,
+    lanes: 65536,
+    bias: false,
+    split: false,
+    int8: true,
+  });
+  assert.equal(rowLaneConfigFor(128, 49152, false, false, true).mc, 64);
+  assert.equal(rowLaneConfigFor(32, 49152, false, false, true).lanes, 131072);
+  assert.equal(rowLaneConfigFor(64, 1 << 20, false, false).mc, 32);
   // H200-measured slice counts: 14336×4096 at M = 16 (28 groups) → 8, M = 8 (56) → 16.
   assert.equal(rowLaneSplits({ mc: 16, wg: 256 }, 28, 16), 8);
   assert.equal(rowLaneSplits({ mc: 8, wg: 128 }, 56, 16), 16);

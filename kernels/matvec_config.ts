@@ -40,6 +40,13 @@ export interface MatvecConfig {
    * `dot4I8Packed`, four weights per instruction (8 lanes per block only).
    */
   combine: "factored" | "affine" | "int8";
+  /**
+   * How the int8 combine makes each int32 sum of packed products a float:
+   * `"convert"` (default) after the sum; `"biased"` starts the sum at the bits
+   * of 1.5·2²³, so a bit-cast and one subtraction give it exactly and the
+   * start folds into the first product's accumulate (|Σ| < 2²²).
+   */
+  int8Sum?: "convert" | "biased";
   /** Super-blocks each lane loads before computing (U), to keep more loads in flight. */
   unroll: 1 | 2 | 4;
   /** Activation columns per pass (C), 1..8. */
@@ -91,6 +98,7 @@ export function matvecConfigFor(
   let slotLayout: MatvecConfig["slotLayout"] = one ? "adjacent" : "strided";
   let decode: MatvecConfig["decode"] = one ? "shift" : "mask";
   let combine: MatvecConfig["combine"] = one ? "factored" : "affine";
+  let int8Sum: MatvecConfig["int8Sum"] = "convert";
   if (int8) {
     // Measured on an H200: 8 lanes per block, adjacent slots, 4 blocks per
     // lane group; one row for M = 1, two above. M = 1 of a long row (≥ 32
@@ -103,9 +111,14 @@ export function matvecConfigFor(
     rows = one ? 1 : 2;
     slots = Math.min(4, Math.max(1, nb));
     if (one && nb >= 32) unroll = 2;
+    // Biased sums from 2 columns (H200, two runs: M = 8 53.0 → 51.3 µs for
+    // 14336×4096 and 57.2 → 49.4 for 4096×14336, M = 2 and 4 within 2%
+    // better; at M = 1 25.7 → 27.3 µs for 4096×14336, so not there).
+    int8Sum = one ? "convert" : "biased";
   }
-  // "R,S,T,U[,adjacent|strided[,shift|mask[,factored|affine]]]" (rows, slots,
-  // lanes per block, unroll, slot layout, decode, combine) for tuning experiments.
+  // "R,S,T,U[,adjacent|strided[,shift|mask[,factored|affine[,convert|biased]]]]"
+  // (rows, slots, lanes per block, unroll, slot layout, decode, combine, int8
+  // sum) for tuning experiments.
   const words = envVar("KQUANT_MATVEC")?.split(",") ?? [];
   const tuned = words.map(Number);
   if (tuned[2] === 8 || tuned[2] === 16) lanesPerBlock = tuned[2];
@@ -115,6 +128,7 @@ export function matvecConfigFor(
   if (words[4] === "adjacent" || words[4] === "strided") slotLayout = words[4];
   if (words[5] === "shift" || words[5] === "mask" || words[5] === "unit") decode = words[5];
   if (!int8 && (words[6] === "factored" || words[6] === "affine")) combine = words[6];
+  if (int8 && (words[7] === "convert" || words[7] === "biased")) int8Sum = words[7];
   if (decode === "unit" && combine !== "factored") decode = "shift";
   // A power of two (lane groups must tile the workgroup), at most the row's blocks.
   slots = 2 ** Math.floor(Math.log2(Math.min(slots, 256 / lanesPerBlock)));
@@ -126,6 +140,7 @@ export function matvecConfigFor(
     slotLayout,
     decode,
     combine,
+    ...(int8 ? { int8Sum } : {}),
     unroll,
     cols,
     reduce: useSubgroups ? "subgroup" : "workgroup",

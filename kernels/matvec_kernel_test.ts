@@ -87,20 +87,23 @@ Deno.test("the int8 mat-vec path stays within its bound of the f64 reference", a
   let seed = 50;
   for (const reduce of reduces) {
     for (const slotLayout of ["adjacent", "strided"] as const) {
-      const base = matvecConfigFor(3, 1024, subgroups ? 8 : 0, reduce === "workgroup", false);
-      const cfg: MatvecConfig = {
-        ...base,
-        lanesPerBlock: 8,
-        slotLayout,
-        combine: "int8",
-        reduce,
-        unroll: 2,
-      };
-      worst = Math.max(worst, await check(cfg, 3, 37, 1280, seed++, 5e-4));
-      worst = Math.max(
-        worst,
-        await check({ ...cfg, cols: 1, rows: 1, slots: 8 }, 1, 37, 1280, seed++, 5e-4),
-      );
+      for (const int8Sum of ["convert", "biased"] as const) {
+        const base = matvecConfigFor(3, 1024, subgroups ? 8 : 0, reduce === "workgroup", false);
+        const cfg: MatvecConfig = {
+          ...base,
+          lanesPerBlock: 8,
+          slotLayout,
+          combine: "int8",
+          int8Sum,
+          reduce,
+          unroll: 2,
+        };
+        worst = Math.max(worst, await check(cfg, 3, 37, 1280, seed++, 5e-4));
+        worst = Math.max(
+          worst,
+          await check({ ...cfg, cols: 1, rows: 1, slots: 8 }, 1, 37, 1280, seed++, 5e-4),
+        );
+      }
     }
   }
   // 8-bit activations: llama.cpp holds its own q8-activation MUL_MAT to 5e-4 NMSE.
@@ -114,6 +117,10 @@ Deno.test("matvecConfigFor() picks the measured shapes per column count", () => 
   assert.deepEqual([eight.slotLayout, eight.decode, eight.combine], ["strided", "mask", "affine"]);
   assert.equal(eight.lanesPerBlock, 16);
   assert.equal(matvecConfigFor(2, 4096, 32, false, false).lanesPerBlock, 8);
+  // int8: the biased sum from 2 columns, the conversion at 1; f32 configs have neither.
+  const int8Sums = [1, 2, 8].map((m) => matvecConfigFor(m, 4096, 32, false, false, true).int8Sum);
+  assert.deepEqual(int8Sums, ["convert", "biased", "biased"]);
+  assert.equal(eight.int8Sum, undefined);
   // Three blocks per row: slots stay a power of two, so lane groups tile the workgroup.
   for (const m of [1, 3, 8]) {
     for (const int8 of [false, true]) {

@@ -35,7 +35,7 @@ const INT8_COLUMN_BYTES = 256 + 8 * 8;
 /** Compile-time choices of the lane-per-row kernel. */
 export interface RowLaneConfig {
   /** Activation columns per dispatch column group (accumulators per row). */
-  mc: 2 | 4 | 8 | 16 | 32;
+  mc: 2 | 4 | 8 | 16 | 32 | 64;
   /** Weight rows per lane (each activation load feeds 4·R FMAs). */
   r: 1 | 2 | 4;
   /** Lanes per workgroup. */
@@ -79,19 +79,33 @@ export function rowLaneConfigFor(
   split: boolean,
   int8 = false,
 ): RowLaneConfig {
+  // "R,WG,LANES[,MC]" (rows a lane, lanes per workgroup, lanes the K-splits
+  // aim for, widest column group) for tuning experiments.
+  const [r, wg, lanes, widest] = (envVar("KQUANT_ROWLANE") ?? "").split(",").map(Number);
   const perColumn = int8 ? INT8_COLUMN_BYTES : 1024;
-  const fits = ([2, 4, 8, 16, 32] as const).filter((c) => c * perColumn <= maxWorkgroupStorage);
+  // 64 columns only with int8 (20 KiB; f32 would need 64 KiB and 128
+  // accumulators a lane).
+  const fits = ([2, 4, 8, 16, 32, 64] as const).filter((c) =>
+    c * perColumn <= maxWorkgroupStorage && (int8 || c <= 32) && !(c > widest)
+  );
   const mc = fits.find((c) => m <= c) ?? fits[fits.length - 1];
   const narrow = mc <= 8;
   // int8, measured on an H200 (README "What made it fast"): 128 lanes, two
   // rows a lane and K-splits for 64 Ki lanes up to 16 columns, one row a lane
-  // and 128 Ki lanes for 32.
+  // and 128 Ki lanes for 32, one row and 64 Ki lanes for 64 (M = 128: 335 →
+  // 310 µs for 14336×4096, 335 → 289 for 4096×14336, against two groups of
+  // 32; M = 64 within 1%).
   const cfg: RowLaneConfig = int8
-    ? { mc, r: mc <= 16 ? 2 : 1, wg: 128, lanes: mc <= 16 ? 65536 : 131072, bias, split, int8 }
+    ? {
+      mc,
+      r: mc <= 16 ? 2 : 1,
+      wg: 128,
+      lanes: mc === 32 ? 131072 : 65536,
+      bias,
+      split,
+      int8,
+    }
     : { mc, r: 2, wg: narrow ? 128 : 256, pairs: narrow, bias, split };
-  // "R,WG,LANES" (rows a lane, lanes per workgroup, lanes the K-splits aim
-  // for) for tuning experiments.
-  const [r, wg, lanes] = (envVar("KQUANT_ROWLANE") ?? "").split(",").map(Number);
   if (r === 1 || r === 2 || r === 4) cfg.r = r;
   if (wg === 64 || wg === 128 || wg === 256) cfg.wg = wg;
   if (lanes >= 1024) cfg.lanes = lanes;
