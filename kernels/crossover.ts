@@ -45,10 +45,12 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * behind at M = 128 for 14336×4096 (597.5 against 498.4): lane-per-row up
  * to 64. With int8 activations (the H200 and H100 runs of the README
  * command at 8115e91) the int8 lane-per-row kernel is faster than the int8
- * mat-vec from M = 16
- * (not at 8: 63.5, 68.2 against 53.1, 56.1 µs, H200) and than int8 tiled up
- * to M = 128 (334.4, 335.6 against 341.6, 352.0; tiled leads at 256), so int8
- * runs mat-vec up to 8 and lane-per-row up to 128. Other
+ * mat-vec from M = 16 (not at 8: 63.5, 68.2 against 53.1, 56.1 µs, H200).
+ * With its 64-column groups (the H200 run of the README command at 7c2845e)
+ * it is faster than int8 tiled on all three shapes up to M = 256 (561.2,
+ * 541.5, 177.2 µs against 605.0, 604.2, 234.0) and on two of them at 512
+ * (1179.6 against 1136.9 for 14336×4096), so int8 runs mat-vec up to 8 and
+ * lane-per-row up to 256. Other
  * devices get llama.cpp's Vulkan default (mat-vec up to M = 8, tiled above,
  * no lane-per-row range): a conservative choice, since every kernel is
  * correct at every M.
@@ -81,7 +83,7 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
       maxMatvecM: 3,
       maxRowLaneM: 64,
       maxInt8MatvecM: 8,
-      maxInt8RowLaneM: 128,
+      maxInt8RowLaneM: 256,
       source: "measured for NVIDIA (H200, Vulkan; bench/results/h200.json)",
     };
   }

@@ -8,7 +8,7 @@ const info = (vendor: string, description = "") =>
   ({ vendor, description, architecture: "", device: "" }) as GPUAdapterInfo;
 
 Deno.test("crossoverFor() uses the measured values for NVIDIA and llama.cpp's 8 elsewhere", () => {
-  const nvidia = { maxMatvecM: 3, maxRowLaneM: 64, maxInt8MatvecM: 8, maxInt8RowLaneM: 128 };
+  const nvidia = { maxMatvecM: 3, maxRowLaneM: 64, maxInt8MatvecM: 8, maxInt8RowLaneM: 256 };
   const { source, ...h200 } = crossoverFor(info("4318", "NVIDIA H200"));
   assert.deepEqual(h200, nvidia);
   assert.match(source, /measured/);

@@ -1,6 +1,6 @@
 /**
  * The lane-per-row Q5_K kernel for small batches above the mat-vec (on NVIDIA
- * M = 4…64, with int8 activations 9…128; see crossover.ts).
+ * M = 4…64, with int8 activations 9…256; see crossover.ts).
  *
  * The tiled kernel stages dequantized weights in workgroup memory, and every
  * thread reads back the weights of its tile columns: at a 16-row tile each
@@ -70,7 +70,8 @@ export interface RowLaneConfig {
  * 119.6, 123.9, 42.6; 4 rows a lane and 64-lane workgroups were slower
  * wherever they were tried except 64 lanes at M = 3 (within 1%). With
  * `int8` the columns are quantized activations (320 bytes each in workgroup
- * memory) and the lanes and K-splits are the int8 form's own (below).
+ * memory), groups of up to 64 of them, and the lanes and K-splits are the
+ * int8 form's own (below).
  */
 export function rowLaneConfigFor(
   m: number,
