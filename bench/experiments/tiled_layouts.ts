@@ -107,17 +107,30 @@ export function splitCandidate(
   return { label, specs: [kernel, ...reduce], partBytes: split ? splits * m * n * 4 : 0 };
 }
 
-/** A kernel of FMAs only: 8 independent chains of `iters`·4 FMAs per thread. */
-export function fmaPeakKernel(groups: number, iters: number): KernelSpec {
+/**
+ * A kernel of FMAs only: 8 independent vec4 chains of `iters`·4 FMAs per
+ * thread, multiplying by constants (`constant`, which the compiler may take
+ * from its constant bank) or by values computed at run time (`runtime`,
+ * registers, as in a real kernel).
+ */
+export function fmaPeakKernel(
+  groups: number,
+  iters: number,
+  operands: "constant" | "runtime" = "constant",
+): KernelSpec {
+  const ab = operands === "constant"
+    ? `  let a = vec4<f32>(0.999, 0.998, 0.997, 0.996);
+  let b = vec4<f32>(1e-3);`
+    : `  let a = vec4<f32>(0.999, 0.998, 0.997, 0.996) - vec4<f32>(f32(g.x % 7u) * 1e-7);
+  let b = vec4<f32>(1e-3) * f32(1u + g.y);`;
   return sinkKernel(
-    "fma peak",
-    `experiment-fma-peak-${iters}`,
+    operands === "constant" ? "fma peak" : "fma peak, run-time operands",
+    `experiment-fma-peak-${iters}${operands === "constant" ? "" : "-runtime"}`,
     groups,
     `  let s = f32(g.x) * 1e-9;
   var c0 = vec4<f32>(s); var c1 = c0 + 1.0; var c2 = c0 + 2.0; var c3 = c0 + 3.0;
   var c4 = c0 + 4.0; var c5 = c0 + 5.0; var c6 = c0 + 6.0; var c7 = c0 + 7.0;
-  let a = vec4<f32>(0.999, 0.998, 0.997, 0.996);
-  let b = vec4<f32>(1e-3);
+${ab}
   for (var i = 0u; i < ${iters}u; i++) {
     c0 = fma(c0, a, b); c1 = fma(c1, a, b); c2 = fma(c2, a, b); c3 = fma(c3, a, b);
     c4 = fma(c4, a, b); c5 = fma(c5, a, b); c6 = fma(c6, a, b); c7 = fma(c7, a, b);
@@ -219,13 +232,20 @@ if (import.meta.main) {
     const groups = 132 * 64;
     const iters = 4096;
     const y = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
-    const t = await timer.measure((encoder, timestampWrites) => {
-      const pass = encoder.beginComputePass({ timestampWrites });
-      dispatch(device, pass, fmaPeakKernel(groups, iters), cache, [y]);
-      pass.end();
-    }, measure);
-    const flops = groups * 256 * iters * 8 * 4 * 2;
-    log(`fma peak\t${t.medianUs.toFixed(1)} µs\t${(flops / t.medianUs / 1e6).toFixed(1)} TFLOP/s`);
+    for (const operands of ["constant", "runtime"] as const) {
+      const spec = fmaPeakKernel(groups, iters, operands);
+      const t = await timer.measure((encoder, timestampWrites) => {
+        const pass = encoder.beginComputePass({ timestampWrites });
+        dispatch(device, pass, spec, cache, [y]);
+        pass.end();
+      }, measure);
+      const flops = groups * 256 * iters * 8 * 4 * 2;
+      log(
+        `${spec.name}\t${t.medianUs.toFixed(1)} µs\t${
+          (flops / t.medianUs / 1e6).toFixed(1)
+        } TFLOP/s`,
+      );
+    }
     if (hasPackedDot()) {
       for (const chains of [DP4A_CHAINS, 2 * DP4A_CHAINS, 4 * DP4A_CHAINS]) {
         const d = await timer.measure((encoder, timestampWrites) => {

@@ -34,6 +34,8 @@ Deno.test("every tiled-layout candidate of a split is distinct WGSL that compile
     }
   }
   assert.equal(await compiles(fmaPeakKernel(1, 4).wgsl), null);
+  assert.equal(await compiles(fmaPeakKernel(1, 4, "runtime").wgsl), null);
+  assert.notEqual(fmaPeakKernel(1, 4, "runtime").key, fmaPeakKernel(1, 4).key);
   if (hasPackedDot()) assert.equal(await compiles(dp4aPeakKernel(1, 4).wgsl), null);
   assert.equal(await compiles(emptyKernel(1).wgsl), null); // the same sink, empty
 });
