@@ -52,7 +52,9 @@ export function matvecKernel(cfg: MatvecConfig, shape: MatvecShape): KernelSpec 
     }${cfg.combine === "int8" && cfg.int8Sum === "biased" ? ":biased" : ""}`;
   return {
     name:
-      `q5_K matvec (rows=${cfg.rows}, slots=${cfg.slots} ${cfg.slotLayout}, decode=${cfg.decode}, ${cfg.combine}, lanes/block=${cfg.lanesPerBlock}, unroll=${cfg.unroll}, cols=${cfg.cols}, ${cfg.reduce} reduce)`,
+      `q5_K matvec (rows=${cfg.rows}, slots=${cfg.slots} ${cfg.slotLayout}, decode=${cfg.decode}, ${cfg.combine}${
+        cfg.combine === "int8" && cfg.int8Sum === "biased" ? " biased" : ""
+      }, lanes/block=${cfg.lanesPerBlock}, unroll=${cfg.unroll}, cols=${cfg.cols}, ${cfg.reduce} reduce)`,
     key,
     wgsl: cachedWgsl(key, () => matvecWgsl(cfg)),
     workgroups: [gx, gy, colGroups],
