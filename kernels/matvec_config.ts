@@ -111,6 +111,12 @@ export function matvecConfigFor(
     rows = one ? 1 : 2;
     slots = Math.min(4, Math.max(1, nb));
     if (one && nb >= 32) unroll = 2;
+    // Rows of 16 blocks (K = 4096): 4 ahead, the whole row in one step of the
+    // 4 slots (H200, `KQUANT_MATVEC=1,4,8,4`, four rounds in two runs:
+    // 14336×4096 25.3–25.5 → 24.9–25.0 µs per pass, 18.1 → 17.3–17.4 in a
+    // shared pass; 4096×4096 8.6 → 8.2 shared; 4096×14336 keeps 2: 26.8–26.9
+    // against 25.6–25.7).
+    if (one && nb === 16) unroll = 4;
     // Biased sums from 2 columns (H200, two runs: M = 8 53.0 → 51.3 µs for
     // 14336×4096 and 57.2 → 49.4 for 4096×14336, M = 2 and 4 within 2%
     // better; at M = 1 25.7 → 27.3 µs for 4096×14336, so not there).

@@ -99,6 +99,10 @@ Deno.test("the int8 mat-vec path stays within its bound of the f64 reference", a
           unroll: 2,
         };
         worst = Math.max(worst, await check(cfg, 3, 37, 1280, seed++, 5e-4));
+        // Four blocks loaded ahead: a whole 16-block row, and 5 blocks (a partial step).
+        const ahead = { ...cfg, cols: 1, rows: 1, slots: 4, unroll: 4 as const };
+        worst = Math.max(worst, await check(ahead, 1, 37, 4096, seed++, 5e-4));
+        worst = Math.max(worst, await check(ahead, 1, 37, 1280, seed++, 5e-4));
         worst = Math.max(
           worst,
           await check({ ...cfg, cols: 1, rows: 1, slots: 8 }, 1, 37, 1280, seed++, 5e-4),
@@ -119,6 +123,11 @@ Deno.test("matvecConfigFor() picks the measured shapes per column count", () => 
   assert.equal(matvecConfigFor(2, 4096, 32, false, false).lanesPerBlock, 8);
   // int8: the biased sum from 2 columns, the conversion at 1; f32 configs have neither.
   const int8Sums = [1, 2, 8].map((m) => matvecConfigFor(m, 4096, 32, false, false, true).int8Sum);
+  // int8 at M = 1: 4 blocks ahead on rows of 16, 2 from 32 blocks, none otherwise.
+  const unrolls = [2048, 4096, 6144, 14336].map((k) =>
+    matvecConfigFor(1, k, 32, false, false, true).unroll
+  );
+  assert.deepEqual(unrolls, [1, 4, 1, 2]);
   assert.deepEqual(int8Sums, ["convert", "biased", "biased"]);
   assert.equal(eight.int8Sum, undefined);
   // Three blocks per row: slots stay a power of two, so lane groups tile the workgroup.
