@@ -19,19 +19,16 @@
  */
 
 import { requestDevice } from "../../kernels/device.ts";
-import { dispatch, DispatchCache, type KernelSpec, uploadStorage } from "../../kernels/_gpu.ts";
+import { uploadStorage } from "../../kernels/_gpu.ts";
 import {
   rowLaneConfigFor,
   rowLaneGroups,
   rowLaneKernel,
   rowLaneSplits,
 } from "../../kernels/rowlane_kernel.ts";
-import { splitReduceKernel } from "../../kernels/tiled_kernel.ts";
 import { quantizedXBytes } from "../../kernels/quantize_x_kernel.ts";
-import { makeQ5KBlob } from "../../kernels/make_blob.ts";
 import { intList } from "../../cli/args.ts";
-import { GpuTimer } from "../timing.ts";
-import { weightCopies } from "../sweep.ts";
+import { type Candidate, splitCandidate, timeCandidates } from "./tiled_layouts.ts";
 
 /** The cuts: each rewrites the production WGSL of the int8 lane-per-row kernel. */
 export const INT8_CUTS: { label: string; cut: (wgsl: string) => string }[] = [
@@ -59,13 +56,6 @@ export const INT8_CUTS: { label: string; cut: (wgsl: string) => string }[] = [
   },
 ];
 
-/** One candidate: a label and its kernels (lane-per-row, then the split-K reduction if any). */
-export interface Int8Candidate {
-  label: string;
-  specs: KernelSpec[];
-  splits: number;
-}
-
 /**
  * The library's int8 lane-per-row kernel for M, each cut alone, the
  * workgroup reads and 7 of 8 products cut together, the library again.
@@ -75,20 +65,17 @@ export function int8AblationCandidates(
   n: number,
   k: number,
   maxWorkgroupsPerDimension: number,
-): Int8Candidate[] {
+): Candidate[] {
   const cfg = rowLaneConfigFor(m, 49152, false, false, true);
   const splits = rowLaneSplits(cfg, rowLaneGroups(cfg, m, n), k / 256);
   const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
   const spec = rowLaneKernel({ ...cfg, split: splits > 1 }, shape);
-  const reduce = splits > 1
-    ? [splitReduceKernel(m, n, splits, false, maxWorkgroupsPerDimension)]
-    : [];
-  const one = (label: string, wgsl: string): Int8Candidate => ({
+  const base = splitCandidate("library", spec, { m, n, splits, maxWorkgroupsPerDimension });
+  const one = (label: string, wgsl: string): Candidate => ({
+    ...base,
     label,
-    specs: [{ ...spec, key: `${spec.key}:${label}`, wgsl }, ...reduce],
-    splits,
+    specs: [{ ...spec, key: `${spec.key}:${label}`, wgsl }, ...base.specs.slice(1)],
   });
-  const base = { label: "library", specs: [spec, ...reduce], splits };
   const both = INT8_CUTS[2].cut(INT8_CUTS[0].cut(spec.wgsl));
   return [
     base,
@@ -98,49 +85,31 @@ export function int8AblationCandidates(
   ];
 }
 
+/** Made-up quantized activations (their values do not change the work) and their (scale, sum) pairs. */
+function int8Activations(device: GPUDevice, mMax: number, k: number): GPUBuffer[] {
+  const sizes = quantizedXBytes(mMax, k);
+  return [
+    uploadStorage(device, "xq", new Uint8Array(sizes.q).map((_, i) => (i * 37) & 0x7f)),
+    uploadStorage(
+      device,
+      "xsc",
+      new Float32Array(sizes.scales / 4).map((_, i) => i % 2 ? 3 : 0.01),
+    ),
+  ];
+}
+
 if (import.meta.main) {
   const device = await requestDevice();
   const ms = Deno.args.length ? intList("M", Deno.args.join(",")) : [32, 64];
   const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
-  const timer = new GpuTimer(device);
-  const cache = new DispatchCache(device, "experiment");
-  const measure = { minTimeMs: 150, maxIters: 100000, warmup: 4, warmupMs: 300 };
-  const usage = GPUBufferUsage.STORAGE;
-  for (const [n, k] of [[14336, 4096], [4096, 14336]]) {
-    const blob = makeQ5KBlob(n, k, { seed: 1 });
-    const copies = weightCopies(blob.byteLength, false);
-    const ws = Array.from({ length: copies }, () => uploadStorage(device, "weights", blob));
-    const mMax = Math.max(...ms);
-    const sizes = quantizedXBytes(mMax, k);
-    const xq = uploadStorage(device, "xq", new Uint8Array(sizes.q).map((_, i) => (i * 37) & 0x7f));
-    const xsc = uploadStorage(
-      device,
-      "xsc",
-      new Float32Array(sizes.scales / 4).map((_, i) => (i % 2 ? 3 : 0.01)),
-    );
-    const y = device.createBuffer({ size: mMax * n * 4, usage });
-    for (const m of ms) {
-      for (const c of int8AblationCandidates(m, n, k, maxDim)) {
-        const part = c.splits > 1
-          ? device.createBuffer({ size: c.splits * m * n * 4, usage })
-          : null;
-        let turn = 0;
-        const t = await timer.measure((encoder, timestampWrites) => {
-          const pass = encoder.beginComputePass({ timestampWrites });
-          dispatch(device, pass, c.specs[0], cache, [ws[turn++ % copies], xq, xsc, part ?? y]);
-          if (part) dispatch(device, pass, c.specs[1], cache, [part, y]);
-          pass.end();
-        }, measure);
-        const tops = (2 * m * n * k) / t.medianUs / 1e6;
-        // deno-lint-ignore no-console
-        console.log(
-          `${n}x${k}\tM=${m}\t${c.label}\t${t.medianUs.toFixed(1)} µs\t${tops.toFixed(1)} TOP/s`,
-        );
-        part?.destroy();
-      }
-    }
-    for (const b of [...ws, xq, xsc, y]) b.destroy();
-  }
-  timer.destroy();
-  cache.destroy();
+  // deno-lint-ignore no-console
+  const log = (s: string) => console.log(s);
+  await timeCandidates(
+    device,
+    ms,
+    (m, n, k) => int8AblationCandidates(m, n, k, maxDim),
+    log,
+    undefined,
+    { activations: int8Activations, unit: "TOP/s" },
+  );
 }

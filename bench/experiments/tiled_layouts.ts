@@ -165,10 +165,24 @@ ${chains.map((i) => `    c${i} += dot4I8Packed(bitcast<u32>(c${i}), b);`).join("
   );
 }
 
+/** What the candidates read besides the weights, and the unit their rate is printed in. */
+export interface TimingInputs {
+  /** The activation buffers bound between the weights and y (default: f32 x of `mMax` rows). */
+  activations?: (device: GPUDevice, mMax: number, k: number) => GPUBuffer[];
+  /** Default "TFLOP/s". */
+  unit?: string;
+}
+
+/** The f32 activations of `mMax` rows of K, values in [-0.5, 0.5). */
+function f32Activations(device: GPUDevice, mMax: number, k: number): GPUBuffer[] {
+  const x = new Float32Array(mMax * k).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  return [uploadStorage(device, "x", x)];
+}
+
 /**
  * Times each candidate product per pass, over rotating weight copies (so they
  * come from memory, not L2), for each shape (default: the Llama-3-8B MLP
- * shapes) and M; logs µs and TFLOP/s.
+ * shapes) and M; logs µs and TFLOP/s (2·M·N·K over the time).
  */
 export async function timeCandidates(
   device: GPUDevice,
@@ -176,6 +190,7 @@ export async function timeCandidates(
   candidatesFor: (m: number, n: number, k: number) => Candidate[],
   log: (line: string) => void,
   shapes: [number, number][] = [[14336, 4096], [4096, 14336]],
+  { activations = f32Activations, unit = "TFLOP/s" }: TimingInputs = {},
 ): Promise<void> {
   const timer = new GpuTimer(device);
   const cache = new DispatchCache(device, "experiment");
@@ -185,11 +200,7 @@ export async function timeCandidates(
     const copies = weightCopies(blob.byteLength, false);
     const ws = Array.from({ length: copies }, () => uploadStorage(device, "weights", blob));
     const mMax = Math.max(...ms);
-    const x = uploadStorage(
-      device,
-      "x",
-      new Float32Array(mMax * k).map((_, i) => ((i * 7919) % 1000) / 1000 - 0.5),
-    );
+    const xs = activations(device, mMax, k);
     const y = device.createBuffer({ size: mMax * n * 4, usage: GPUBufferUsage.STORAGE });
     for (const m of ms) {
       for (const c of candidatesFor(m, n, k)) {
@@ -200,7 +211,7 @@ export async function timeCandidates(
         const t = await timer.measure((encoder, timestampWrites) => {
           const pass = encoder.beginComputePass({ timestampWrites });
           const w = ws[turn++ % copies];
-          dispatch(device, pass, c.specs[0], cache, [w, x, part ?? y]);
+          dispatch(device, pass, c.specs[0], cache, [w, ...xs, part ?? y]);
           if (part) dispatch(device, pass, c.specs[1], cache, [part, y]);
           pass.end();
         }, measure);
@@ -208,12 +219,12 @@ export async function timeCandidates(
         log(
           `${n}x${k}\tM=${m}\t${c.label}\t${t.medianUs.toFixed(1)} µs\t${
             tflops.toFixed(1)
-          } TFLOP/s`,
+          } ${unit}`,
         );
         part?.destroy();
       }
     }
-    for (const b of [...ws, x, y]) b.destroy();
+    for (const b of [...ws, ...xs, y]) b.destroy();
   }
   timer.destroy();
   cache.destroy();
