@@ -4,7 +4,8 @@
  * same grid that only write the output (`write only`), that read the same
  * words and write them undecoded (`copy`), a flat streaming copy of the
  * same byte counts (`flat expand`, the easiest pattern for those bytes) and
- * an empty pass. (The gather
+ * an empty pass, and the gather's other forms (`EmbeddingConfig`: 4, 8 or 16
+ * blocks a workgroup, words staged through workgroup memory or not). (The gather
  * of several ids a thread and as a loop over ids were timed here at
  * fcba5d5 and 0ace920; README "Tried and not kept".) Prints µs and the
  * bytes-moved rate. A measuring aid for kernel work, not a benchmark of the
@@ -20,6 +21,7 @@
 import { requestDevice } from "../../kernels/device.ts";
 import { dispatch, DispatchCache, type KernelSpec, uploadStorage } from "../../kernels/_gpu.ts";
 import { Q5KEmbedding } from "../../kernels/embedding.ts";
+import { embeddingKernel } from "../../kernels/embedding_kernel.ts";
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
 import { mulberry32 } from "../../kernels/_rng.ts";
 import { GpuTimer } from "../timing.ts";
@@ -151,6 +153,20 @@ if (import.meta.main) {
     idBuffer,
   ]);
   await time("gather (the library)", moved, null, []);
+  const shape = {
+    count,
+    k,
+    row0: 0,
+    rows,
+    tableRows: rows,
+    maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+  };
+  for (const staged of [false, true]) {
+    for (const blocksPerGroup of [16, 8, 4] as const) {
+      const spec = embeddingKernel(shape, { blocksPerGroup, staged });
+      await time(`gather: ${spec.name}`, moved, spec, [w, idBuffer, y]);
+    }
+  }
   const outVec4 = (count * k) / 4;
   const inVec4 = (count * (k / 256) * 176) / 16;
   for (const groups of [null, 132 * 8, 132 * 16, 132 * 32]) {

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { testDevice } from "../../conformance/test_device.ts";
 import { dispatch, DispatchCache, readBack, uploadStorage } from "../../kernels/_gpu.ts";
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
+import { dequantizeQ5K } from "../../kernels/dequantize.ts";
+import { embeddingKernel } from "../../kernels/embedding_kernel.ts";
 import { boundKernel, expandKernel } from "./embedding_bound.ts";
 
 const device = await testDevice();
@@ -62,5 +64,42 @@ Deno.test("the flat expand kernel writes every output vec4 from the input in ord
     y.destroy();
   }
   w.destroy();
+  cache.destroy();
+});
+
+Deno.test("every form of the gather the experiment times matches dequantizeQ5K bit for bit", async () => {
+  // 20 blocks a row: the last workgroup of 8 or 16 blocks is partly past the row.
+  const [rows, k] = [9, 20 * 256];
+  const blob = makeQ5KBlob(rows, k, { seed: 5, mode: "edge" });
+  const all = dequantizeQ5K(blob);
+  const list = [8, 0, 3, 3, 9, 0xffffffff];
+  const ids = uploadStorage(device, "ids", Uint32Array.from(list));
+  const w = uploadStorage(device, "w", blob);
+  const cache = new DispatchCache(device, "test");
+  const shape = { count: list.length, k, row0: 0, rows, tableRows: rows };
+  for (const staged of [false, true]) {
+    for (const blocksPerGroup of [4, 8, 16] as const) {
+      const spec = embeddingKernel({ ...shape, maxWorkgroupsPerDimension: 4 }, {
+        blocksPerGroup,
+        staged,
+      });
+      const y = device.createBuffer({
+        size: list.length * k * 4,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+      });
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      dispatch(device, pass, spec, cache, [w, ids, y]);
+      pass.end();
+      device.queue.submit([encoder.finish()]);
+      const got = new Float32Array(await readBack(device, y, list.length * k * 4));
+      for (const [i, id] of list.entries()) {
+        const want = id < rows ? all.subarray(id * k, (id + 1) * k) : new Float32Array(k);
+        assert.deepEqual(got.subarray(i * k, (i + 1) * k), want, `${spec.name}, id ${id}`);
+      }
+      y.destroy();
+    }
+  }
+  for (const b of [w, ids]) b.destroy();
   cache.destroy();
 });
