@@ -12,7 +12,7 @@
  * library (the comparison kernels compute garbage).
  *
  * ```sh
- * deno run -A bench/experiments/embedding_bound.ts [ids]
+ * deno run -A bench/experiments/embedding_bound.ts [ids,ids,...]
  * ```
  *
  * @module
@@ -119,61 +119,75 @@ if (import.meta.main) {
   const cache = new DispatchCache(device, "experiment");
   const measure = { minTimeMs: 300, maxIters: 100000, warmup: 4, warmupMs: 300 };
   const k = 4096;
-  const [count] = intList("ids", Deno.args[0] ?? "4096");
+  const counts = intList("ids", Deno.args[0] ?? "4096");
   const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const rows = Math.min(128256, Math.floor(limit / ((k / 256) * 176)));
   const blob = makeQ5KBlob(rows, k, { seed: 2 });
   const table = Q5KEmbedding.create(device, blob, { rows, k });
   const w = uploadStorage(device, "table", blob);
-  // The bench's ids: uniformly random rows, each read from memory, not L2.
-  const rand = mulberry32(7);
-  const ids = Uint32Array.from({ length: count }, () => Math.floor(rand() * rows));
-  const idBuffer = uploadStorage(device, "ids", ids);
-  const y = device.createBuffer({
-    size: count * k * 4,
-    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-  });
-  const moved = count * ((k / 256) * 176 + 4 + k * 4);
-  const time = async (label: string, bytes: number, spec: KernelSpec | null, bind: GPUBuffer[]) => {
-    const t = await timer.measure((encoder, timestampWrites) => {
-      if (!spec) return table.encode(encoder, idBuffer, y, count, timestampWrites);
-      const pass = encoder.beginComputePass({ timestampWrites });
-      dispatch(device, pass, spec, cache, bind);
-      pass.end();
-    }, measure);
-    const rate = bytes ? `\t${(bytes / t.medianUs / 1e3).toFixed(0)} GB/s` : "";
-    // deno-lint-ignore no-console
-    console.log(`${rows}x${k} ids=${count}\t${label}\t${t.medianUs.toFixed(1)} µs${rate}`);
-  };
-  await time("empty pass", 0, emptyKernel(1), [y]);
-  await time("write only", count * k * 4, boundKernel(false, count, k), [y]);
-  await time("copy (read the block words, store undecoded)", moved, boundKernel(true, count, k), [
-    y,
-    w,
-    idBuffer,
-  ]);
-  await time("gather (the library)", moved, null, []);
-  const shape = {
-    count,
-    k,
-    row0: 0,
-    rows,
-    tableRows: rows,
-    maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
-  };
-  for (const staged of [false, true]) {
-    for (const blocksPerGroup of [16, 8, 4] as const) {
-      const spec = embeddingKernel(shape, { blocksPerGroup, staged });
-      await time(`gather: ${spec.name}`, moved, spec, [w, idBuffer, y]);
+  for (const count of counts) {
+    // The bench's ids: uniformly random rows, each read from memory, not L2.
+    const rand = mulberry32(7);
+    const ids = Uint32Array.from({ length: count }, () => Math.floor(rand() * rows));
+    const idBuffer = uploadStorage(device, "ids", ids);
+    const y = device.createBuffer({
+      size: count * k * 4,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    });
+    const moved = count * ((k / 256) * 176 + 4 + k * 4);
+    // `reps` dispatches in one pass, the time divided by them (how a model step runs).
+    const time = async (
+      label: string,
+      bytes: number,
+      spec: KernelSpec | null,
+      bind: GPUBuffer[],
+      reps = 1,
+    ) => {
+      const t = await timer.measure((encoder, timestampWrites) => {
+        if (!spec) return table.encode(encoder, idBuffer, y, count, timestampWrites);
+        const pass = encoder.beginComputePass({ timestampWrites });
+        for (let i = 0; i < reps; i++) dispatch(device, pass, spec, cache, bind);
+        pass.end();
+      }, measure);
+      const us = t.medianUs / reps;
+      const rate = bytes ? `\t${(bytes / us / 1e3).toFixed(0)} GB/s` : "";
+      const where = reps > 1 ? `, ${reps} in one pass` : "";
+      // deno-lint-ignore no-console
+      console.log(`${rows}x${k} ids=${count}\t${label}${where}\t${us.toFixed(1)} µs${rate}`);
+    };
+    await time("empty pass", 0, emptyKernel(1), [y]);
+    await time("write only", count * k * 4, boundKernel(false, count, k), [y]);
+    await time("copy (read the block words, store undecoded)", moved, boundKernel(true, count, k), [
+      y,
+      w,
+      idBuffer,
+    ]);
+    await time("gather (the library)", moved, null, []);
+    const shape = {
+      count,
+      k,
+      row0: 0,
+      rows,
+      tableRows: rows,
+      maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
+    };
+    for (const reps of [1, 8]) {
+      for (const staged of [false, true]) {
+        for (const blocksPerGroup of [16, 8, 4] as const) {
+          const spec = embeddingKernel(shape, { blocksPerGroup, staged });
+          await time(`gather: ${spec.name}`, moved, spec, [w, idBuffer, y], reps);
+        }
+      }
     }
+    const outVec4 = (count * k) / 4;
+    const inVec4 = (count * (k / 256) * 176) / 16;
+    for (const groups of [null, 132 * 8, 132 * 16, 132 * 32]) {
+      const spec = expandKernel(outVec4, inVec4, groups);
+      await time(spec.name, moved, spec, [y, w]);
+    }
+    for (const b of [idBuffer, y]) b.destroy();
   }
-  const outVec4 = (count * k) / 4;
-  const inVec4 = (count * (k / 256) * 176) / 16;
-  for (const groups of [null, 132 * 8, 132 * 16, 132 * 32]) {
-    const spec = expandKernel(outVec4, inVec4, groups);
-    await time(spec.name, moved, spec, [y, w]);
-  }
-  for (const b of [w, idBuffer, y]) b.destroy();
+  w.destroy();
   table.destroy();
   timer.destroy();
   cache.destroy();
