@@ -44,6 +44,8 @@ export interface ConformOptions {
   vectorsOnly: boolean;
   backend?: string;
   quiet: boolean;
+  /** Only linear cases of M at most this (embedding cases always run). */
+  maxM?: number;
 }
 
 /** Options of `info`. */
@@ -85,6 +87,8 @@ bench flags:
 
 conform flags:
   --vectors-only        only the committed llama.cpp vectors (no live oracle)
+  --max-m N             only linear cases with M ≤ N (every embedding case still runs);
+                        on a software GL adapter the M = 64…130 kernels take minutes to compile
   --backend B           as above
   --quiet               print failures and the summary only
 
@@ -181,6 +185,7 @@ export function parseCommand(argv: string[]): Command {
       "vectors-only": { type: "boolean" },
       backend: { type: "string" },
       quiet: { type: "boolean" },
+      "max-m": { type: "string" },
     });
     if (values.help) return { command: "help", topic: "conform" };
     return {
@@ -191,6 +196,9 @@ export function parseCommand(argv: string[]): Command {
           ? undefined
           : oneOf("--backend", values.backend as string, BACKENDS),
         quiet: values.quiet === true,
+        ...(values["max-m"] === undefined
+          ? {}
+          : { maxM: positiveInt("--max-m", values["max-m"] as string) }),
       },
     };
   }

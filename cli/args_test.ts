@@ -80,6 +80,10 @@ Deno.test("parseCommand() reads conform, info and help", () => {
     command: "conform",
     options: { vectorsOnly: true, backend: undefined, quiet: false },
   });
+  assert.deepEqual(parseCommand(["conform", "--max-m", "16", "--backend", "gl"]), {
+    command: "conform",
+    options: { vectorsOnly: false, backend: "gl", quiet: false, maxM: 16 },
+  });
   assert.deepEqual(parseCommand(["info", "--json"]), {
     command: "info",
     options: { backend: undefined, json: true },
@@ -92,6 +96,8 @@ Deno.test("parseCommand() rejects bad input with a message naming the value", ()
   const bad: [string[], string][] = [
     [["serve"], '"serve"'],
     [["bench", "--bogus"], "bogus"],
+    [["conform", "--max-m", "0"], '"0"'],
+    [["conform", "--max-m", "8x"], '"8x"'],
     [["bench", "--m", "1,x"], '"x"'],
     [["bench", "--m", ""], '""'],
     [["bench", "--m", "0"], '"0"'],

@@ -126,7 +126,7 @@ async function conform(o: ConformOptions): Promise<number> {
         r.ok ? "" : `: ${r.detail}`
       }`,
     );
-  });
+  }, o.maxM);
   oracle?.close();
   device.destroy();
   out(`${passed} passed, ${failed} failed`);
