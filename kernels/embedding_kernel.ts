@@ -40,8 +40,8 @@ export interface EmbeddingConfig {
   /**
    * Whether a workgroup first copies its blocks' words into workgroup memory
    * with one coalesced vec4 load per thread (at most) and decodes from there
-   * (default), or each thread loads its 9 words (2 distinct per thread, the
-   * header's 4 shared by the block's 16 threads) from the table itself.
+   * (default), or each thread loads its 9 words from the table itself (the
+   * header's 4 shared by the block's 16 threads, the other 5 by two threads).
    */
   staged?: boolean;
 }
@@ -145,8 +145,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // the chunk's first row, and the first chunk's dispatch writes zeros for
   // them. Rows of other chunks are their own dispatch's. Every load is issued
   // before the first store.
-  let mine = id < p.table_rows && id >= p.row0 && id - p.row0 < p.rows;${stage}
-  let base = select(0u, ((id - p.row0) * p.nb + b) * BLOCK_U32, mine);
+  let mine = id < p.table_rows && id >= p.row0 && id - p.row0 < p.rows;${
+    staged ? stage : `
+  let base = select(0u, ((id - p.row0) * p.nb + b) * BLOCK_U32, mine);`
+  }
   let hd = ${word("")};
   let sc = vec3<u32>(${word("1u")}, ${word("2u")}, ${word("3u")});
   let qh = ${word("QH_U32 + l4")};
