@@ -5,7 +5,8 @@
  * words and write them undecoded (`copy`), a flat streaming copy of the
  * same byte counts (`flat expand`, the easiest pattern for those bytes) and
  * an empty pass, and the gather's other forms (`EmbeddingConfig`: 4, 8 or 16
- * blocks a workgroup, words staged through workgroup memory or not). (The gather
+ * blocks a workgroup, words staged through workgroup memory or not, 1, 2 or
+ * 4 ids a workgroup). (The gather
  * of several ids a thread and as a loop over ids were timed here at
  * fcba5d5 and 0ace920; README "Tried and not kept".) Prints µs and the
  * bytes-moved rate. A measuring aid for kernel work, not a benchmark of the
@@ -171,12 +172,17 @@ if (import.meta.main) {
       tableRows: rows,
       maxWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension,
     };
+    const forms = [
+      ...([16, 8, 4] as const).map((blocksPerGroup) => ({ blocksPerGroup, staged: false })),
+      ...([16, 8, 4] as const).map((blocksPerGroup) => ({ blocksPerGroup, staged: true })),
+      { blocksPerGroup: 16, staged: true, idsPerGroup: 2 },
+      { blocksPerGroup: 16, staged: true, idsPerGroup: 4 },
+      { blocksPerGroup: 8, staged: true, idsPerGroup: 2 },
+    ] as const;
     for (const reps of [1, 8]) {
-      for (const staged of [false, true]) {
-        for (const blocksPerGroup of [16, 8, 4] as const) {
-          const spec = embeddingKernel(shape, { blocksPerGroup, staged });
-          await time(`gather: ${spec.name}`, moved, spec, [w, idBuffer, y], reps);
-        }
+      for (const form of forms) {
+        const spec = embeddingKernel(shape, form);
+        await time(`gather: ${spec.name}`, moved, spec, [w, idBuffer, y], reps);
       }
     }
     const outVec4 = (count * k) / 4;

@@ -72,16 +72,22 @@ Deno.test("every form of the gather the experiment times matches dequantizeQ5K b
   const [rows, k] = [9, 20 * 256];
   const blob = makeQ5KBlob(rows, k, { seed: 5, mode: "edge" });
   const all = dequantizeQ5K(blob);
-  const list = [8, 0, 3, 3, 9, 0xffffffff];
+  const list = [8, 0, 3, 3, 9, 0xffffffff, 1, 7, 2, 5];
   const ids = uploadStorage(device, "ids", Uint32Array.from(list));
   const w = uploadStorage(device, "w", blob);
   const cache = new DispatchCache(device, "test");
   const shape = { count: list.length, k, row0: 0, rows, tableRows: rows };
-  for (const staged of [false, true]) {
+  const forms = [
+    { staged: false },
+    ...([1, 2, 4] as const).map((idsPerGroup) => ({ staged: true, idsPerGroup })),
+  ];
+  for (const form of forms) {
     for (const blocksPerGroup of [4, 8, 16] as const) {
+      // 10 ids in groups of 1, 2 or 4 (the last of 4 half empty); 10 and 5
+      // groups are folded into y and z, with unused slots.
       const spec = embeddingKernel({ ...shape, maxWorkgroupsPerDimension: 4 }, {
         blocksPerGroup,
-        staged,
+        ...form,
       });
       const y = device.createBuffer({
         size: list.length * k * 4,
