@@ -25,6 +25,8 @@ Deno.test("rowLaneConfigFor() picks the column group that holds M within workgro
   assert.equal(rowLaneConfigFor(64, 16384, false, false).mc, 16); // 32 columns need 32 KiB
   const narrow = rowLaneConfigFor(8, 49152, true, false);
   assert.deepEqual(narrow, { mc: 8, r: 2, wg: 128, pairs: true, bias: true, split: false });
+  // Up to 4 columns one row a lane.
+  assert.deepEqual([3, 4, 5].map((m) => rowLaneConfigFor(m, 49152, false, false).r), [1, 1, 2]);
   assert.equal(rowLaneConfigFor(16, 49152, false, true).wg, 256);
   // int8: 320 bytes a column, so 32 columns fit in 16 KiB; its own lanes and K-splits.
   assert.deepEqual(rowLaneConfigFor(64, 16384, false, false, true), {

@@ -54,13 +54,24 @@ export interface RowLaneConfig {
    * 8 `dot4I8Packed`, scaled once per sub-block (always loops over sub-blocks).
    */
   int8?: boolean;
+  /**
+   * Stage each block's weight words (the workgroup's WG·R rows × 176 bytes)
+   * in workgroup memory with coalesced loads before the block's barrier, and
+   * read them from there, instead of each lane loading its own rows' words.
+   */
+  stagedWeights?: boolean;
+}
+
+/** Workgroup memory the staged weights of one block take (WG·R rows of 11 vec4s). */
+export function stagedWeightBytes(cfg: Pick<RowLaneConfig, "wg" | "r">): number {
+  return cfg.wg * cfg.r * 176;
 }
 
 /**
  * The lane-per-row config for batch size `m` within the device's workgroup
  * memory (MC KiB of activations): the column group the smallest of 2, 4, 8,
  * 16, 32 that holds M (32 above, M > 32 walks column groups), two rows a
- * lane; up to 8 columns 128 lanes looping over sub-block pairs, above 256
+ * lane (one up to 4 columns); up to 8 columns 128 lanes looping over sub-block pairs, above 256
  * lanes looping over sub-blocks. Measured on an H200 with
  * `bench/experiments/small_batch.ts` as it was on the working tree just
  * before this kernel was committed (its K-splits then came from an earlier
@@ -80,9 +91,11 @@ export function rowLaneConfigFor(
   split: boolean,
   int8 = false,
 ): RowLaneConfig {
-  // "R,WG,LANES[,MC]" (rows a lane, lanes per workgroup, lanes the K-splits
-  // aim for, widest column group) for tuning experiments.
-  const [r, wg, lanes, widest] = (envVar("KQUANT_ROWLANE") ?? "").split(",").map(Number);
+  // "R,WG,LANES[,MC[,staged]]" (rows a lane, lanes per workgroup, lanes the
+  // K-splits aim for, widest column group, staged weights) for tuning
+  // experiments.
+  const words = (envVar("KQUANT_ROWLANE") ?? "").split(",");
+  const [r, wg, lanes, widest] = words.map(Number);
   const perColumn = int8 ? INT8_COLUMN_BYTES : 1024;
   // 64 columns only with int8 (20 KiB; f32 would need 64 KiB and 128
   // accumulators a lane).
@@ -106,10 +119,21 @@ export function rowLaneConfigFor(
       split,
       int8,
     }
-    : { mc, r: 2, wg: narrow ? 128 : 256, pairs: narrow, bias, split };
+    // f32 up to 4 columns: one row a lane (H200, the README command's
+    // shapes at M = 3 and 4, `KQUANT_ROWLANE=1,128,131072,32`: 14336×4096
+    // 58.8 → 52.5 µs, 4096×14336 67.0 → 56.6, 4096×4096 29.0 → 27.0; at 8
+    // columns two rows stay ahead, 72.5 against 79.2 µs for 14336×4096).
+    : { mc, r: mc <= 4 ? 1 : 2, wg: narrow ? 128 : 256, pairs: narrow, bias, split };
   if (r === 1 || r === 2 || r === 4) cfg.r = r;
   if (wg === 64 || wg === 128 || wg === 256) cfg.wg = wg;
   if (lanes >= 1024) cfg.lanes = lanes;
+  // Staged weights where workgroup memory allows (slower wherever measured,
+  // H200: M = 4 of 14336×4096 52.5 → 72.1 µs with one row a lane, int8 M = 64
+  // 179 → 184; README "Tried and not kept").
+  const columns = cfg.mc * perColumn;
+  if (words[4] === "staged" && columns + stagedWeightBytes(cfg) <= maxWorkgroupStorage) {
+    cfg.stagedWeights = true;
+  }
   return cfg;
 }
 
@@ -150,11 +174,12 @@ export function rowLaneKernel(cfg: RowLaneConfig, shape: TiledShape): KernelSpec
     cfg.bias ? "bias" : "nobias",
     cfg.split ? "split" : "whole",
     cfg.int8 ? "int8" : cfg.pairs ? "pairs" : "subblocks",
+    ...(cfg.stagedWeights ? ["staged"] : []),
   ].join(":");
   return {
     name: `q5_K lane per row${cfg.int8 ? " int8" : ""} (${cfg.mc} columns, ${cfg.r} rows a lane${
       cfg.split ? ", split-K" : ""
-    })`,
+    }${cfg.stagedWeights ? ", staged weights" : ""})`,
     key,
     wgsl: cachedWgsl(key, () => cfg.int8 ? rowLaneInt8Wgsl(cfg) : rowLaneWgsl(cfg)),
     ...tiledGrid({ tm: cfg.mc, tn: cfg.wg * cfg.r, bias: cfg.bias, split: cfg.split }, shape),
@@ -179,16 +204,17 @@ function rowLaneWgsl(cfg: RowLaneConfig): string {
     );
     emit(`    }`);
   }
+  emitWeightStage(cfg, emit);
   emit(`    workgroupBarrier();`);
   emitHeaders(cfg, emit);
   const words = (j: string, indent: string) => {
     for (const r of rs) {
       // qh: 32 bytes, bit j of byte l for weight l; qs: 32 bytes per sub-block
       // pair, low nibbles for even j.
-      emit(`${indent}let qh${r}a = w[base${r} + 1u];`);
-      emit(`${indent}let qh${r}b = w[base${r} + 2u];`);
-      emit(`${indent}let qs${r}a = w[base${r} + 3u + 2u * (${j} / 2u)];`);
-      emit(`${indent}let qs${r}b = w[base${r} + 4u + 2u * (${j} / 2u)];`);
+      emit(`${indent}let qh${r}a = ${word(cfg, r, "1u")};`);
+      emit(`${indent}let qh${r}b = ${word(cfg, r, "2u")};`);
+      emit(`${indent}let qs${r}a = ${word(cfg, r, `3u + 2u * (${j} / 2u)`)};`);
+      emit(`${indent}let qs${r}b = ${word(cfg, r, `4u + 2u * (${j} / 2u)`)};`);
     }
   };
   const subBlock = (j: string, indent: string) => {
@@ -248,11 +274,37 @@ function emitLaneRows(cfg: RowLaneConfig, emit: (s: string) => void): void {
   }
 }
 
+/** Vec4 `offset` of lane row `r`'s block: from workgroup memory when staged. */
+function word(cfg: RowLaneConfig, r: number, offset: string): string {
+  return cfg.stagedWeights
+    ? `wst[lid + ${r * cfg.wg}u][${offset}]`
+    : `w[base${r}${offset === "0u" ? "" : ` + ${offset}`}]`;
+}
+
+/**
+ * Staged weights: the workgroup's WG·R rows of this block, 11 vec4s each
+ * (contiguous in the blob), loaded R·11 vec4s a lane with consecutive lanes
+ * on consecutive vec4s, stored before the block's barrier.
+ */
+function emitWeightStage(cfg: RowLaneConfig, emit: (s: string) => void): void {
+  if (!cfg.stagedWeights) return;
+  // Every load issued before the first store.
+  for (const e of range(cfg.r * 11)) {
+    emit(`    let wv${e} = lid + ${e * cfg.wg}u;`);
+    emit(
+      `    let ww${e} = w[(min(n0 + wv${e} / BLOCK_VEC4, p.rows - 1u) * p.nb + blk) * BLOCK_VEC4 + wv${e} % BLOCK_VEC4];`,
+    );
+  }
+  for (const e of range(cfg.r * 11)) {
+    emit(`    wst[wv${e} / BLOCK_VEC4][wv${e} % BLOCK_VEC4] = ww${e};`);
+  }
+}
+
 /** Each row's block header (vec4 of words 0..3) and its d and dmin. */
 function emitHeaders(cfg: RowLaneConfig, emit: (s: string) => void): void {
   for (const r of range(cfg.r)) {
-    emit(`    let base${r} = (wrow${r} * p.nb + blk) * BLOCK_VEC4;`);
-    emit(`    let hd${r} = w[base${r}];`);
+    if (!cfg.stagedWeights) emit(`    let base${r} = (wrow${r} * p.nb + blk) * BLOCK_VEC4;`);
+    emit(`    let hd${r} = ${word(cfg, r, "0u")};`);
     emit(`    let d${r} = f16_bits_to_f32(hd${r}.x & 0xffffu);`);
     emit(`    let dm${r} = f16_bits_to_f32(hd${r}.x >> 16u);`);
   }
@@ -282,7 +334,11 @@ const TM = MC;
 ${TILED_PARAMS}
 ${tiledBindings(cfg.int8 ?? false, cfg.bias)}
 
-${shared}
+${shared}${
+    cfg.stagedWeights
+      ? "\nvar<workgroup> wst: array<array<vec4<u32>, 11>, TN>;  // [row][vec4 of the block]"
+      : ""
+  }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -347,14 +403,15 @@ function rowLaneInt8Wgsl(cfg: RowLaneConfig): string {
     8,
     "xfs[mm][v % 8u] = select(vec2<f32>(0.0), xsc[row * (p.k / 32u) + blk * 8u + v % 8u], live);",
   );
+  emitWeightStage(cfg, emit);
   emit(`    workgroupBarrier();`);
   emitHeaders(cfg, emit);
   emit(`    for (var j = 0u; j < 8u; j++) {`);
   for (const r of rs) {
-    emit(`      let qh${r}a = w[base${r} + 1u];`);
-    emit(`      let qh${r}b = w[base${r} + 2u];`);
-    emit(`      let qs${r}a = w[base${r} + 3u + 2u * (j / 2u)];`);
-    emit(`      let qs${r}b = w[base${r} + 4u + 2u * (j / 2u)];`);
+    emit(`      let qh${r}a = ${word(cfg, r, "1u")};`);
+    emit(`      let qh${r}b = ${word(cfg, r, "2u")};`);
+    emit(`      let qs${r}a = ${word(cfg, r, "3u + 2u * (j / 2u)")};`);
+    emit(`      let qs${r}b = ${word(cfg, r, "4u + 2u * (j / 2u)")};`);
     emit(`      let sm${r} = scale_min(j, hd${r}.y, hd${r}.z, hd${r}.w);`);
     emit(`      let g${r} = vec2<f32>(d${r} * f32(sm${r}.x), dm${r} * f32(sm${r}.y));`);
     for (const i of range(8)) {
