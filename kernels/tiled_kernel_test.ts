@@ -1,12 +1,9 @@
 import assert from "node:assert/strict";
 import { testDevice } from "../conformance/test_device.ts";
-import { compareNmse, referenceLinear } from "../conformance/compare.ts";
-import { dispatch, DispatchCache, readBack, uploadStorage } from "./_gpu.ts";
-import { dequantizeQ5K } from "./dequantize.ts";
-import { makeQ5KBlob } from "./make_blob.ts";
-import { splitReduceKernel, type TiledConfig, tiledKernel } from "./tiled_kernel.ts";
+import { compareNmse } from "../conformance/compare.ts";
+import { type TiledConfig, tiledKernel } from "./tiled_kernel.ts";
 import { outerTileBytes } from "./_tiled_outer.ts";
-import { uniformF32 } from "./_rng.ts";
+import { runTiledSpec } from "./_tiled_test_run.ts";
 
 const device = await testDevice();
 
@@ -19,44 +16,15 @@ async function check(
   splits: number,
   seed: number,
 ) {
-  const blob = makeQ5KBlob(n, k, { seed, mode: seed % 2 ? "edge" : "random" });
-  const x = uniformF32(m * k, seed + 1, -2, 2);
-  const bias = uniformF32(n, seed + 2, -1, 1);
-  const maxWorkgroupsPerDimension = device.limits.maxComputeWorkgroupsPerDimension;
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC;
-  const w = uploadStorage(device, "test w", blob);
-  const xb = uploadStorage(device, "test x", x);
-  const bb = uploadStorage(device, "test bias", bias);
-  const y = device.createBuffer({ size: m * n * 4, usage });
-  const part = device.createBuffer({ size: splits * m * n * 4, usage });
-  const cache = new DispatchCache(device, "test");
   const split = splits > 1;
-  const spec = tiledKernel({ ...cfg, bias: cfg.bias && !split, split }, {
-    m,
-    n,
-    k,
-    row0: 0,
-    rows: n,
-    maxWorkgroupsPerDimension,
-    splits,
-  });
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  if (split) {
-    dispatch(device, pass, spec, cache, [w, xb, part]);
-    const reduce = splitReduceKernel(m, n, splits, cfg.bias, maxWorkgroupsPerDimension);
-    dispatch(device, pass, reduce, cache, cfg.bias ? [part, y, bb] : [part, y]);
-  } else {
-    dispatch(device, pass, spec, cache, cfg.bias ? [w, xb, y, bb] : [w, xb, y]);
-  }
-  pass.end();
-  const got = new Float32Array(await readBack(device, y, m * n * 4, 0, encoder));
-  const want = referenceLinear(x, dequantizeQ5K(blob), m, n, k);
-  if (cfg.bias) want.forEach((v, i) => want[i] = v + bias[i % n]);
+  const run = { m, n, k, splits, seed, bias: cfg.bias };
+  const { got, want, name } = await runTiledSpec(
+    device,
+    run,
+    (shape) => tiledKernel({ ...cfg, bias: cfg.bias && !split, split }, shape),
+  );
   const c = compareNmse(got, want, 1e-10);
-  assert.ok(c.ok, `${spec.name} ${cfg.layout ?? "rows"} m=${m} n=${n} k=${k}: ${c.detail}`);
-  for (const b of [w, xb, bb, y, part]) b.destroy();
-  cache.destroy();
+  assert.ok(c.ok, `${name} ${cfg.layout ?? "rows"} m=${m} n=${n} k=${k}: ${c.detail}`);
 }
 
 Deno.test("both tiled layouts match the f64 reference with partial tiles, bias and split-K", async () => {
