@@ -4,7 +4,7 @@ import { compareNmse } from "../conformance/compare.ts";
 import { LINEAR_INT8_REF_NMSE, LINEAR_REF_NMSE } from "../conformance/check.ts";
 import { type RowLaneConfig, rowLaneKernel, stagedWeightBytes } from "./rowlane_kernel.ts";
 import { hasPackedDot } from "./linear.ts";
-import { runTiledSpec } from "./_tiled_test_run.ts";
+import { runTiledSpec } from "../conformance/tiled_grid_run.ts";
 
 const device = await testDevice();
 const storage = device.limits.maxComputeWorkgroupStorageSize;

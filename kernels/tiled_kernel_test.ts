@@ -3,7 +3,7 @@ import { testDevice } from "../conformance/test_device.ts";
 import { compareNmse } from "../conformance/compare.ts";
 import { type TiledConfig, tiledKernel } from "./tiled_kernel.ts";
 import { outerTileBytes } from "./_tiled_outer.ts";
-import { runTiledSpec } from "./_tiled_test_run.ts";
+import { runTiledSpec } from "../conformance/tiled_grid_run.ts";
 
 const device = await testDevice();
 

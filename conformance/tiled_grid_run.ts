@@ -1,13 +1,19 @@
 // Test support for the kernels on the tiled grid (tiled and lane-per-row):
 // one random problem run through a kernel spec, with its split-K reduction.
 
-import { referenceLinear } from "../conformance/compare.ts";
-import { dispatch, DispatchCache, type KernelSpec, readBack, uploadStorage } from "./_gpu.ts";
-import { dequantizeQ5K } from "./dequantize.ts";
-import { makeQ5KBlob } from "./make_blob.ts";
-import { splitReduceKernel, type TiledShape } from "./tiled_kernel.ts";
-import { quantizedXBytes, quantizeXKernel } from "./quantize_x_kernel.ts";
-import { uniformF32 } from "./_rng.ts";
+import { referenceLinear } from "./compare.ts";
+import {
+  dispatch,
+  DispatchCache,
+  type KernelSpec,
+  readBack,
+  uploadStorage,
+} from "../kernels/_gpu.ts";
+import { dequantizeQ5K } from "../kernels/dequantize.ts";
+import { makeQ5KBlob } from "../kernels/make_blob.ts";
+import { splitReduceKernel, type TiledShape } from "../kernels/tiled_kernel.ts";
+import { quantizedXBytes, quantizeXKernel } from "../kernels/quantize_x_kernel.ts";
+import { uniformF32 } from "../kernels/_rng.ts";
 
 /** A random problem for a kernel on the tiled grid. */
 export interface TiledRun {
