@@ -1,7 +1,8 @@
 // Test support for the kernels on the tiled grid (tiled and lane-per-row):
 // one random problem run through a kernel spec, with its split-K reduction.
 
-import { referenceLinear } from "./compare.ts";
+import assert from "node:assert/strict";
+import { compareNmse, referenceLinear } from "./compare.ts";
 import {
   dispatch,
   DispatchCache,
@@ -79,4 +80,22 @@ export async function runTiledSpec(
   for (const b of buffers) b.destroy();
   cache.destroy();
   return { got, want, name: spec.name };
+}
+
+/**
+ * Runs the problem as {@linkcode runTiledSpec} does and asserts that y is
+ * within `bound` (NMSE) of the f64 reference; `label` follows the spec's name
+ * in the failure message.
+ */
+export async function assertTiledSpec(
+  device: GPUDevice,
+  run: TiledRun,
+  make: (shape: TiledShape) => KernelSpec,
+  bound: number,
+  label = "",
+): Promise<void> {
+  const { got, want, name } = await runTiledSpec(device, run, make);
+  const c = compareNmse(got, want, bound);
+  const where = `m=${run.m} n=${run.n} k=${run.k} splits=${run.splits}`;
+  assert.ok(c.ok, `${name}${label} ${where}: ${c.detail}`);
 }

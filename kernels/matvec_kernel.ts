@@ -46,14 +46,15 @@ export function matvecKernel(cfg: MatvecConfig, shape: MatvecShape): KernelSpec 
       }, current value is ${shape.m}`,
     );
   }
+  const biased = cfg.combine === "int8" && cfg.int8Sum === "biased";
   const key =
     `q5k-matvec:r${cfg.rows}:s${cfg.slots}:${cfg.slotLayout}:${cfg.decode}:${cfg.combine}:t${cfg.lanesPerBlock}:u${cfg.unroll}:c${cfg.cols}:${cfg.reduce}:${
       cfg.bias ? "bias" : "nobias"
-    }${cfg.combine === "int8" && cfg.int8Sum === "biased" ? ":biased" : ""}`;
+    }${biased ? ":biased" : ""}`;
   return {
     name:
       `q5_K matvec (rows=${cfg.rows}, slots=${cfg.slots} ${cfg.slotLayout}, decode=${cfg.decode}, ${cfg.combine}${
-        cfg.combine === "int8" && cfg.int8Sum === "biased" ? " biased" : ""
+        biased ? " biased" : ""
       }, lanes/block=${cfg.lanesPerBlock}, unroll=${cfg.unroll}, cols=${cfg.cols}, ${cfg.reduce} reduce)`,
     key,
     wgsl: cachedWgsl(key, () => matvecWgsl(cfg)),

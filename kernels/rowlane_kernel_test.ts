@@ -1,32 +1,20 @@
-import assert from "node:assert/strict";
 import { testDevice } from "../conformance/test_device.ts";
-import { compareNmse } from "../conformance/compare.ts";
 import { LINEAR_INT8_REF_NMSE, LINEAR_REF_NMSE } from "../conformance/check.ts";
 import { type RowLaneConfig, rowLaneKernel, stagedWeightBytes } from "./rowlane_kernel.ts";
 import { hasPackedDot } from "./linear.ts";
-import { runTiledSpec } from "../conformance/tiled_grid_run.ts";
+import { assertTiledSpec } from "../conformance/tiled_grid_run.ts";
+import type { TiledShape } from "./tiled_kernel.ts";
 
 const device = await testDevice();
 const storage = device.limits.maxComputeWorkgroupStorageSize;
 
 /** Runs one lane-per-row configuration (and its split-K reduction) against the f64 reference. */
-async function check(
-  cfg: RowLaneConfig,
-  m: number,
-  n: number,
-  k: number,
-  splits: number,
-  seed: number,
-) {
+function check(cfg: RowLaneConfig, m: number, n: number, k: number, splits: number, seed: number) {
   const split = splits > 1;
+  const make = (shape: TiledShape) =>
+    rowLaneKernel({ ...cfg, bias: cfg.bias && !split, split }, shape);
   const run = { m, n, k, splits, seed, bias: cfg.bias, int8: cfg.int8 };
-  const { got, want, name } = await runTiledSpec(
-    device,
-    run,
-    (shape) => rowLaneKernel({ ...cfg, bias: cfg.bias && !split, split }, shape),
-  );
-  const c = compareNmse(got, want, cfg.int8 ? LINEAR_INT8_REF_NMSE : LINEAR_REF_NMSE);
-  assert.ok(c.ok, `${name} m=${m} n=${n} k=${k} splits=${splits}: ${c.detail}`);
+  return assertTiledSpec(device, run, make, cfg.int8 ? LINEAR_INT8_REF_NMSE : LINEAR_REF_NMSE);
 }
 
 Deno.test("the lane-per-row kernel matches the f64 reference with its weights staged or not", async () => {

@@ -1,30 +1,19 @@
 import assert from "node:assert/strict";
 import { testDevice } from "../conformance/test_device.ts";
-import { compareNmse } from "../conformance/compare.ts";
-import { type TiledConfig, tiledKernel } from "./tiled_kernel.ts";
+import { LINEAR_REF_NMSE } from "../conformance/check.ts";
+import { type TiledConfig, tiledKernel, type TiledShape } from "./tiled_kernel.ts";
 import { outerTileBytes } from "./_tiled_outer.ts";
-import { runTiledSpec } from "../conformance/tiled_grid_run.ts";
+import { assertTiledSpec } from "../conformance/tiled_grid_run.ts";
 
 const device = await testDevice();
 
-/** Runs one tiled configuration (with its split-K reduction) and compares with the f64 reference. */
-async function check(
-  cfg: TiledConfig,
-  m: number,
-  n: number,
-  k: number,
-  splits: number,
-  seed: number,
-) {
+/** Runs one tiled configuration (with its split-K reduction) against the f64 reference. */
+function check(cfg: TiledConfig, m: number, n: number, k: number, splits: number, seed: number) {
   const split = splits > 1;
+  const make = (shape: TiledShape) =>
+    tiledKernel({ ...cfg, bias: cfg.bias && !split, split }, shape);
   const run = { m, n, k, splits, seed, bias: cfg.bias };
-  const { got, want, name } = await runTiledSpec(
-    device,
-    run,
-    (shape) => tiledKernel({ ...cfg, bias: cfg.bias && !split, split }, shape),
-  );
-  const c = compareNmse(got, want, 1e-10);
-  assert.ok(c.ok, `${name} ${cfg.layout ?? "rows"} m=${m} n=${n} k=${k}: ${c.detail}`);
+  return assertTiledSpec(device, run, make, LINEAR_REF_NMSE, ` ${cfg.layout ?? "rows"}`);
 }
 
 Deno.test("both tiled layouts match the f64 reference with partial tiles, bias and split-K", async () => {
