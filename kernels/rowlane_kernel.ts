@@ -100,7 +100,7 @@ export function rowLaneConfigFor(
   // 64 columns only with int8 (20 KiB; f32 would need 64 KiB and 128
   // accumulators a lane).
   const fits = ([2, 4, 8, 16, 32, 64] as const).filter((c) =>
-    c * perColumn <= maxWorkgroupStorage && (int8 || c <= 32) && !(c > widest)
+    c * perColumn <= maxWorkgroupStorage && (int8 || c <= 32) && !(widest > 0 && c > widest)
   );
   const mc = fits.find((c) => m <= c) ?? fits[fits.length - 1];
   const narrow = mc <= 8;
