@@ -95,6 +95,10 @@ export function matvecConfigFor(
   let rows = 2;
   let unroll: 1 | 2 | 4 = 1;
   let slots = Math.min(cols <= 4 ? 4 : 2, Math.max(1, nb));
+  // M = 1 of a long row (≥ 32 blocks): 8 blocks a lane group (H200,
+  // `KQUANT_MATVEC=2,8`, one run: 4096×14336 35.5 → 32.9 µs per pass, 29.7 →
+  // 27.8 in a shared pass; 14336×4096, 16 blocks, 32.7 → 35.0, so not there).
+  if (one && nb >= 32) slots = 8;
   let slotLayout: MatvecConfig["slotLayout"] = one ? "adjacent" : "strided";
   let decode: MatvecConfig["decode"] = one ? "shift" : "mask";
   let combine: MatvecConfig["combine"] = one ? "factored" : "affine";
