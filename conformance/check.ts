@@ -28,12 +28,6 @@ export const LINEAR_LLAMA_NMSE = 5e-4;
  * llama.cpp holds its own 8-bit-activation MUL_MAT to.
  */
 export const LINEAR_INT8_REF_NMSE = 5e-4;
-/**
- * The opt-in f16-product path against the f64 reference: halves round the
- * activations, the weights and each short sum (about 5e-7 for random data);
- * held to the bound issue #5 sets for it.
- */
-export const LINEAR_F16_REF_NMSE = 1e-6;
 /** Embedding against llama.cpp's rows: see embedding_kernel.ts for the one ulp. */
 export const EMBEDDING_MAX_ULP = 1;
 
