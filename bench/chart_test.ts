@@ -38,6 +38,7 @@ Deno.test("renderChart gives every series in the legend its own color", () => {
     crossoverM: 8,
     crossover: {
       maxMatvecM: 8,
+      maxSharedPassMatvecM: 8,
       maxRowLaneM: 8,
       maxInt8MatvecM: 8,
       maxInt8RowLaneM: 8,

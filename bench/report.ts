@@ -20,7 +20,10 @@ const COLUMNS: { head: string; get: (r: BenchResult) => string; left?: boolean }
   { head: "% ceiling", get: (r) => `${r.pctOfCeiling.toFixed(1)}%` },
   {
     head: "shared pass µs",
-    get: (r) => (r.sharedPassUs === undefined ? "-" : fix(r.sharedPassUs)),
+    get: (r) =>
+      r.sharedPassUs === undefined
+        ? "-"
+        : fix(r.sharedPassUs) + (r.sharedPassKernel ? ` (${r.sharedPassKernel})` : ""),
   },
   { head: "CPU µs", get: (r) => (r.cpuUs === undefined ? "-" : fix(r.cpuUs)) },
   { head: "1-pass read µs", get: (r) => (r.readUs === undefined ? "-" : fix(r.readUs)) },
@@ -134,6 +137,7 @@ export function formatCsv(report: BenchReport): string {
     "llamaCppUs",
     "readUs",
     "sharedPassUs",
+    "sharedPassKernel",
     "cpuUs",
   ];
   const rows = report.results.map((r) =>
@@ -151,7 +155,10 @@ export function formatJson(report: BenchReport): string {
 export function crossoverText(c: Crossover): string {
   const lanes = (matvec: number, rowLane: number | undefined) =>
     rowLane !== undefined && rowLane > matvec ? `, lane-per-row up to ${rowLane}` : "";
-  return `auto uses mat-vec up to M = ${c.maxMatvecM}${
+  const shared = c.maxSharedPassMatvecM !== undefined && c.maxSharedPassMatvecM < c.maxMatvecM
+    ? ` (in a shared pass up to ${c.maxSharedPassMatvecM})`
+    : "";
+  return `auto uses mat-vec up to M = ${c.maxMatvecM}${shared}${
     lanes(c.maxMatvecM, c.maxRowLaneM)
   }, tiled above (int8: mat-vec up to ${c.maxInt8MatvecM}${
     lanes(c.maxInt8MatvecM, c.maxInt8RowLaneM)

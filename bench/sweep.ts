@@ -71,6 +71,11 @@ export interface BenchResult {
    */
   sharedPassUs?: number;
   /**
+   * The kernel family `"auto"` ran in the shared pass where it differs from
+   * the one-pass family in `variant` (`record()` chooses for a shared pass).
+   */
+  sharedPassKernel?: string;
+  /**
    * CPU µs to encode, finish and submit one op's pass: the library's
    * encode() plus the runtime's. Above medianUs, the GPU waited for the CPU.
    * (Absent from results recorded before it was measured.)
@@ -330,7 +335,10 @@ export async function runBench(
       // when measured first among variants (GPU clock state or allocation
       // order, not the kernel), so variants no longer take turns per M.
       const readUs = await measureRead(device, timer, q5kBytes(n, k), copies, afterIdle);
-      const timings = new Map<string, { t: Timing; label: string; sharedUs?: number }>();
+      const timings = new Map<
+        string,
+        { t: Timing; label: string; sharedUs?: number; sharedKernel?: string }
+      >();
       for (const variant of config.variants) {
         const int8 = isInt8(variant);
         const layers = Array.from(
@@ -367,12 +375,17 @@ export async function runBench(
               warmup(false),
             )
             : undefined;
-          timings.set(`${m}/${variant}`, { t, label, sharedUs });
+          const shared = layers[0].kernelFor(m, true);
+          const sharedKernel = variant === "auto" && sharedUs !== undefined &&
+              shared !== layers[0].kernelFor(m)
+            ? shared
+            : undefined;
+          timings.set(`${m}/${variant}`, { t, label, sharedUs, sharedKernel });
           done++;
           progress(
             `[${done}/${total}] linear ${n}x${k} m=${m} ${label}: ${t.medianUs.toFixed(1)} µs${
               sharedUs === undefined ? "" : `, ${sharedUs.toFixed(1)} µs in a shared pass`
-            }${cpuBound(t)}`,
+            }${sharedKernel ? ` (${sharedKernel})` : ""}${cpuBound(t)}`,
           );
         }
         for (const layer of layers) layer.destroy();
@@ -406,7 +419,7 @@ export async function runBench(
       for (const m of config.ms) {
         const llamaCppUs = ggml?.mulMat(blob, n, k, m, config.measure.minTimeMs, copies);
         for (const variant of config.variants) {
-          const { t, label, sharedUs } = timings.get(`${m}/${variant}`)!;
+          const { t, label, sharedUs, sharedKernel } = timings.get(`${m}/${variant}`)!;
           const bytes = q5kBytes(n, k) + m * k * 4 + m * n * 4;
           const gbps = bytes / (t.medianUs * 1e3);
           results.push({
@@ -425,6 +438,7 @@ export async function runBench(
             llamaCppUs,
             readUs,
             sharedPassUs: sharedUs,
+            ...(sharedKernel ? { sharedPassKernel: sharedKernel } : {}),
             cpuUs: t.cpuUs,
           });
         }

@@ -157,7 +157,7 @@ Deno.test("cli bench prints an aligned table, CSV, and an SVG chart", async () =
   const lines = (await Deno.readTextFile(`${dir}/r.csv`)).trim().split("\n");
   assert.equal(
     lines[0],
-    "op,variant,m,n,k,medianUs,p10Us,p90Us,gbps,gflops,pctOfCeiling,denseUs,llamaCppUs,readUs,sharedPassUs,cpuUs",
+    "op,variant,m,n,k,medianUs,p10Us,p90Us,gbps,gflops,pctOfCeiling,denseUs,llamaCppUs,readUs,sharedPassUs,sharedPassKernel,cpuUs",
   );
   assert.equal(lines.length, 1 + 2 * 7 + 2); // 2 M × 7 variants, 2 embedding id counts
   await Deno.remove(dir, { recursive: true });

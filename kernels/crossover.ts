@@ -12,6 +12,12 @@ export interface Crossover {
   /** `"auto"` runs mat-vec for M up to this. */
   maxMatvecM: number;
   /**
+   * In `record()`, where an op shares its compute pass with others, `"auto"`
+   * runs mat-vec for M up to this instead (f32; at most `maxMatvecM`), the
+   * lane-per-row kernel above it.
+   */
+  maxSharedPassMatvecM: number;
+  /**
    * Above `maxMatvecM` and up to this, the lane-per-row kernel; tiled above
    * (equal to `maxMatvecM`: no lane-per-row range).
    */
@@ -38,8 +44,8 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * 28.8 for lane-per-row, at M = 4 (mixed) 63.1, 61.1, 25.5 against 58.8,
  * 67.3, 29.1, and 101.7, 87.6, 34.9 at M = 8 against 72.3,
  * 81.3, 33.8: mat-vec up to M = 3, judged one pass per op as the bench
- * reports it (several ops in one pass favour lane-per-row from M = 2: 43.8
- * against 50.1 µs at M = 3 of 14336×4096). In the run that introduced the
+ * reports it (several ops in one pass favour lane-per-row from M = 2, see
+ * below). In the run that introduced the
  * lane-per-row kernel (25d4e14) it stayed ahead of tiled or within 1% up to
  * M = 64 (319.2, 319.5, 108.8 µs against 318.9, 350.5, 107.9) and fell
  * behind at M = 128 for 14336×4096 (597.5 against 498.4): lane-per-row up
@@ -55,7 +61,17 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * no lane-per-row range): a conservative choice, since every kernel is
  * correct at every M.
  *
- * `KQUANT_CROSSOVER=A[,B[,C[,D]]]` overrides the four numbers for experiments.
+ * Several ops recorded into one pass (`record()`) favour the lane-per-row
+ * kernel from M = 2 on both cards and all three shapes (the committed runs at
+ * 17fa3fd, `shared pass` column, 14336×4096 / 4096×14336 / 4096×4096, H200:
+ * M = 2 33.6 / 34.7 / 14.8 µs against mat-vec's 40.9 / 39.7 / 15.8, M = 3
+ * 42.6 / 43.7 / 17.6 against 50.3 / 49.4 / 18.5; H100: 35.0 / 36.5 / 15.4
+ * against 41.0 / 39.7 / 16.1 at M = 2; M = 1 keeps mat-vec, 27.3 against
+ * 33.2 µs on the H200), while one pass per op keeps mat-vec up to 3: its
+ * split-K reduction, a second dispatch, costs more in a pass of its own.
+ *
+ * `KQUANT_CROSSOVER=A[,B[,C[,D[,E]]]]` overrides the five numbers (E: the
+ * shared-pass mat-vec limit) for experiments.
  *
  * @param info The adapter's info (vendor, architecture).
  * @returns The crossover and where it came from.
@@ -72,6 +88,7 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
     const int8 = tuned[2] >= 1 ? tuned[2] : tuned[0];
     return {
       maxMatvecM: tuned[0],
+      maxSharedPassMatvecM: tuned[4] >= 1 ? Math.min(tuned[4], tuned[0]) : tuned[0],
       maxRowLaneM: rowLane,
       maxInt8MatvecM: int8,
       maxInt8RowLaneM: Math.max(int8, tuned[3] >= 1 ? tuned[3] : int8),
@@ -81,6 +98,7 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
   if (info && (NVIDIA.test(info.vendor) || NVIDIA.test(info.description))) {
     return {
       maxMatvecM: 3,
+      maxSharedPassMatvecM: 1,
       maxRowLaneM: 64,
       maxInt8MatvecM: 8,
       maxInt8RowLaneM: 256,
@@ -89,9 +107,29 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
   }
   return {
     maxMatvecM: 8,
+    maxSharedPassMatvecM: 8,
     maxRowLaneM: 8,
     maxInt8MatvecM: 8,
     maxInt8RowLaneM: 8,
     source: "default (llama.cpp Vulkan uses mat-vec up to M = 8)",
   };
+}
+
+/** The kernel families `"auto"` chooses between. */
+export type KernelFamily = "matvec" | "rowlane" | "tiled";
+
+/**
+ * The family `"auto"` runs for batch size `m` under a crossover: mat-vec up
+ * to its limit (the shared-pass one for f32 when `shared`), the lane-per-row
+ * kernel up to its, tiled above.
+ *
+ * @param c The crossover, from {@linkcode crossoverFor}.
+ * @param m Batch size (a positive integer; not checked here).
+ * @param int8 Activations quantized to 8 bits (the opt-in int8 path).
+ * @param shared The op shares its compute pass with others (`record()`).
+ */
+export function familyFor(c: Crossover, m: number, int8: boolean, shared: boolean): KernelFamily {
+  const matvec = int8 ? c.maxInt8MatvecM : shared ? c.maxSharedPassMatvecM : c.maxMatvecM;
+  if (m <= matvec) return "matvec";
+  return m <= (int8 ? c.maxInt8RowLaneM : c.maxRowLaneM) ? "rowlane" : "tiled";
 }

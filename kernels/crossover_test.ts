@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { crossoverFor } from "./crossover.ts";
+import { crossoverFor, familyFor } from "./crossover.ts";
 import { splitsFor, tileBytes, tileFor } from "./tiled_kernel.ts";
 import { matvecConfigFor } from "./matvec_config.ts";
 import { rowLaneConfigFor, rowLaneSplits } from "./rowlane_kernel.ts";
@@ -8,15 +8,62 @@ const info = (vendor: string, description = "") =>
   ({ vendor, description, architecture: "", device: "" }) as GPUAdapterInfo;
 
 Deno.test("crossoverFor() uses the measured values for NVIDIA and llama.cpp's 8 elsewhere", () => {
-  const nvidia = { maxMatvecM: 3, maxRowLaneM: 64, maxInt8MatvecM: 8, maxInt8RowLaneM: 256 };
+  const nvidia = {
+    maxMatvecM: 3,
+    maxSharedPassMatvecM: 1,
+    maxRowLaneM: 64,
+    maxInt8MatvecM: 8,
+    maxInt8RowLaneM: 256,
+  };
   const { source, ...h200 } = crossoverFor(info("4318", "NVIDIA H200"));
   assert.deepEqual(h200, nvidia);
   assert.match(source, /measured/);
   assert.equal(crossoverFor(info("0x10de")).maxRowLaneM, 64);
-  const fallback = { maxMatvecM: 8, maxRowLaneM: 8, maxInt8MatvecM: 8, maxInt8RowLaneM: 8 };
+  const fallback = {
+    maxMatvecM: 8,
+    maxSharedPassMatvecM: 8,
+    maxRowLaneM: 8,
+    maxInt8MatvecM: 8,
+    maxInt8RowLaneM: 8,
+  };
   const { source: _, ...soft } = crossoverFor(info("65541", "llvmpipe (LLVM 15.0.6, 256 bits)"));
   assert.deepEqual(soft, fallback);
   assert.equal(crossoverFor(undefined).maxRowLaneM, 8);
+});
+
+Deno.test("familyFor() switches to lane-per-row at a smaller M in a shared pass, f32 only", () => {
+  const nvidia = crossoverFor(info("4318", "NVIDIA H200"));
+  const at = (int8: boolean, shared: boolean) =>
+    [1, 2, 3, 4, 64, 65, 256, 257].map((m) => familyFor(nvidia, m, int8, shared));
+  assert.deepEqual(at(false, false), [
+    "matvec",
+    "matvec",
+    "matvec",
+    "rowlane",
+    "rowlane",
+    "tiled",
+    "tiled",
+    "tiled",
+  ]);
+  assert.deepEqual(at(false, true), [
+    "matvec",
+    "rowlane",
+    "rowlane",
+    "rowlane",
+    "rowlane",
+    "tiled",
+    "tiled",
+    "tiled",
+  ]);
+  const int8 = ["matvec", "matvec", "matvec", "matvec", "rowlane", "rowlane", "rowlane", "tiled"];
+  assert.deepEqual(at(true, false), int8);
+  assert.deepEqual(at(true, true), int8);
+  // Elsewhere one limit for both: mat-vec up to 8, tiled above.
+  const other = crossoverFor(undefined);
+  assert.deepEqual(
+    [8, 9].map((m) => familyFor(other, m, false, true)),
+    ["matvec", "tiled"],
+  );
 });
 
 Deno.test("rowLaneConfigFor() picks the column group that holds M within workgroup memory", () => {

@@ -23,7 +23,7 @@ import { quantizedXBytes, quantizeXKernel } from "./quantize_x_kernel.ts";
 import { splitReduceKernel, splitsFor, tiledKernel, tileFor } from "./tiled_kernel.ts";
 import { tiledInt8Kernel } from "./tiled_int8_kernel.ts";
 import { ceilDiv } from "./dispatch.ts";
-import { type Crossover, crossoverFor } from "./crossover.ts";
+import { type Crossover, crossoverFor, familyFor, type KernelFamily } from "./crossover.ts";
 import { rowLaneConfigFor, rowLaneGroups, rowLaneKernel, rowLaneSplits } from "./rowlane_kernel.ts";
 import { subgroupLayout } from "./subgroup_layout.ts";
 import {
@@ -131,7 +131,11 @@ export class Q5KLinear {
   readonly variant: LinearVariant;
   /** The reduction the mat-vec kernel uses on this device. */
   readonly reduction: "subgroup" | "workgroup";
-  /** `"auto"` uses mat-vec for M up to this (`crossover.maxInt8MatvecM` with int8 activations). */
+  /**
+   * `"auto"` uses mat-vec for M up to this, one pass per op (`run()`,
+   * `encode()`; `crossover.maxInt8MatvecM` with int8 activations). In
+   * `record()` see {@linkcode Q5KLinear.kernelFor}.
+   */
   readonly maxMatvecM: number;
   /** Where `"auto"` switches kernel families on this device, and why. */
   readonly crossover: Crossover;
@@ -238,14 +242,27 @@ export class Q5KLinear {
     return new Q5KLinear(device, n, k, variant, reduction, blob, bias, activations);
   }
 
-  /** The kernel family that runs batch size `m`. */
-  kernelFor(m: number): "matvec" | "rowlane" | "tiled" {
+  /**
+   * The kernel family that runs batch size `m`: one pass per op (`run()`,
+   * `encode()`), or, with `shared`, an op recorded into a pass it shares with
+   * others (`record()`), where `"auto"` may switch to the lane-per-row kernel
+   * at a smaller M (`crossover.maxSharedPassMatvecM`).
+   *
+   * @param m Batch size.
+   * @param shared Whether the op shares its compute pass (default false).
+   * @throws {RangeError} If m is not a positive integer.
+   * @throws {TypeError} If shared is not a boolean.
+   */
+  kernelFor(m: number, shared = false): KernelFamily {
+    const action = "choose the Q5_K linear kernel";
+    positiveInt(action, "m", m);
+    if (typeof shared !== "boolean") {
+      throw new TypeError(
+        `Cannot ${action}: shared must be a boolean, current value is ${show(shared)}`,
+      );
+    }
     if (this.variant !== "auto") return this.variant;
-    if (m <= this.maxMatvecM) return "matvec";
-    const maxRowLaneM = this.activations === "int8"
-      ? this.crossover.maxInt8RowLaneM
-      : this.crossover.maxRowLaneM;
-    return m <= maxRowLaneM ? "rowlane" : "tiled";
+    return familyFor(this.crossover, m, this.activations === "int8", shared);
   }
 
   #check(action: string, m: unknown): number {
@@ -276,7 +293,7 @@ export class Q5KLinear {
     instance(action, "encoder", encoder, GPUCommandEncoder, "GPUCommandEncoder");
     this.#validate(action, x, y, m);
     const pass = encoder.beginComputePass({ label: "q5_K linear", timestampWrites });
-    this.#record(pass, x, y, m);
+    this.#record(pass, x, y, m, false);
     pass.end();
   }
 
@@ -286,6 +303,8 @@ export class Q5KLinear {
    * µs of GPU time inside an open pass against 6.3 µs as a pass of its own.
    * The layer's dispatches (one more for int8 activations or split-K) follow
    * each other in the pass; WebGPU orders them after earlier writes to x.
+   * With `variant: "auto"` the kernel is chosen for a shared pass
+   * (`kernelFor(m, true)`): on NVIDIA the lane-per-row kernel from M = 2.
    *
    * @param pass An open compute pass of the layer's device.
    * @param x M×K f32 activations (row-major), a buffer or range of at least m·k·4 bytes.
@@ -298,7 +317,7 @@ export class Q5KLinear {
     const action = "record Q5_K linear";
     instance(action, "pass", pass, GPUComputePassEncoder, "GPUComputePassEncoder");
     this.#validate(action, x, y, m);
-    this.#record(pass, x, y, m);
+    this.#record(pass, x, y, m, true);
   }
 
   #validate(action: string, x: unknown, y: unknown, m: unknown): void {
@@ -309,11 +328,12 @@ export class Q5KLinear {
     ]);
   }
 
-  /** The kernels that run batch size `m`, resolved once per m. */
-  #plan(m: number): Plan {
-    let plan = this.#plans.get(m);
+  /** The kernels that run batch size `m` (in a shared pass or not), resolved once each. */
+  #plan(m: number, shared: boolean): Plan {
+    const key = shared ? -m : m;
+    let plan = this.#plans.get(key);
     if (plan) return plan;
-    const family = this.kernelFor(m);
+    const family = this.kernelFor(m, shared);
     const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
     const storage = this.device.limits.maxComputeWorkgroupStorageSize;
     const { tm, tn, padded } = tileFor(storage, m);
@@ -377,12 +397,18 @@ export class Q5KLinear {
     };
     // Bounded: a caller sweeping every M keeps only the latest plans.
     if (this.#plans.size >= MAX_PLANS) this.#plans.clear();
-    this.#plans.set(m, plan);
+    this.#plans.set(key, plan);
     return plan;
   }
 
-  #record(pass: GPUComputePassEncoder, x: BufferRange, y: BufferRange, m: number): void {
-    const plan = this.#plan(m);
+  #record(
+    pass: GPUComputePassEncoder,
+    x: BufferRange,
+    y: BufferRange,
+    m: number,
+    shared: boolean,
+  ): void {
+    const plan = this.#plan(m, shared);
     const part = plan.reduce ? this.#part.get(plan.reduce.bytes) : null;
     let xq: { q: GPUBuffer; scales: GPUBuffer } | null = null;
     if (plan.quant) {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { testDevice } from "../conformance/test_device.ts";
 import { hasPackedDot, Q5KLinear } from "./linear.ts";
+import { familyFor } from "./crossover.ts";
 import { makeQ5KBlob } from "./make_blob.ts";
 import { dequantizeQ5K } from "./dequantize.ts";
 import { uniformF32 } from "./_rng.ts";
@@ -93,6 +94,10 @@ Deno.test("Q5KLinear auto picks mat-vec, lane-per-row and tiled at the device's 
     assert.equal(layer.kernelFor(maxRowLaneM), "rowlane");
   }
   assert.equal(layer.kernelFor(maxRowLaneM + 1), "tiled");
+  // In a shared pass (record()) the crossover's shared-pass limit applies.
+  for (const m of [1, 2, 3, maxMatvecM, maxRowLaneM + 1]) {
+    assert.equal(layer.kernelFor(m, true), familyFor(layer.crossover, m, false, true));
+  }
   layer.destroy();
   if (hasPackedDot()) {
     const int8 = Q5KLinear.create(device, makeQ5KBlob(16, 256), {
@@ -115,7 +120,23 @@ Deno.test("Q5KLinear auto picks mat-vec, lane-per-row and tiled at the device's 
     variant: "tiled",
   });
   assert.equal(forced.kernelFor(1), "tiled");
+  assert.equal(forced.kernelFor(1, true), "tiled");
   forced.destroy();
+});
+
+Deno.test("Q5KLinear.kernelFor() rejects a bad M or shared flag and keeps working", () => {
+  const layer = Q5KLinear.create(device, makeQ5KBlob(16, 256), { n: 16, k: 256 });
+  for (const m of [0, -1, 1.5, Number.NaN]) {
+    assert.throws(() => layer.kernelFor(m), RangeError, `m = ${m}`);
+  }
+  assert.throws(() => layer.kernelFor("2" as unknown as number), TypeError);
+  assert.throws(() => layer.kernelFor(0), /m must be a positive integer, current value is 0/);
+  assert.throws(
+    () => layer.kernelFor(2, "yes" as unknown as boolean),
+    /shared must be a boolean, current value is "yes"/,
+  );
+  assert.equal(layer.kernelFor(1), "matvec");
+  layer.destroy();
 });
 
 Deno.test("Q5KLinear rejects bad input before dispatching, and keeps working", async () => {
