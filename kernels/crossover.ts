@@ -6,6 +6,7 @@
  */
 
 import { envVar } from "./_env.ts";
+import { positiveInt, show } from "./_validate.ts";
 
 /** Which kernel family `"auto"` runs at each batch size, with where the numbers came from. */
 export interface Crossover {
@@ -124,11 +125,42 @@ export type KernelFamily = "matvec" | "rowlane" | "tiled";
  * kernel up to its, tiled above.
  *
  * @param c The crossover, from {@linkcode crossoverFor}.
- * @param m Batch size (a positive integer; not checked here).
+ * @param m Batch size.
  * @param int8 Activations quantized to 8 bits (the opt-in int8 path).
  * @param shared The op shares its compute pass with others (`record()`).
+ * @returns The kernel family.
+ * @throws {TypeError} If c lacks a limit or a flag is not a boolean.
+ * @throws {RangeError} If m is not a positive integer.
+ * @example
+ * ```ts
+ * import { crossoverFor, familyFor } from "@kquant/webgpu";
+ * familyFor(crossoverFor(), 9, false, false); // "tiled" for an unknown device
+ * ```
  */
 export function familyFor(c: Crossover, m: number, int8: boolean, shared: boolean): KernelFamily {
+  const action = "choose a kernel family";
+  const limits = [
+    "maxMatvecM",
+    "maxSharedPassMatvecM",
+    "maxRowLaneM",
+    "maxInt8MatvecM",
+    "maxInt8RowLaneM",
+  ] as const;
+  for (const key of limits) {
+    if (typeof c?.[key] !== "number") {
+      throw new TypeError(
+        `Cannot ${action}: crossover.${key} must be a number, current value is ${show(c?.[key])}`,
+      );
+    }
+  }
+  positiveInt(action, "m", m);
+  for (const [name, flag] of [["int8", int8], ["shared", shared]] as const) {
+    if (typeof flag !== "boolean") {
+      throw new TypeError(
+        `Cannot ${action}: ${name} must be a boolean, current value is ${show(flag)}`,
+      );
+    }
+  }
   const matvec = int8 ? c.maxInt8MatvecM : shared ? c.maxSharedPassMatvecM : c.maxMatvecM;
   if (m <= matvec) return "matvec";
   return m <= (int8 ? c.maxInt8RowLaneM : c.maxRowLaneM) ? "rowlane" : "tiled";

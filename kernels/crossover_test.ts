@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { crossoverFor, familyFor } from "./crossover.ts";
+import { type Crossover, crossoverFor, familyFor } from "./crossover.ts";
 import { splitsFor, tileBytes, tileFor } from "./tiled_kernel.ts";
 import { matvecConfigFor } from "./matvec_config.ts";
 import { rowLaneConfigFor, rowLaneSplits } from "./rowlane_kernel.ts";
@@ -64,6 +64,31 @@ Deno.test("familyFor() switches to lane-per-row at a smaller M in a shared pass,
     [8, 9].map((m) => familyFor(other, m, false, true)),
     ["matvec", "tiled"],
   );
+});
+
+Deno.test("familyFor() rejects a bad crossover, M or flag by name and keeps working", () => {
+  const c = crossoverFor(undefined);
+  assert.throws(
+    () => familyFor(c, 0, false, false),
+    /m must be a positive integer, current value is 0/,
+  );
+  assert.throws(() => familyFor(c, 2.5, false, false), RangeError);
+  assert.throws(() => familyFor(c, "2" as unknown as number, false, false), TypeError);
+  assert.throws(
+    () => familyFor(c, 2, 1 as unknown as boolean, false),
+    /int8 must be a boolean, current value is 1/,
+  );
+  assert.throws(
+    () => familyFor(c, 2, false, undefined as unknown as boolean),
+    /shared must be a boolean, current value is undefined/,
+  );
+  const { maxSharedPassMatvecM: _, ...old } = c;
+  assert.throws(
+    () => familyFor(old as Crossover, 2, false, true),
+    /crossover.maxSharedPassMatvecM must be a number, current value is undefined/,
+  );
+  assert.throws(() => familyFor(null as unknown as Crossover, 2, false, true), TypeError);
+  assert.equal(familyFor(c, 2, false, true), "matvec");
 });
 
 Deno.test("rowLaneConfigFor() picks the column group that holds M within workgroup memory", () => {

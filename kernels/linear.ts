@@ -254,15 +254,8 @@ export class Q5KLinear {
    * @throws {TypeError} If shared is not a boolean.
    */
   kernelFor(m: number, shared = false): KernelFamily {
-    const action = "choose the Q5_K linear kernel";
-    positiveInt(action, "m", m);
-    if (typeof shared !== "boolean") {
-      throw new TypeError(
-        `Cannot ${action}: shared must be a boolean, current value is ${show(shared)}`,
-      );
-    }
-    if (this.variant !== "auto") return this.variant;
-    return familyFor(this.crossover, m, this.activations === "int8", shared);
+    const family = familyFor(this.crossover, m, this.activations === "int8", shared);
+    return this.variant === "auto" ? family : this.variant;
   }
 
   #check(action: string, m: unknown): number {
