@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { crossoverText, formatCsv, formatTable } from "./report.ts";
+import type { BenchReport, BenchResult } from "./sweep.ts";
+import { crossoverFor } from "../kernels/crossover.ts";
+
+const info = (vendor: string, description = "") =>
+  ({ vendor, description, architecture: "", device: "" }) as GPUAdapterInfo;
+
+Deno.test("crossoverText() names the shared-pass limit only where it differs", () => {
+  assert.equal(
+    crossoverText(crossoverFor(info("4318", "NVIDIA H200"))),
+    "auto uses mat-vec up to M = 3 (in a shared pass up to 1), lane-per-row up to 64, tiled above " +
+      "(int8: mat-vec up to 8, lane-per-row up to 256): measured for NVIDIA (H200, Vulkan; " +
+      "bench/results/h200.json)",
+  );
+  assert.equal(
+    crossoverText(crossoverFor(undefined)),
+    "auto uses mat-vec up to M = 8, tiled above (int8: mat-vec up to 8): default (llama.cpp Vulkan " +
+      "uses mat-vec up to M = 8)",
+  );
+});
+
+Deno.test("formatTable() and formatCsv() name auto's shared-pass kernel where it differs", () => {
+  const result = (variant: string, sharedPassKernel?: string): BenchResult => ({
+    op: "linear",
+    variant,
+    m: 2,
+    n: 256,
+    k: 256,
+    medianUs: 40,
+    p10Us: 39,
+    p90Us: 41,
+    gbps: 1,
+    gflops: 1,
+    pctOfCeiling: 1,
+    sharedPassUs: 30,
+    ...(sharedPassKernel ? { sharedPassKernel } : {}),
+  });
+  const report = {
+    adapter: { vendor: "v", architecture: "a", device: "d", description: "test" },
+    backend: "vulkan",
+    features: [],
+    clock: "gpu-timestamp",
+    tick: "1 ns",
+    ceilingGBs: 100,
+    ceilingBytes: 1 << 20,
+    software: false,
+    scaledDown: false,
+    crossoverM: 3,
+    crossover: crossoverFor(info("4318", "NVIDIA H200")),
+    measuredCrossover: [],
+    date: "2026-01-01T00:00:00Z",
+    results: [result("auto(matvec)", "rowlane"), result("matvec")],
+  } as BenchReport;
+  const lines = formatTable(report).split("\n");
+  assert.match(lines.find((l) => l.includes("auto(matvec)"))!, / 30\.0 \(rowlane\) /);
+  assert.doesNotMatch(lines.find((l) => / matvec /.test(l))!, /\(rowlane\)/);
+  const csv = formatCsv(report).split("\n");
+  const column = csv[0].split(",").indexOf("sharedPassKernel");
+  assert.ok(column > 0);
+  assert.equal(csv[1].split(",")[column], "rowlane");
+  assert.equal(csv[2].split(",")[column], "");
+});
