@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { renderChart } from "./chart.ts";
-import type { BenchReport, BenchResult } from "./sweep.ts";
+import type { BenchResult } from "./sweep.ts";
+import { testReport } from "./_test_report.ts";
 
 function row(op: "linear" | "embedding", variant: string, m: number): BenchResult {
   return {
@@ -25,29 +26,7 @@ Deno.test("renderChart gives every series in the legend its own color", () => {
     ...variants.map((v) => ({ ...row("linear", v, m), denseUs: 3 * m })),
     row("embedding", "gather", m),
   ]);
-  const report = {
-    adapter: { vendor: "v", architecture: "a", device: "d", description: "test" },
-    backend: "vulkan",
-    features: [],
-    clock: "gpu-timestamp",
-    tick: "1 ns",
-    ceilingGBs: 100,
-    ceilingBytes: 1 << 20,
-    software: false,
-    scaledDown: false,
-    crossoverM: 8,
-    crossover: {
-      maxMatvecM: 8,
-      maxSharedPassMatvecM: 8,
-      maxRowLaneM: 8,
-      maxInt8MatvecM: 8,
-      maxInt8RowLaneM: 8,
-      source: "test",
-    },
-    measuredCrossover: [],
-    date: "2026-01-01T00:00:00Z",
-    results,
-  } as BenchReport;
+  const report = testReport(results);
   const svg = renderChart(report);
   // Legend entries: a colored line followed by the series name.
   const legend = [

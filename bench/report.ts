@@ -155,6 +155,7 @@ export function formatJson(report: BenchReport): string {
 export function crossoverText(c: Crossover): string {
   const lanes = (matvec: number, rowLane: number | undefined) =>
     rowLane !== undefined && rowLane > matvec ? `, lane-per-row up to ${rowLane}` : "";
+  // Reports written before eec8ec5 (bench/results) have no shared-pass limit.
   const shared = c.maxSharedPassMatvecM !== undefined && c.maxSharedPassMatvecM < c.maxMatvecM
     ? ` (in a shared pass up to ${c.maxSharedPassMatvecM})`
     : "";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { crossoverText, formatCsv, formatTable } from "./report.ts";
-import type { BenchReport, BenchResult } from "./sweep.ts";
+import type { BenchResult } from "./sweep.ts";
+import { testReport } from "./_test_report.ts";
 import { crossoverFor } from "../kernels/crossover.ts";
 
 const info = (vendor: string, description = "") =>
@@ -36,22 +37,10 @@ Deno.test("formatTable() and formatCsv() name auto's shared-pass kernel where it
     sharedPassUs: 30,
     ...(sharedPassKernel ? { sharedPassKernel } : {}),
   });
-  const report = {
-    adapter: { vendor: "v", architecture: "a", device: "d", description: "test" },
-    backend: "vulkan",
-    features: [],
-    clock: "gpu-timestamp",
-    tick: "1 ns",
-    ceilingGBs: 100,
-    ceilingBytes: 1 << 20,
-    software: false,
-    scaledDown: false,
-    crossoverM: 3,
-    crossover: crossoverFor(info("4318", "NVIDIA H200")),
-    measuredCrossover: [],
-    date: "2026-01-01T00:00:00Z",
-    results: [result("auto(matvec)", "rowlane"), result("matvec")],
-  } as BenchReport;
+  const report = testReport(
+    [result("auto(matvec)", "rowlane"), result("matvec")],
+    crossoverFor(info("4318", "NVIDIA H200")),
+  );
   const lines = formatTable(report).split("\n");
   assert.match(lines.find((l) => l.includes("auto(matvec)"))!, / 30\.0 \(rowlane\) /);
   assert.doesNotMatch(lines.find((l) => / matvec /.test(l))!, /\(rowlane\)/);
