@@ -46,7 +46,10 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * 67.3, 29.1, and 101.7, 87.6, 34.9 at M = 8 against 72.3,
  * 81.3, 33.8: mat-vec up to M = 3, judged one pass per op as the bench
  * reports it (several ops in one pass favour lane-per-row from M = 2, see
- * below). In the run that introduced the
+ * below). With column groups of exactly M (rowlane_kernel.ts) the
+ * lane-per-row kernel took 48.6, 52.8, 25.9 µs at M = 3 against mat-vec's
+ * 55.4, 54.2, 22.8 (the last CPU-bound, the GPU idle), so mat-vec now runs
+ * up to M = 2. In the run that introduced the
  * lane-per-row kernel (25d4e14) it stayed ahead of tiled or within 1% up to
  * M = 64 (319.2, 319.5, 108.8 µs against 318.9, 350.5, 107.9) and fell
  * behind at M = 128 for 14336×4096 (597.5 against 498.4): lane-per-row up
@@ -68,7 +71,7 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * M = 2 33.6 / 34.7 / 14.8 µs against mat-vec's 40.9 / 39.7 / 15.8, M = 3
  * 42.6 / 43.7 / 17.6 against 50.3 / 49.4 / 18.5; H100: 35.0 / 36.5 / 15.4
  * against 41.0 / 39.7 / 16.1 at M = 2; M = 1 keeps mat-vec, 27.3 against
- * 33.2 µs on the H200), while one pass per op keeps mat-vec up to 3: its
+ * 33.2 µs on the H200), while one pass per op keeps mat-vec up to 2: its
  * split-K reduction, a second dispatch, costs more in a pass of its own.
  *
  * `KQUANT_CROSSOVER=A[,B[,C[,D[,E]]]]` overrides the five numbers (E: the
@@ -98,7 +101,7 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
   }
   if (info && (NVIDIA.test(info.vendor) || NVIDIA.test(info.description))) {
     return {
-      maxMatvecM: 3,
+      maxMatvecM: 2,
       maxSharedPassMatvecM: 1,
       maxRowLaneM: 64,
       maxInt8MatvecM: 8,

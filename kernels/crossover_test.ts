@@ -9,7 +9,7 @@ const info = (vendor: string, description = "") =>
 
 Deno.test("crossoverFor() uses the measured values for NVIDIA and llama.cpp's 8 elsewhere", () => {
   const nvidia = {
-    maxMatvecM: 3,
+    maxMatvecM: 2,
     maxSharedPassMatvecM: 1,
     maxRowLaneM: 64,
     maxInt8MatvecM: 8,
@@ -38,7 +38,7 @@ Deno.test("familyFor() switches to lane-per-row at a smaller M in a shared pass,
   assert.deepEqual(at(false, false), [
     "matvec",
     "matvec",
-    "matvec",
+    "rowlane",
     "rowlane",
     "rowlane",
     "tiled",
@@ -92,13 +92,25 @@ Deno.test("familyFor() rejects a bad crossover, M or flag by name and keeps work
 });
 
 Deno.test("rowLaneConfigFor() picks the column group that holds M within workgroup memory", () => {
-  const mcs = [1, 2, 3, 8, 9, 16, 17, 64].map((m) => rowLaneConfigFor(m, 49152, false, false).mc);
-  assert.deepEqual(mcs, [2, 2, 4, 8, 16, 16, 32, 32]);
+  const mcs = [1, 2, 3, 5, 7, 8, 9, 16, 17, 64].map((m) =>
+    rowLaneConfigFor(m, 49152, false, false).mc
+  );
+  // f32 up to 8 columns: exactly M; above, the power of two that holds it.
+  assert.deepEqual(mcs, [1, 2, 3, 5, 7, 8, 16, 16, 32, 32]);
+  // int8 keeps power-of-two groups.
+  assert.equal(rowLaneConfigFor(3, 49152, false, false, true).mc, 4);
+  // Exactly M only where M columns fit: 3 KiB do not fit 2 KiB of workgroup memory.
+  assert.equal(rowLaneConfigFor(3, 2048, false, false).mc, 2);
   assert.equal(rowLaneConfigFor(64, 16384, false, false).mc, 16); // 32 columns need 32 KiB
   const narrow = rowLaneConfigFor(8, 49152, true, false);
   assert.deepEqual(narrow, { mc: 8, r: 2, wg: 128, pairs: true, bias: true, split: false });
   // Up to 4 columns one row a lane.
-  assert.deepEqual([3, 4, 5].map((m) => rowLaneConfigFor(m, 49152, false, false).r), [1, 1, 2]);
+  assert.deepEqual([3, 4, 5, 6].map((m) => rowLaneConfigFor(m, 49152, false, false).r), [
+    1,
+    1,
+    1,
+    2,
+  ]);
   assert.equal(rowLaneConfigFor(16, 49152, false, true).wg, 256);
   // int8: 320 bytes a column, so 32 columns fit in 16 KiB; its own lanes and K-splits.
   assert.deepEqual(rowLaneConfigFor(64, 16384, false, false, true), {

@@ -34,8 +34,11 @@ const INT8_COLUMN_BYTES = 256 + 8 * 8;
 
 /** Compile-time choices of the lane-per-row kernel. */
 export interface RowLaneConfig {
-  /** Activation columns per dispatch column group (accumulators per row). */
-  mc: 2 | 4 | 8 | 16 | 32 | 64;
+  /**
+   * Activation columns per dispatch column group (accumulators per row): 2,
+   * 4, 8, 16, 32 or 64, or any count up to 8 that equals M exactly.
+   */
+  mc: number;
   /** Weight rows per lane (each activation load feeds 4·R FMAs). */
   r: 1 | 2 | 4;
   /** Lanes per workgroup. */
@@ -91,9 +94,9 @@ export function rowLaneConfigFor(
   split: boolean,
   int8 = false,
 ): RowLaneConfig {
-  // "R,WG,LANES[,MC[,staged]]" (rows a lane, lanes per workgroup, lanes the
-  // K-splits aim for, widest column group, staged weights) for tuning
-  // experiments.
+  // "R,WG,LANES[,MC[,staged[,pow2]]]" (rows a lane, lanes per workgroup,
+  // lanes the K-splits aim for, widest column group, staged weights, only
+  // power-of-two column groups) for tuning experiments.
   const words = (envVar("KQUANT_ROWLANE") ?? "").split(",");
   const [r, wg, lanes, widest] = words.map(Number);
   const perColumn = int8 ? INT8_COLUMN_BYTES : 1024;
@@ -102,7 +105,17 @@ export function rowLaneConfigFor(
   const fits = ([2, 4, 8, 16, 32, 64] as const).filter((c) =>
     c * perColumn <= maxWorkgroupStorage && (int8 || c <= 32) && !(widest > 0 && c > widest)
   );
-  const mc = fits.find((c) => m <= c) ?? fits[fits.length - 1];
+  let mc: number = fits.find((c) => m <= c) ?? fits[fits.length - 1];
+  // f32 up to 8 columns: a column group of exactly M, no padding columns
+  // (H200, `KQUANT_ROWLANE=,,,,,exact` against the power-of-two groups, one
+  // run, 14336×4096 / 4096×14336 / 4096×4096: M = 3 52.6 / 56.5 / 27.0 →
+  // 48.6 / 52.8 / 25.9 µs, M = 5 71.6 / 80.4 / 33.9 → 57.5 / 62.0 / 28.4 with
+  // one row a lane, M = 6 71.9 / 80.5 / 33.7 → 65.2 / 73.8 / 31.1 and M = 7
+  // 72.2 / 80.8 / 33.8 → 69.6 / 78.3 / 32.6 with two). "pow2" in the sixth
+  // word of KQUANT_ROWLANE keeps the power-of-two groups for comparison.
+  const exact = !int8 && m <= 8 && m * perColumn <= maxWorkgroupStorage &&
+    !(widest > 0 && m > widest) && words[5] !== "pow2";
+  if (exact) mc = m;
   const narrow = mc <= 8;
   // int8, measured on an H200 (README "What made it fast"): 128 lanes, two
   // rows a lane and K-splits for 64 Ki lanes up to 16 columns, one row a lane
@@ -119,11 +132,14 @@ export function rowLaneConfigFor(
       split,
       int8,
     }
-    // f32 up to 4 columns: one row a lane (H200, the README command's
+    // f32 up to 5 columns: one row a lane (H200, the README command's
     // shapes at M = 3 and 4, `KQUANT_ROWLANE=1,128,131072,32`: 14336×4096
-    // 58.8 → 52.5 µs, 4096×14336 67.0 → 56.6, 4096×4096 29.0 → 27.0; at 8
-    // columns two rows stay ahead, 72.5 against 79.2 µs for 14336×4096).
-    : { mc, r: mc <= 4 ? 1 : 2, wg: narrow ? 128 : 256, pairs: narrow, bias, split };
+    // 58.8 → 52.5 µs, 4096×14336 67.0 → 56.6, 4096×4096 29.0 → 27.0; with
+    // exact groups at M = 5 57.5 / 62.0 / 28.4 against 63.0 / 71.9 / 30.3 for
+    // two rows; at 6 columns and above two rows lead in a shared pass, 48.9
+    // against 58.9 µs at M = 6 of 14336×4096, and at 8 columns one pass at a
+    // time too, 72.5 against 79.2).
+    : { mc, r: mc <= 5 ? 1 : 2, wg: narrow ? 128 : 256, pairs: narrow, bias, split };
   if (r === 1 || r === 2 || r === 4) cfg.r = r;
   if (wg === 64 || wg === 128 || wg === 256) cfg.wg = wg;
   if (lanes >= 1024) cfg.lanes = lanes;
@@ -195,7 +211,10 @@ function rowLaneWgsl(cfg: RowLaneConfig): string {
   const emit = (s: string) => lines.push(s);
   // The column group's activations for this block: MC rows of 64 vec4s.
   for (const e of range(Math.ceil((MC * 64) / WG))) {
-    emit(MC * 64 < WG ? `    if (lid < ${MC * 64}u) {` : `    {`);
+    // Only the last round can run past the MC·64 vec4s (MC·64 < WG, or not a multiple of it).
+    const partial = (e + 1) * WG > MC * 64;
+    const lane = e === 0 ? "lid" : `lid + ${e * WG}u`;
+    emit(partial ? `    if (${lane} < ${MC * 64}u) {` : `    {`);
     emit(`      let v = lid + ${e * WG}u;`);
     emit(`      let mm = v / 64u;`);
     emit(`      let row = m0 + mm;`);
