@@ -107,9 +107,9 @@ export function rowLaneConfigFor(
   );
   let mc: number = fits.find((c) => m <= c) ?? fits[fits.length - 1];
   // f32 up to 8 columns: a column group of exactly M, no padding columns
-  // (H200, `KQUANT_ROWLANE=,,,,,exact` against the power-of-two groups, one
-  // run, 14336×4096 / 4096×14336 / 4096×4096: M = 3 52.6 / 56.5 / 27.0 →
-  // 48.6 / 52.8 / 25.9 µs, M = 5 71.6 / 80.4 / 33.9 → 57.5 / 62.0 / 28.4 with
+  // (H200, the switch `KQUANT_ROWLANE=,,,,,exact` of the working tree before
+  // this rule against the power-of-two groups, one run, 14336×4096 /
+  // 4096×14336 / 4096×4096: M = 3 52.6 / 56.5 / 27.0 → 48.6 / 52.8 / 25.9 µs, M = 5 71.6 / 80.4 / 33.9 → 57.5 / 62.0 / 28.4 with
   // one row a lane, M = 6 71.9 / 80.5 / 33.7 → 65.2 / 73.8 / 31.1 and M = 7
   // 72.2 / 80.8 / 33.8 → 69.6 / 78.3 / 32.6 with two). "pow2" in the sixth
   // word of KQUANT_ROWLANE keeps the power-of-two groups for comparison.
