@@ -36,7 +36,8 @@ const INT8_COLUMN_BYTES = 256 + 8 * 8;
 export interface RowLaneConfig {
   /**
    * Activation columns per dispatch column group (accumulators per row): 2,
-   * 4, 8, 16, 32 or 64, or any count up to 8 that equals M exactly.
+   * 4, 8, 16, 32 or 64, or a count that equals M exactly (f32 up to 8 by
+   * default; wider with the KQUANT_ROWLANE experiment word "exact64").
    */
   mc: number;
   /** Weight rows per lane (each activation load feeds 4·R FMAs). */
@@ -94,9 +95,10 @@ export function rowLaneConfigFor(
   split: boolean,
   int8 = false,
 ): RowLaneConfig {
-  // "R,WG,LANES[,MC[,staged[,pow2]]]" (rows a lane, lanes per workgroup,
-  // lanes the K-splits aim for, widest column group, staged weights, only
-  // power-of-two column groups) for tuning experiments.
+  // "R,WG,LANES[,MC[,staged[,pow2|exact64]]]" (rows a lane, lanes per
+  // workgroup, lanes the K-splits aim for, widest column group, staged
+  // weights, column groups of powers of two only or of exactly M up to 64)
+  // for tuning experiments.
   const words = (envVar("KQUANT_ROWLANE") ?? "").split(",");
   const [r, wg, lanes, widest] = words.map(Number);
   const perColumn = int8 ? INT8_COLUMN_BYTES : 1024;
@@ -111,10 +113,12 @@ export function rowLaneConfigFor(
   // this rule against the power-of-two groups, one run, 14336×4096 /
   // 4096×14336 / 4096×4096: M = 3 52.6 / 56.5 / 27.0 → 48.6 / 52.8 / 25.9 µs, M = 5 71.6 / 80.4 / 33.9 → 57.5 / 62.0 / 28.4 with
   // one row a lane, M = 6 71.9 / 80.5 / 33.7 → 65.2 / 73.8 / 31.1 and M = 7
-  // 72.2 / 80.8 / 33.8 → 69.6 / 78.3 / 32.6 with two). "pow2" in the sixth
-  // word of KQUANT_ROWLANE keeps the power-of-two groups for comparison.
-  const exact = !int8 && m <= 8 && m * perColumn <= maxWorkgroupStorage &&
-    !(widest > 0 && m > widest) && words[5] !== "pow2";
+  // 72.2 / 80.8 / 33.8 → 69.6 / 78.3 / 32.6 with two). The sixth word of
+  // KQUANT_ROWLANE: "pow2" keeps the power-of-two groups for comparison;
+  // "exact64", unmeasured, takes exactly M up to 32 columns (f32) or 64 (int8).
+  const exactUpTo = words[5] === "exact64" ? (int8 ? 64 : 32) : words[5] === "pow2" || int8 ? 0 : 8;
+  const exact = m <= exactUpTo && m * perColumn <= maxWorkgroupStorage &&
+    !(widest > 0 && m > widest);
   if (exact) mc = m;
   const narrow = mc <= 8;
   // int8, measured on an H200 (README "What made it fast"): 128 lanes, two

@@ -17,13 +17,21 @@ function check(cfg: RowLaneConfig, m: number, n: number, k: number, splits: numb
   return assertTiledSpec(device, run, make, cfg.int8 ? LINEAR_INT8_REF_NMSE : LINEAR_REF_NMSE);
 }
 
-Deno.test("the lane-per-row kernel matches the f64 reference with column groups of 1, 3, 5 and 7", async () => {
+Deno.test("the lane-per-row kernel matches the f64 reference with column groups of any width", async () => {
   let seed = 540;
-  for (const [mc, r] of [[1, 1], [3, 1], [5, 2], [7, 2]]) {
-    const cfg = { mc, r: r as 1 | 2, wg: 128 as const, pairs: true, bias: true, split: false };
+  const forms: RowLaneConfig[] = [
+    { mc: 1, r: 1, wg: 128, pairs: true, bias: true, split: false },
+    { mc: 3, r: 1, wg: 128, pairs: true, bias: true, split: false },
+    { mc: 5, r: 2, wg: 128, pairs: true, bias: true, split: false },
+    { mc: 7, r: 2, wg: 128, pairs: true, bias: true, split: false },
+    // The KQUANT_ROWLANE "exact64" experiment's widths.
+    { mc: 12, r: 2, wg: 256, pairs: false, bias: true, split: false },
+  ];
+  if (hasPackedDot()) forms.push({ mc: 24, r: 1, wg: 128, bias: true, split: false, int8: true });
+  for (const cfg of forms) {
     // M of exactly one group, and of two with a ragged second; K whole and in 3 slices.
-    await check(cfg, mc, 150, 768, 1, seed++);
-    await check(cfg, mc + 2, 70, 768, 3, seed++);
+    await check(cfg, cfg.mc, 150, 768, 1, seed++);
+    await check(cfg, cfg.mc + 2, 70, 768, 3, seed++);
   }
 });
 
