@@ -149,10 +149,15 @@ export function familyFor(c: Crossover, m: number, int8: boolean, shared: boolea
     "maxInt8MatvecM",
     "maxInt8RowLaneM",
   ] as const;
+  if (typeof c !== "object" || c === null) {
+    throw new TypeError(
+      `Cannot ${action}: crossover must be an object, current value is ${show(c)}`,
+    );
+  }
   for (const key of limits) {
-    if (typeof c?.[key] !== "number") {
+    if (typeof c[key] !== "number") {
       throw new TypeError(
-        `Cannot ${action}: crossover.${key} must be a number, current value is ${show(c?.[key])}`,
+        `Cannot ${action}: crossover.${key} must be a number, current value is ${show(c[key])}`,
       );
     }
   }

@@ -87,7 +87,10 @@ Deno.test("familyFor() rejects a bad crossover, M or flag by name and keeps work
     () => familyFor(old as Crossover, 2, false, true),
     /crossover.maxSharedPassMatvecM must be a number, current value is undefined/,
   );
-  assert.throws(() => familyFor(null as unknown as Crossover, 2, false, true), TypeError);
+  assert.throws(
+    () => familyFor(null as unknown as Crossover, 2, false, true),
+    /crossover must be an object, current value is null/,
+  );
   assert.equal(familyFor(c, 2, false, true), "matvec");
 });
 

@@ -250,6 +250,7 @@ export class Q5KLinear {
    *
    * @param m Batch size.
    * @param shared Whether the op shares its compute pass (default false).
+   * @returns The family: the requested variant, or `"auto"`'s choice.
    * @throws {RangeError} If m is not a positive integer.
    * @throws {TypeError} If shared is not a boolean.
    */
