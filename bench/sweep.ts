@@ -375,11 +375,11 @@ export async function runBench(
               warmup(false),
             )
             : undefined;
-          const shared = layers[0].kernelFor(m, true);
-          const sharedKernel = variant === "auto" && sharedUs !== undefined &&
-              shared !== layers[0].kernelFor(m)
-            ? shared
+          // Where auto's shared-pass family (record()) is not its one-pass one.
+          const shared = variant === "auto" && sharedUs !== undefined
+            ? layers[0].kernelFor(m, true)
             : undefined;
+          const sharedKernel = shared !== layers[0].kernelFor(m) ? shared : undefined;
           timings.set(`${m}/${variant}`, { t, label, sharedUs, sharedKernel });
           done++;
           progress(

@@ -35,29 +35,13 @@ Deno.test("familyFor() switches to lane-per-row at a smaller M in a shared pass,
   const nvidia = crossoverFor(info("4318", "NVIDIA H200"));
   const at = (int8: boolean, shared: boolean) =>
     [1, 2, 3, 4, 64, 65, 256, 257].map((m) => familyFor(nvidia, m, int8, shared));
-  assert.deepEqual(at(false, false), [
-    "matvec",
-    "matvec",
-    "rowlane",
-    "rowlane",
-    "rowlane",
-    "tiled",
-    "tiled",
-    "tiled",
-  ]);
-  assert.deepEqual(at(false, true), [
-    "matvec",
-    "rowlane",
-    "rowlane",
-    "rowlane",
-    "rowlane",
-    "tiled",
-    "tiled",
-    "tiled",
-  ]);
-  const int8 = ["matvec", "matvec", "matvec", "matvec", "rowlane", "rowlane", "rowlane", "tiled"];
-  assert.deepEqual(at(true, false), int8);
-  assert.deepEqual(at(true, true), int8);
+  // m: mat-vec, r: lane-per-row, t: tiled, at the M above.
+  const names = { m: "matvec", r: "rowlane", t: "tiled" } as const;
+  const families = (codes: string) => codes.split(" ").map((c) => names[c as keyof typeof names]);
+  assert.deepEqual(at(false, false), families("m m r r r t t t"));
+  assert.deepEqual(at(false, true), families("m r r r r t t t"));
+  assert.deepEqual(at(true, false), families("m m m m r r r t"));
+  assert.deepEqual(at(true, true), families("m m m m r r r t"));
   // Elsewhere one limit for both: mat-vec up to 8, tiled above.
   const other = crossoverFor(undefined);
   assert.deepEqual(

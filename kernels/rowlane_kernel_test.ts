@@ -17,15 +17,19 @@ function check(cfg: RowLaneConfig, m: number, n: number, k: number, splits: numb
   return assertTiledSpec(device, run, make, cfg.int8 ? LINEAR_INT8_REF_NMSE : LINEAR_REF_NMSE);
 }
 
+/** An f32 lane-per-row config, whole K (no split). */
+const f32 = (mc: number, r: 1 | 2, wg: 64 | 128 | 256, pairs: boolean, bias = true) =>
+  ({ mc, r, wg, pairs, bias, split: false }) satisfies RowLaneConfig;
+
 Deno.test("the lane-per-row kernel matches the f64 reference with column groups of any width", async () => {
   let seed = 540;
   const forms: RowLaneConfig[] = [
-    { mc: 1, r: 1, wg: 128, pairs: true, bias: true, split: false },
-    { mc: 3, r: 1, wg: 128, pairs: true, bias: true, split: false },
-    { mc: 5, r: 2, wg: 128, pairs: true, bias: true, split: false },
-    { mc: 7, r: 2, wg: 128, pairs: true, bias: true, split: false },
+    f32(1, 1, 128, true),
+    f32(3, 1, 128, true),
+    f32(5, 2, 128, true),
+    f32(7, 2, 128, true),
     // The KQUANT_ROWLANE "exact64" experiment's widths.
-    { mc: 12, r: 2, wg: 256, pairs: false, bias: true, split: false },
+    f32(12, 2, 256, false),
   ];
   if (hasPackedDot()) forms.push({ mc: 24, r: 1, wg: 128, bias: true, split: false, int8: true });
   for (const cfg of forms) {
@@ -38,9 +42,9 @@ Deno.test("the lane-per-row kernel matches the f64 reference with column groups 
 Deno.test("the lane-per-row kernel matches the f64 reference with its weights staged or not", async () => {
   let seed = 500;
   const forms: RowLaneConfig[] = [
-    { mc: 4, r: 2, wg: 64, pairs: true, bias: true, split: false },
-    { mc: 8, r: 1, wg: 128, pairs: true, bias: false, split: false },
-    { mc: 16, r: 2, wg: 64, pairs: false, bias: true, split: false },
+    f32(4, 2, 64, true),
+    f32(8, 1, 128, true, false),
+    f32(16, 2, 64, false),
   ];
   if (hasPackedDot()) {
     forms.push(
