@@ -10,7 +10,7 @@ const info = (vendor: string, description = "") =>
 Deno.test("crossoverText() names the shared-pass limit only where it differs", () => {
   assert.equal(
     crossoverText(crossoverFor(info("4318", "NVIDIA H200"))),
-    "auto uses mat-vec up to M = 2 (in a shared pass up to 1), lane-per-row up to 64, tiled above " +
+    "auto uses mat-vec up to M = 2 (in a shared pass up to 1), lane-per-row up to 96, tiled above " +
       "(int8: mat-vec up to 8, lane-per-row up to 256): measured for NVIDIA (H200, Vulkan; " +
       "bench/results/h200.json)",
   );

@@ -52,8 +52,13 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * up to M = 2. In the run that introduced the
  * lane-per-row kernel (25d4e14) it stayed ahead of tiled or within 1% up to
  * M = 64 (319.2, 319.5, 108.8 µs against 318.9, 350.5, 107.9) and fell
- * behind at M = 128 for 14336×4096 (597.5 against 498.4): lane-per-row up
- * to 64. With int8 activations (the H200 and H100 runs of the README
+ * behind at M = 128 for 14336×4096 (597.5 against 498.4). With column
+ * groups split evenly (rowlane_kernel.ts `columnGroup`; H200, one run each,
+ * `bench --variant rowlane` and `tiled`) it leads up to M = 96 on all three
+ * shapes: M = 72 373.4, 371.2, 138.3 µs against 477.5, 529.4, 161.9; M = 96
+ * 464.3, 461.3, 170.4 against 488.9, 536.5, 170.7; at M = 97 (four groups
+ * of 25) 14336×4096 falls behind (503.5 against 491.0) and at 112 further
+ * (543.9 against 495.3): lane-per-row up to 96. With int8 activations (the H200 and H100 runs of the README
  * command at 8115e91) the int8 lane-per-row kernel is faster than the int8
  * mat-vec from M = 16 (not at 8: 63.5, 68.2 against 53.1, 56.1 µs, H200).
  * With its 64-column groups (the H200 run of the README command at 7c2845e)
@@ -103,7 +108,7 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
     return {
       maxMatvecM: 2,
       maxSharedPassMatvecM: 1,
-      maxRowLaneM: 64,
+      maxRowLaneM: 96,
       maxInt8MatvecM: 8,
       maxInt8RowLaneM: 256,
       source: "measured for NVIDIA (H200, Vulkan; bench/results/h200.json)",

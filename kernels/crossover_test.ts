@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type Crossover, crossoverFor, familyFor } from "./crossover.ts";
 import { splitsFor, tileBytes, tileFor } from "./tiled_kernel.ts";
 import { matvecConfigFor } from "./matvec_config.ts";
-import { rowLaneConfigFor, rowLaneSplits } from "./rowlane_kernel.ts";
+import { columnGroup, rowLaneConfigFor, rowLaneSplits } from "./rowlane_kernel.ts";
 
 const info = (vendor: string, description = "") =>
   ({ vendor, description, architecture: "", device: "" }) as GPUAdapterInfo;
@@ -11,14 +11,14 @@ Deno.test("crossoverFor() uses the measured values for NVIDIA and llama.cpp's 8 
   const nvidia = {
     maxMatvecM: 2,
     maxSharedPassMatvecM: 1,
-    maxRowLaneM: 64,
+    maxRowLaneM: 96,
     maxInt8MatvecM: 8,
     maxInt8RowLaneM: 256,
   };
   const { source, ...h200 } = crossoverFor(info("4318", "NVIDIA H200"));
   assert.deepEqual(h200, nvidia);
   assert.match(source, /measured/);
-  assert.equal(crossoverFor(info("0x10de")).maxRowLaneM, 64);
+  assert.equal(crossoverFor(info("0x10de")).maxRowLaneM, 96);
   const fallback = {
     maxMatvecM: 8,
     maxSharedPassMatvecM: 8,
@@ -34,7 +34,7 @@ Deno.test("crossoverFor() uses the measured values for NVIDIA and llama.cpp's 8 
 Deno.test("familyFor() switches to lane-per-row at a smaller M in a shared pass, f32 only", () => {
   const nvidia = crossoverFor(info("4318", "NVIDIA H200"));
   const at = (int8: boolean, shared: boolean) =>
-    [1, 2, 3, 4, 64, 65, 256, 257].map((m) => familyFor(nvidia, m, int8, shared));
+    [1, 2, 3, 4, 96, 97, 256, 257].map((m) => familyFor(nvidia, m, int8, shared));
   // m: mat-vec, r: lane-per-row, t: tiled, at the M above.
   const names = { m: "matvec", r: "rowlane", t: "tiled" } as const;
   const families = (codes: string) => codes.split(" ").map((c) => names[c as keyof typeof names]);
@@ -79,13 +79,23 @@ Deno.test("familyFor() rejects a bad crossover, M or flag by name and keeps work
 });
 
 Deno.test("rowLaneConfigFor() picks the column group that holds M within workgroup memory", () => {
-  const mcs = [1, 2, 3, 5, 7, 8, 9, 16, 17, 64].map((m) =>
+  const mcs = [1, 2, 3, 5, 7, 8, 9, 16, 17, 32, 33, 40, 41, 64, 65, 100].map((m) =>
     rowLaneConfigFor(m, 49152, false, false).mc
   );
-  // f32 up to 8 columns: exactly M; above, the power of two that holds it.
-  assert.deepEqual(mcs, [1, 2, 3, 5, 7, 8, 16, 16, 32, 32]);
-  // int8 keeps power-of-two groups.
-  assert.equal(rowLaneConfigFor(3, 49152, false, false, true).mc, 4);
+  // f32 up to 32 columns: exactly M; above, the fewest groups of ≤ 32, split evenly.
+  assert.deepEqual(mcs, [1, 2, 3, 5, 7, 8, 9, 16, 17, 32, 17, 20, 21, 32, 22, 25]);
+  // int8 up to 64 columns.
+  assert.deepEqual(
+    [3, 24, 64, 65, 100, 256].map((m) => rowLaneConfigFor(m, 49152, false, false, true).mc),
+    [
+      3,
+      24,
+      64,
+      33,
+      50,
+      64,
+    ],
+  );
   // Exactly M only where M columns fit: 3 KiB do not fit 2 KiB of workgroup memory.
   assert.equal(rowLaneConfigFor(3, 2048, false, false).mc, 2);
   assert.equal(rowLaneConfigFor(64, 16384, false, false).mc, 16); // 32 columns need 32 KiB
@@ -111,11 +121,11 @@ Deno.test("rowLaneConfigFor() picks the column group that holds M within workgro
   });
   assert.deepEqual(
     [9, 16].map((m) => rowLaneConfigFor(m, 16384, false, false, true)).map((c) => [c.mc, c.r]),
-    [[16, 2], [16, 2]],
+    [[9, 2], [16, 2]],
   );
-  // 64 int8 columns (20 KiB) where memory allows, with 64 Ki lanes; never 64 f32 columns.
+  // Up to 64 int8 columns (20 KiB) where memory allows, with 64 Ki lanes; never 64 f32 columns.
   assert.deepEqual(rowLaneConfigFor(33, 49152, false, false, true), {
-    mc: 64,
+    mc: 33,
     r: 1,
     wg: 128,
     lanes: 65536,
@@ -126,6 +136,21 @@ Deno.test("rowLaneConfigFor() picks the column group that holds M within workgro
   assert.equal(rowLaneConfigFor(128, 49152, false, false, true).mc, 64);
   assert.equal(rowLaneConfigFor(32, 49152, false, false, true).lanes, 131072);
   assert.equal(rowLaneConfigFor(64, 1 << 20, false, false).mc, 32);
+  assert.equal(rowLaneConfigFor(100, 1 << 20, false, false, true).mc, 50);
+});
+
+Deno.test("columnGroup() cuts M into column groups as each comparison mode says", () => {
+  const groups = (mode: string, int8 = false) =>
+    [1, 3, 5, 9, 24, 40, 64].map((m) => columnGroup(m, int8 ? 64 : 32, mode, int8));
+  assert.deepEqual(groups(""), [1, 3, 5, 9, 24, 20, 32]);
+  assert.deepEqual(groups("", true), [1, 3, 5, 9, 24, 40, 64]);
+  assert.deepEqual(groups("exact"), [1, 3, 5, 9, 24, 32, 32]);
+  assert.deepEqual(groups("exact8"), [1, 3, 5, 16, 32, 32, 32]);
+  assert.deepEqual(groups("exact8", true), [2, 4, 8, 16, 32, 64, 64]);
+  assert.deepEqual(groups("pow2"), [2, 4, 8, 16, 32, 32, 32]);
+  // A cap that is no power of two (workgroup memory for 51 int8 columns).
+  assert.deepEqual([40, 51, 52, 100].map((m) => columnGroup(m, 51, "", true)), [40, 51, 26, 50]);
+  assert.deepEqual([40, 100].map((m) => columnGroup(m, 51, "pow2", true)), [32, 32]);
   // H200-measured slice counts: 14336×4096 at M = 16 (28 groups) → 8, M = 8 (56) → 16.
   assert.equal(rowLaneSplits({ mc: 16, wg: 256 }, 28, 16), 8);
   assert.equal(rowLaneSplits({ mc: 8, wg: 128 }, 56, 16), 16);

@@ -1,6 +1,6 @@
 /**
  * The lane-per-row Q5_K kernel for small batches above the mat-vec (on NVIDIA
- * M = 3…64, in a shared pass 2…64, with int8 activations 9…256; see crossover.ts).
+ * M = 3…96, in a shared pass 2…96, with int8 activations 9…256; see crossover.ts).
  *
  * The tiled kernel stages dequantized weights in workgroup memory, and every
  * thread reads back the weights of its tile columns: at a 16-row tile each
@@ -35,9 +35,8 @@ const INT8_COLUMN_BYTES = 256 + 8 * 8;
 /** Compile-time choices of the lane-per-row kernel. */
 export interface RowLaneConfig {
   /**
-   * Activation columns per dispatch column group (accumulators per row): 2,
-   * 4, 8, 16, 32 or 64, or a count that equals M exactly (f32 up to 8 by
-   * default; wider with the KQUANT_ROWLANE experiment word "exact64").
+   * Activation columns per dispatch column group (accumulators per row):
+   * any count from 1 to 32 (f32) or 64 (int8); see {@linkcode columnGroup}.
    */
   mc: number;
   /** Weight rows per lane (each activation load feeds 4·R FMAs). */
@@ -72,11 +71,46 @@ export function stagedWeightBytes(cfg: Pick<RowLaneConfig, "wg" | "r">): number 
 }
 
 /**
+ * The column group (activation columns a dispatch column group computes, MC)
+ * for batch size `m` with at most `cap` columns a group: the fewest groups
+ * that hold M, split as evenly as they go, so no group computes padding
+ * columns but the last group's one or so (M = 40 of f32, cap 32: two groups
+ * of 20 instead of 32 and a ragged 8 that still costs 32). H200, one run,
+ * `KQUANT_ROWLANE=,,,,,exact64` (exactly M up to the cap, the working tree
+ * of b816998) against the power-of-two groups, µs per pass, 14336×4096 /
+ * 4096×14336: f32 M = 12 105.1 / 109.3 → 92.2 / 96.0, M = 20 181.9 / 184.9
+ * → 124.2 / 127.0, M = 24 182.8 / 185.2 → 150.5 / 153.2; int8 M = 12 71.1 /
+ * 75.8 → 68.9 / 73.9, M = 20 101.7 / 104.8 → 91.2 / 93.0, M = 40 176.4 /
+ * 177.7 → 138.8 / 140.2, M = 48 177.4 / 178.4 → 151.8 / 153.0. Before that
+ * (adb0eaa) f32 up to 8 columns only: M = 3 52.6 → 48.6 µs, M = 5 71.6 →
+ * 57.5, M = 6 71.9 → 65.2, M = 7 72.2 → 69.6 (14336×4096).
+ *
+ * `mode` (the sixth word of KQUANT_ROWLANE, for comparisons): `"pow2"` the
+ * smallest power of two ≥ 2 that holds M (or the cap's); `"exact8"` the
+ * previous release's rule (exactly M for f32 up to 8, else pow2); `"exact"`
+ * exactly M up to the cap and the cap's power of two above; anything else
+ * the even split above.
+ */
+export function columnGroup(m: number, cap: number, mode: string, int8: boolean): number {
+  const pow2 = () => {
+    let c = 2;
+    while (c < m && c * 2 <= cap) c *= 2;
+    return Math.min(c, Math.max(2, cap));
+  };
+  if (mode === "pow2") return pow2();
+  if (mode === "exact8") return !int8 && m <= Math.min(8, cap) ? m : pow2();
+  if (m <= cap) return m;
+  if (mode === "exact") return pow2();
+  return Math.ceil(m / Math.ceil(m / cap));
+}
+
+/**
  * The lane-per-row config for batch size `m` within the device's workgroup
- * memory (MC KiB of activations): the column group the smallest of 2, 4, 8,
- * 16, 32 that holds M (32 above, M > 32 walks column groups), two rows a
- * lane (one up to 4 columns); up to 8 columns 128 lanes looping over sub-block pairs, above 256
- * lanes looping over sub-blocks. Measured on an H200 with
+ * memory (MC KiB of activations): column groups of exactly M up to 32
+ * columns, above that the fewest groups of at most 32, split evenly
+ * ({@linkcode columnGroup}); two rows a lane (one up to 5 columns); up to 8
+ * columns 128 lanes looping over sub-block pairs, above 256 lanes looping over
+ * sub-blocks. Measured on an H200 with
  * `bench/experiments/small_batch.ts` as it was on the working tree just
  * before this kernel was committed (its K-splits then came from an earlier
  * rule; 14336×4096, 4096×14336, 4096×4096): at M = 8 128 lanes over pairs took
@@ -95,31 +129,20 @@ export function rowLaneConfigFor(
   split: boolean,
   int8 = false,
 ): RowLaneConfig {
-  // "R,WG,LANES[,MC[,staged[,pow2|exact64]]]" (rows a lane, lanes per
-  // workgroup, lanes the K-splits aim for, widest column group, staged
-  // weights, column groups of powers of two only or of exactly M up to 64)
-  // for tuning experiments.
+  // "R,WG,LANES[,MC[,staged[,GROUPS]]]" (rows a lane, lanes per workgroup,
+  // lanes the K-splits aim for, widest column group, staged weights, how M
+  // is cut into column groups) for tuning experiments.
   const words = (envVar("KQUANT_ROWLANE") ?? "").split(",");
   const [r, wg, lanes, widest] = words.map(Number);
   const perColumn = int8 ? INT8_COLUMN_BYTES : 1024;
-  // 64 columns only with int8 (20 KiB; f32 would need 64 KiB and 128
-  // accumulators a lane).
-  const fits = ([2, 4, 8, 16, 32, 64] as const).filter((c) =>
-    c * perColumn <= maxWorkgroupStorage && (int8 || c <= 32) && !(widest > 0 && c > widest)
+  // At most 32 f32 columns (128 accumulators a lane with two rows; 64 would
+  // need 64 KiB) or 64 int8 ones (20 KiB), within workgroup memory.
+  const cap = Math.min(
+    int8 ? 64 : 32,
+    Math.floor(maxWorkgroupStorage / perColumn),
+    widest > 0 ? widest : Infinity,
   );
-  let mc: number = fits.find((c) => m <= c) ?? fits[fits.length - 1];
-  // f32 up to 8 columns: a column group of exactly M, no padding columns
-  // (H200, the switch `KQUANT_ROWLANE=,,,,,exact` of the working tree before
-  // this rule against the power-of-two groups, one run, 14336×4096 /
-  // 4096×14336 / 4096×4096: M = 3 52.6 / 56.5 / 27.0 → 48.6 / 52.8 / 25.9 µs, M = 5 71.6 / 80.4 / 33.9 → 57.5 / 62.0 / 28.4 with
-  // one row a lane, M = 6 71.9 / 80.5 / 33.7 → 65.2 / 73.8 / 31.1 and M = 7
-  // 72.2 / 80.8 / 33.8 → 69.6 / 78.3 / 32.6 with two). The sixth word of
-  // KQUANT_ROWLANE: "pow2" keeps the power-of-two groups for comparison;
-  // "exact64", unmeasured, takes exactly M up to 32 columns (f32) or 64 (int8).
-  const exactUpTo = words[5] === "exact64" ? (int8 ? 64 : 32) : words[5] === "pow2" || int8 ? 0 : 8;
-  const exact = m <= exactUpTo && m * perColumn <= maxWorkgroupStorage &&
-    !(widest > 0 && m > widest);
-  if (exact) mc = m;
+  const mc = columnGroup(m, Math.max(1, cap), words[5] ?? "", int8);
   const narrow = mc <= 8;
   // int8, measured on an H200 (README "What made it fast"): 128 lanes, two
   // rows a lane and K-splits for 64 Ki lanes up to 16 columns, one row a lane

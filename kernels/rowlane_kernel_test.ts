@@ -28,10 +28,16 @@ Deno.test("the lane-per-row kernel matches the f64 reference with column groups 
     f32(3, 1, 128, true),
     f32(5, 2, 128, true),
     f32(7, 2, 128, true),
-    // The KQUANT_ROWLANE "exact64" experiment's widths.
+    // Wider groups of exactly M, and M = 40 as two groups of 20.
     f32(12, 2, 256, false),
+    f32(20, 2, 256, false),
   ];
-  if (hasPackedDot()) forms.push({ mc: 24, r: 1, wg: 128, bias: true, split: false, int8: true });
+  if (hasPackedDot()) {
+    forms.push(
+      { mc: 24, r: 1, wg: 128, bias: true, split: false, int8: true },
+      { mc: 50, r: 1, wg: 128, bias: false, split: false, int8: true },
+    );
+  }
   for (const cfg of forms) {
     // M of exactly one group, and of two with a ragged second; K whole and in 3 slices.
     await check(cfg, cfg.mc, 150, 768, 1, seed++);
