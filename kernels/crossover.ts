@@ -56,10 +56,11 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * groups split evenly (rowlane_kernel.ts `columnGroup`; H200, one run each,
  * `bench --variant rowlane` and `tiled`) it leads up to M = 96 on all three
  * shapes: M = 72 373.4, 371.2, 138.3 µs against 477.5, 529.4, 161.9; M = 96
- * 464.3, 461.3, 170.4 against 488.9, 536.5, 170.7; at M = 97 (four groups
- * of 25) 14336×4096 falls behind (503.5 against 491.0) and at 112 further
- * (543.9 against 495.3): lane-per-row up to 96. With int8 activations (the H200 and H100 runs of the README
- * command at 8115e91) the int8 lane-per-row kernel is faster than the int8
+ * 464.3, 461.3, 170.4 against 488.9, 536.5, 170.7 (H100: 466.6, 462.0,
+ * 178.3 against 490.5, 536.0, 173.5); at M = 97 (four groups of 25)
+ * 14336×4096 falls behind (503.5 against 491.0) and at 112 further (543.9
+ * against 495.3): lane-per-row up to 96. With int8 activations (the H200
+ * and H100 runs of the README command at 8115e91) the int8 lane-per-row kernel is faster than the int8
  * mat-vec from M = 16 (not at 8: 63.5, 68.2 against 53.1, 56.1 µs, H200).
  * With its 64-column groups (the H200 run of the README command at 7c2845e)
  * it is faster than int8 tiled on all three shapes up to M = 256 (561.2,
