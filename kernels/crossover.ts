@@ -60,8 +60,8 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * 178.3 against 490.5, 536.0, 173.5); at M = 97 (four groups of 25)
  * 14336×4096 falls behind (503.5 against 491.0) and at 112 further (543.9
  * against 495.3): lane-per-row up to 96. With int8 activations (the H200
- * and H100 runs of the README command at 8115e91) the int8 lane-per-row kernel is faster than the int8
- * mat-vec from M = 16 (not at 8: 63.5, 68.2 against 53.1, 56.1 µs, H200).
+ * and H100 runs of the README command at 8115e91) the int8 lane-per-row
+ * kernel is faster than the int8 mat-vec from M = 16 (not at 8: 63.5, 68.2 against 53.1, 56.1 µs, H200).
  * With its 64-column groups (the H200 run of the README command at 7c2845e)
  * it is faster than int8 tiled on all three shapes up to M = 256 (561.2,
  * 541.5, 177.2 µs against 605.0, 604.2, 234.0) and on two of them at 512
@@ -72,8 +72,8 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * correct at every M.
  *
  * Several ops recorded into one pass (`record()`) favour the lane-per-row
- * kernel from M = 2 on both cards and all three shapes (the committed runs at
- * 17fa3fd, `shared pass` column, 14336×4096 / 4096×14336 / 4096×4096, H200:
+ * kernel from M = 2 on both cards and all three shapes (the README command's
+ * runs at 17fa3fd, `shared pass` column, 14336×4096 / 4096×14336 / 4096×4096, H200:
  * M = 2 33.6 / 34.7 / 14.8 µs against mat-vec's 40.9 / 39.7 / 15.8, M = 3
  * 42.6 / 43.7 / 17.6 against 50.3 / 49.4 / 18.5; H100: 35.0 / 36.5 / 15.4
  * against 41.0 / 39.7 / 16.1 at M = 2; M = 1 keeps mat-vec, 27.3 against

@@ -95,7 +95,7 @@ export function columnGroup(m: number, cap: number, mode: string, int8: boolean)
   const pow2 = () => {
     let c = 2;
     while (c < m && c * 2 <= cap) c *= 2;
-    return Math.min(c, Math.max(2, cap));
+    return c;
   };
   if (mode === "pow2") return pow2();
   if (mode === "exact8") return !int8 && m <= Math.min(8, cap) ? m : pow2();

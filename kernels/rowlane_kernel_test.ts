@@ -20,6 +20,9 @@ function check(cfg: RowLaneConfig, m: number, n: number, k: number, splits: numb
 /** An f32 lane-per-row config, whole K (no split). */
 const f32 = (mc: number, r: 1 | 2, wg: 64 | 128 | 256, pairs: boolean, bias = true) =>
   ({ mc, r, wg, pairs, bias, split: false }) satisfies RowLaneConfig;
+/** An int8 lane-per-row config, one row a lane, whole K. */
+const int8 = (mc: number, wg: 64 | 128, bias: boolean) =>
+  ({ mc, r: 1, wg, bias, split: false, int8: true }) satisfies RowLaneConfig;
 
 Deno.test("the lane-per-row kernel matches the f64 reference with column groups of any width", async () => {
   let seed = 540;
@@ -32,12 +35,7 @@ Deno.test("the lane-per-row kernel matches the f64 reference with column groups 
     f32(12, 2, 256, false),
     f32(20, 2, 256, false),
   ];
-  if (hasPackedDot()) {
-    forms.push(
-      { mc: 24, r: 1, wg: 128, bias: true, split: false, int8: true },
-      { mc: 50, r: 1, wg: 128, bias: false, split: false, int8: true },
-    );
-  }
+  if (hasPackedDot()) forms.push(int8(24, 128, true), int8(50, 128, false));
   for (const cfg of forms) {
     // M of exactly one group, and of two with a ragged second; K whole and in 3 slices.
     await check(cfg, cfg.mc, 150, 768, 1, seed++);
@@ -52,12 +50,7 @@ Deno.test("the lane-per-row kernel matches the f64 reference with its weights st
     f32(8, 1, 128, true, false),
     f32(16, 2, 64, false),
   ];
-  if (hasPackedDot()) {
-    forms.push(
-      { mc: 16, r: 1, wg: 64, bias: true, split: false, int8: true },
-      { mc: 32, r: 1, wg: 64, bias: false, split: false, int8: true },
-    );
-  }
+  if (hasPackedDot()) forms.push(int8(16, 64, true), int8(32, 64, false));
   for (const form of forms) {
     for (const stagedWeights of [false, true]) {
       const cfg = { ...form, stagedWeights };
