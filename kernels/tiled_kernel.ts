@@ -64,6 +64,13 @@ export interface TiledConfig extends TileShape {
    * or 128).
    */
   layout?: "rows" | "outer";
+  /**
+   * Rows layout only: compute each K-step in a loop of `step` vec4s of K per
+   * iteration, bounded by a constant (which the driver may unroll again) or
+   * by a uniform (which it cannot), instead of the 8 written out (about 2300
+   * instructions); only for comparison.
+   */
+  kqLoop?: { step: 1 | 2 | 4; bound: "const" | "uniform" };
 }
 
 /** Runtime shape of one tiled dispatch (one weight chunk). */
@@ -154,6 +161,7 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     cfg.padded ? "pad" : "nopad",
     cfg.bias ? "bias" : "nobias",
     cfg.split ? "split" : "whole",
+    ...(config.kqLoop ? [`kq${config.kqLoop.step}${config.kqLoop.bound}`] : []),
   ].join(":");
   return {
     name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
@@ -264,7 +272,16 @@ function tiledWgsl(cfg: TiledConfig): string {
     }
   };
   const compute = () => {
-    if (cfg.flat) {
+    if (cfg.kqLoop && !cfg.flat) {
+      const { step: u, bound } = cfg.kqLoop;
+      emit(`    for (var kq = 0u; kq < ${bound === "uniform" ? "p.kq_n" : "KQ"}; kq += ${u}u) {`);
+      for (const i of range(u)) {
+        emit(`    {`);
+        step(i ? `kq + ${i}u` : "kq");
+        emit(`    }`);
+      }
+      emit(`    }`);
+    } else if (cfg.flat) {
       emit(`    for (var kq = 0u; kq < KQ; kq++) {`);
       step("kq");
       emit(`    }`);

@@ -52,3 +52,21 @@ Deno.test("the K-major layout needs 32 KiB of workgroup memory for 128×128 tile
     /K-major tile 32x128/,
   );
 });
+
+Deno.test("the tiled kernel computed in a K loop matches the f64 reference", async () => {
+  let seed = 340;
+  for (const step of [1, 2, 4] as const) {
+    for (const bound of ["const", "uniform"] as const) {
+      const cfg = {
+        tm: 64,
+        tn: 128,
+        padded: true,
+        bias: true,
+        split: false,
+        kqLoop: { step, bound },
+      } as const;
+      await check(cfg, 70, 136, 768, 1, seed++);
+      await check(cfg, 9, 70, 512, 2, seed++);
+    }
+  }
+});

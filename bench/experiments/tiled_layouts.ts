@@ -22,6 +22,7 @@ import {
   exactSplits,
   splitReduceKernel,
   splitsFor,
+  type TiledConfig,
   tiledKernel,
   tileFor,
 } from "../../kernels/tiled_kernel.ts";
@@ -45,16 +46,31 @@ export interface Candidate {
  * The kernel variants compared: workgroup memory as rows, one flat array or
  * K-major (`outer`, tiles of 64 rows or more only), register prefetch.
  */
-export const VARIANTS = [
+export const VARIANTS: {
+  label: string;
+  flat: boolean;
+  prefetch: boolean;
+  layout: "rows" | "outer";
+  kqLoop?: TiledConfig["kqLoop"];
+}[] = [
   { label: "flat", flat: true, prefetch: true, layout: "rows" },
   { label: "rows", flat: false, prefetch: true, layout: "rows" },
   { label: "rows no-prefetch", flat: false, prefetch: false, layout: "rows" },
+  ...([[1, "uniform"], [2, "uniform"], [4, "uniform"], [2, "const"]] as const).map((
+    [step, bound],
+  ) => ({
+    label: `rows kq-loop ${step} ${bound}`,
+    flat: false,
+    prefetch: true,
+    layout: "rows" as const,
+    kqLoop: { step, bound },
+  })),
   { label: "outer", flat: false, prefetch: true, layout: "outer" },
   { label: "outer no-prefetch", flat: false, prefetch: false, layout: "outer" },
-] as const;
+];
 
 /** The variants that exist for a tile of `tm` rows. */
-export function variantsFor(tm: number): typeof VARIANTS[number][] {
+export function variantsFor(tm: number): typeof VARIANTS {
   return VARIANTS.filter((v) => v.layout === "rows" || tm >= 64);
 }
 
@@ -76,8 +92,8 @@ export function candidates(
   const more = (f: number) => exactSplits(k / 256, Math.min(k / 256, 16, f * base));
   for (const splits of [...new Set([base, more(2), more(4)])]) {
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
-    for (const { label, flat, prefetch, layout } of variantsFor(tile.tm)) {
-      const cfg = { ...tile, bias: false, split: splits > 1, flat, prefetch, layout };
+    for (const { label, flat, prefetch, layout, kqLoop } of variantsFor(tile.tm)) {
+      const cfg = { ...tile, bias: false, split: splits > 1, flat, prefetch, layout, kqLoop };
       out.push(
         splitCandidate(`${label} ${tile.tm}x${tile.tn} split ${splits}`, tiledKernel(cfg, shape), {
           m,
@@ -108,34 +124,40 @@ export function splitCandidate(
 }
 
 /**
- * A kernel of FMAs only: 8 independent vec4 chains of `iters`·4 FMAs per
- * thread, multiplying by constants (`constant`, which the compiler may take
- * from its constant bank) or by values computed at run time (`runtime`,
- * registers, as in a real kernel).
+ * A kernel of FMAs only: `chains` (default 8) independent vec4 chains of
+ * `iters`·4 FMAs per thread, the loop body written out `unroll` times,
+ * multiplying by constants (`constant`, which the compiler may take from its
+ * constant bank) or by values computed at run time (`runtime`, registers, as
+ * in a real kernel).
  */
 export function fmaPeakKernel(
   groups: number,
   iters: number,
   operands: "constant" | "runtime" = "constant",
+  { chains = 8, unroll = 1 }: { chains?: number; unroll?: number } = {},
 ): KernelSpec {
+  if (iters % unroll !== 0) throw new RangeError(`unroll ${unroll} must divide iters ${iters}`);
   const ab = operands === "constant"
     ? `  let a = vec4<f32>(0.999, 0.998, 0.997, 0.996);
   let b = vec4<f32>(1e-3);`
     : `  let a = vec4<f32>(0.999, 0.998, 0.997, 0.996) - vec4<f32>(f32(g.x % 7u) * 1e-7);
   let b = vec4<f32>(1e-3) * f32(1u + g.y);`;
+  const cs = Array.from({ length: chains }, (_, i) => `c${i}`);
+  const step = cs.map((c) => `${c} = fma(${c}, a, b);`).join(" ");
+  const shape = chains === 8 && unroll === 1 ? "" : `-${chains}x${unroll}`;
+  const label = shape ? `, ${chains} chains, body x${unroll}` : "";
   return sinkKernel(
-    operands === "constant" ? "fma peak" : "fma peak, run-time operands",
-    `experiment-fma-peak-${iters}${operands === "constant" ? "" : "-runtime"}`,
+    `fma peak${operands === "constant" ? "" : ", run-time operands"}${label}`,
+    `experiment-fma-peak-${iters}${operands === "constant" ? "" : "-runtime"}${shape}`,
     groups,
     `  let s = f32(g.x) * 1e-9;
-  var c0 = vec4<f32>(s); var c1 = c0 + 1.0; var c2 = c0 + 2.0; var c3 = c0 + 3.0;
-  var c4 = c0 + 4.0; var c5 = c0 + 5.0; var c6 = c0 + 6.0; var c7 = c0 + 7.0;
+  var c0 = vec4<f32>(s);
+${cs.slice(1).map((c, i) => `  var ${c} = c0 + ${i + 1}.0;`).join("\n")}
 ${ab}
-  for (var i = 0u; i < ${iters}u; i++) {
-    c0 = fma(c0, a, b); c1 = fma(c1, a, b); c2 = fma(c2, a, b); c3 = fma(c3, a, b);
-    c4 = fma(c4, a, b); c5 = fma(c5, a, b); c6 = fma(c6, a, b); c7 = fma(c7, a, b);
+  for (var i = 0u; i < ${iters / unroll}u; i++) {
+${Array.from({ length: unroll }, () => `    ${step}`).join("\n")}
   }
-  let t = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7;`,
+  let t = ${cs.join(" + ")};`,
     "t.x + t.y + t.z + t.w == f32(p.a)",
   );
 }
@@ -243,14 +265,23 @@ if (import.meta.main) {
     const groups = 132 * 64;
     const iters = 4096;
     const y = device.createBuffer({ size: 256, usage: GPUBufferUsage.STORAGE });
-    for (const operands of ["constant", "runtime"] as const) {
-      const spec = fmaPeakKernel(groups, iters, operands);
+    const shapes = [
+      ["constant", {}],
+      ["runtime", {}],
+      ["runtime", { chains: 16 }],
+      ["runtime", { chains: 32 }],
+      ["runtime", { unroll: 4 }],
+      ["runtime", { chains: 16, unroll: 4 }],
+    ] as const;
+    for (const [operands, shape] of shapes) {
+      const spec = fmaPeakKernel(groups, iters, operands, shape);
+      const chains = "chains" in shape ? shape.chains : 8;
       const t = await timer.measure((encoder, timestampWrites) => {
         const pass = encoder.beginComputePass({ timestampWrites });
         dispatch(device, pass, spec, cache, [y]);
         pass.end();
       }, measure);
-      const flops = groups * 256 * iters * 8 * 4 * 2;
+      const flops = groups * 256 * iters * chains * 4 * 2;
       log(
         `${spec.name}\t${t.medianUs.toFixed(1)} µs\t${
           (flops / t.medianUs / 1e6).toFixed(1)

@@ -19,7 +19,7 @@ Deno.test("every tiled-layout candidate of a split is distinct WGSL that compile
     const list = candidates(m, 4096, 14336, 65535);
     const bySplit = Map.groupBy(list, (c) => c.label.split(" split ")[1]);
     const count = variantsFor(tileFor(49152, m).tm).length;
-    assert.equal(count, m >= 64 ? 5 : 3, `m=${m}`);
+    assert.equal(count, m >= 64 ? 9 : 7, `m=${m}`);
     for (const [split, group] of bySplit) {
       assert.equal(group.length, count, `m=${m} split ${split}`);
       assert.equal(
@@ -36,6 +36,12 @@ Deno.test("every tiled-layout candidate of a split is distinct WGSL that compile
   assert.equal(await compiles(fmaPeakKernel(1, 4).wgsl), null);
   assert.equal(await compiles(fmaPeakKernel(1, 4, "runtime").wgsl), null);
   assert.notEqual(fmaPeakKernel(1, 4, "runtime").key, fmaPeakKernel(1, 4).key);
+  const wide = fmaPeakKernel(1, 4, "runtime", { chains: 16, unroll: 4 });
+  assert.equal(await compiles(wide.wgsl), null);
+  assert.equal(wide.wgsl.match(/= fma\(/g)?.length, 64);
+  assert.match(wide.wgsl, /i < 1u;/);
+  assert.equal(fmaPeakKernel(1, 4).wgsl.match(/= fma\(/g)?.length, 8);
+  assert.throws(() => fmaPeakKernel(1, 6, "runtime", { unroll: 4 }), RangeError);
   if (hasPackedDot()) assert.equal(await compiles(dp4aPeakKernel(1, 4).wgsl), null);
   assert.equal(await compiles(emptyKernel(1).wgsl), null); // the same sink, empty
 });

@@ -1,0 +1,104 @@
+/**
+ * Where the time of the f32 tiled kernel goes at prefill sizes, where it runs
+ * at about 34 TFLOP/s against the 46.9 that FMAs alone reach on this stack:
+ * the library's tiled kernel for M against copies of its WGSL with one part
+ * of the work cut out — the weight decode (each staged vec4 made a bitcast of
+ * its words), the global loads (activations made values of the index,
+ * weights the index xor one cached word), seven of every eight
+ * workgroup-memory reads of the compute loop (each K-step reads only its
+ * first vec4 of every row, so a thread's operands are loaded once a step
+ * instead of once per 4 K), the two barriers of each K-step — and with all
+ * four cut. The cut kernels compute nonsense; only their time counts. Timed
+ * per pass over rotating weight copies, at the library's tile and K-split. A
+ * measuring aid for kernel work, not a benchmark of the library.
+ *
+ * ```sh
+ * deno run -A bench/experiments/tiled_ablation.ts [M ...]
+ * ```
+ *
+ * @module
+ */
+
+import { requestDevice } from "../../kernels/device.ts";
+import { splitsFor, tiledKernel, tileFor } from "../../kernels/tiled_kernel.ts";
+import { ceilDiv } from "../../kernels/dispatch.ts";
+import { intList } from "../../cli/args.ts";
+import { type Candidate, splitCandidate, timeCandidates } from "./tiled_layouts.ts";
+
+/** The cuts: each rewrites the production WGSL of the f32 tiled kernel. */
+export const TILED_CUTS: {
+  label: string;
+  cut: (wgsl: string) => string;
+  /** What must no longer appear in the kernel's body once cut. */
+  gone: RegExp;
+}[] = [
+  {
+    // The header word stays in each value, so its load stays.
+    label: "no decode",
+    cut: (s) =>
+      s.replaceAll(
+        /= d1 \* unpack_q\(quants4\((qs\.\w), (qh\.\w), j\)\) - m1;/g,
+        "= bitcast<vec4<f32>>(vec4<u32>($1 ^ $2 ^ hd.x));",
+      ),
+    gone: /unpack_q\(quants4/,
+  },
+  {
+    // One load of x stays, in the first store, so the binding stays in the layout.
+    label: "no global loads",
+    cut: (s) =>
+      s.replaceAll(/x\[min\(row, p\.m - 1u\) \* k4 \+ ([^\]]+)\]/g, "vec4<f32>(f32(row + $1))")
+        .replaceAll(/= w\[([^\]]+)\];/g, "= vec4<u32>($1) ^ w[0u];")
+        .replace(/\] = (c0_0);/, "] = $1 + x[0].x;"),
+    gone: /x\[min|= w\[(?!0u\])/,
+  },
+  {
+    label: "1 in 8 workgroup reads",
+    cut: (s) => s.replaceAll(/= (ws|xs)\[(t[nm] \+ \d+u)\]\[\d+u\];/g, "= $1[$2][0u];"),
+    gone: /= [wx]s\[t[nm] \+ \d+u\]\[[1-9]\d*u\]/,
+  },
+  {
+    label: "no barriers",
+    cut: (s) => s.replaceAll("workgroupBarrier();", ""),
+    gone: /workgroupBarrier/,
+  },
+];
+
+/** The library's tiled kernel for M (its tile and K-split), each cut alone, all cut together, the library again. */
+export function tiledAblationCandidates(
+  m: number,
+  n: number,
+  k: number,
+  maxWorkgroupsPerDimension: number,
+): Candidate[] {
+  const tile = tileFor(49152, m);
+  const splits = splitsFor(ceilDiv(n, tile.tn) * ceilDiv(m, tile.tm), k / 256);
+  const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
+  const spec = tiledKernel({ ...tile, bias: false, split: splits > 1 }, shape);
+  const base = splitCandidate(`library ${tile.tm}x${tile.tn} split ${splits}`, spec, {
+    m,
+    n,
+    splits,
+    maxWorkgroupsPerDimension,
+  });
+  const one = (label: string, wgsl: string): Candidate => ({
+    ...base,
+    label,
+    specs: [{ ...spec, key: `${spec.key}:${label}`, wgsl }, ...base.specs.slice(1)],
+  });
+  const all = TILED_CUTS.reduce((s, c) => c.cut(s), spec.wgsl);
+  return [
+    base,
+    ...TILED_CUTS.map((c) => one(c.label, c.cut(spec.wgsl))),
+    one("all four cut", all),
+    { ...base, label: `${base.label} again` },
+  ];
+}
+
+if (import.meta.main) {
+  const device = await requestDevice();
+  const ms = Deno.args.length ? intList("M", Deno.args.join(",")) : [128, 512];
+  const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
+  // deno-lint-ignore no-console
+  const log = (s: string) => console.log(s);
+  await timeCandidates(device, ms, (m, n, k) => tiledAblationCandidates(m, n, k, maxDim), log);
+}

@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { testDevice } from "../../conformance/test_device.ts";
+import { TILED_CUTS, tiledAblationCandidates } from "./tiled_ablation.ts";
+
+const device = await testDevice();
+
+Deno.test("every tiled ablation cut changes the kernel, differs from the others and still compiles", async () => {
+  for (const m of [128, 512]) {
+    const list = tiledAblationCandidates(m, 4096, 14336, 65535);
+    assert.equal(list.length, TILED_CUTS.length + 3);
+    const base = list[0].specs[0].wgsl;
+    for (const { label, gone } of TILED_CUTS) {
+      assert.match(base, gone, `m=${m}: the library kernel has what "${label}" cuts`);
+      const cut = list.find((c) => c.label === label)!.specs[0].wgsl;
+      assert.doesNotMatch(cut, gone, `m=${m} ${label}`);
+      assert.doesNotMatch(list[list.length - 2].specs[0].wgsl, gone, `m=${m} all four, ${label}`);
+    }
+    const seen = new Set<string>();
+    for (const c of list) {
+      const cut = !c.label.startsWith("library");
+      assert.equal(c.specs[0].wgsl !== base, cut, `m=${m} ${c.label}`);
+      if (cut) {
+        assert.ok(!seen.has(c.specs[0].wgsl), `m=${m} ${c.label} repeats another cut`);
+        seen.add(c.specs[0].wgsl);
+      }
+      device.pushErrorScope("validation");
+      const module = device.createShaderModule({ code: c.specs[0].wgsl });
+      device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
+      assert.equal((await device.popErrorScope())?.message ?? null, null, `m=${m} ${c.label}`);
+    }
+  }
+});
