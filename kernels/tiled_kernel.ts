@@ -71,6 +71,22 @@ export interface TiledConfig extends TileShape {
    * instructions); only for comparison.
    */
   kqLoop?: { step: 1 | 2 | 4; bound: "const" | "uniform" };
+  /**
+   * Rows layout only: load a step's weight operands in this many groups, the
+   * activation operands once per group (fewer live registers, more
+   * workgroup-memory reads; default 1); only for comparison.
+   */
+  bGroups?: 1 | 2 | 4;
+  /** With `prefetch`, whether the activations are prefetched too (default) or only the weight words. */
+  prefetchX?: boolean;
+  /**
+   * Rows layout only: the order of a step's FMAs. `chain` (default): each
+   * output's four products one after another, each waiting for the last;
+   * `interleave`: per activation row, the x products of all weight rows, then
+   * the y products, …, so consecutive FMAs are independent; `interleave-all`:
+   * the same over all rows and columns, every operand loaded first.
+   */
+  fmaOrder?: "chain" | "interleave" | "interleave-all";
 }
 
 /** Runtime shape of one tiled dispatch (one weight chunk). */
@@ -162,6 +178,9 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     cfg.bias ? "bias" : "nobias",
     cfg.split ? "split" : "whole",
     ...(config.kqLoop ? [`kq${config.kqLoop.step}${config.kqLoop.bound}`] : []),
+    ...(config.bGroups ?? 1) > 1 ? [`b${config.bGroups}`] : [],
+    ...(config.prefetchX === false ? ["noprefetchx"] : []),
+    ...(config.fmaOrder && config.fmaOrder !== "chain" ? [config.fmaOrder] : []),
   ].join(":");
   return {
     name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
@@ -219,31 +238,43 @@ function tiledWgsl(cfg: TiledConfig): string {
   for (const i of ms) for (const jj of ns) emit(`  var c${i}_${jj} = 0.0;`);
   // Double buffering: the next K-step's activations and weight words are
   // loaded into registers while the current step computes from workgroup memory.
-  for (const e of range(E)) emit(`  var xr${e}: vec4<f32>;`);
+  const prefetchX = cfg.prefetch !== false && cfg.prefetchX !== false;
+  if (prefetchX) { for (const e of range(E)) emit(`  var xr${e}: vec4<f32>;`); }
   emit(`  var hd: vec4<u32>;`);
   emit(`  var qh: vec4<u32>;`);
   emit(`  var qs: vec4<u32>;`);
-  const load = (kb: string, indent: string) => {
+  const loadX = (kb: string, indent: string, to: (e: number) => string) => {
     for (const e of range(E)) {
       // 8 lanes read one row's 128 contiguous bytes.
       emit(`${indent}{`);
       emit(`${indent}  let mm = (lid + ${256 * e}u) / KQ;`);
       emit(`${indent}  let row = m0 + mm;`);
       emit(
-        `${indent}  xr${e} = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + ${kb} / 4u + (lid % KQ)], row < p.m${
+        `${indent}  ${
+          to(e)
+        } = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + ${kb} / 4u + (lid % KQ)], row < p.m${
           few ? ` && lid < ${TM * KQ}u` : ""
         });`,
       );
       emit(`${indent}}`);
     }
+  };
+  const load = (kb: string, indent: string) => {
+    if (prefetchX) loadX(kb, indent, (e) => `xr${e}`);
     emitWeightWords(kb, indent, emit);
   };
   emitRowAndRange(emit);
   const stage = () => {
     // Rows in workgroup memory are padded to PAD vec4s so the compute loop's
     // reads hit distinct banks.
-    for (const e of range(E)) {
-      const store = `${at("xs", `(lid + ${256 * e}u) / KQ`, "lid % KQ")} = xr${e};`;
+    const xsAt = (e: number) => at("xs", `(lid + ${256 * e}u) / KQ`, "lid % KQ");
+    if (!prefetchX) {
+      if (few) emit(`    if (lid < ${TM * KQ}u) {`);
+      loadX("kb", "    ", xsAt);
+      if (few) emit(`    }`);
+    }
+    for (const e of prefetchX ? range(E) : []) {
+      const store = `${xsAt(e)} = xr${e};`;
       emit(few ? `    if (lid < ${TM * KQ}u) { ${store} }` : `    ${store}`);
     }
     // Two threads per weight row decode the sub-block with llama.cpp's
@@ -260,15 +291,33 @@ function tiledWgsl(cfg: TiledConfig): string {
     emit(`    }`);
   };
   const step = (kq: string) => {
-    for (const jj of ns) emit(`      let b${jj} = ${at("ws", `tn + ${16 * jj}u`, kq)};`);
-    for (const i of ms) {
-      emit(`      let a${i} = ${at("xs", `tm + ${16 * i}u`, kq)};`);
-      // Four chained FMAs, not c += dot(a, b): the dot's add is one more
-      // instruction per 4 FMAs (H200: 6–8% faster at M ≥ 128, bench/experiments/tiled_layouts.ts).
-      for (const jj of ns) {
-        const f = (c: string, acc: string) => `fma(a${i}.${c}, b${jj}.${c}, ${acc})`;
-        emit(`      c${i}_${jj} = ${f("w", f("z", f("y", f("x", `c${i}_${jj}`))))};`);
+    const groups = cfg.bGroups ?? 1;
+    const per = ns.length / groups;
+    for (const g of range(groups)) {
+      const js = ns.slice(g * per, (g + 1) * per);
+      if (groups > 1) emit(`      {`);
+      for (const jj of js) emit(`      let b${jj} = ${at("ws", `tn + ${16 * jj}u`, kq)};`);
+      const order = cfg.fmaOrder ?? "chain";
+      const fma = (i: number, jj: number, c: string) =>
+        emit(`      c${i}_${jj} = fma(a${i}.${c}, b${jj}.${c}, c${i}_${jj});`);
+      if (order === "interleave-all") {
+        for (const i of ms) emit(`      let a${i} = ${at("xs", `tm + ${16 * i}u`, kq)};`);
+        for (const c of "xyzw") for (const i of ms) for (const jj of js) fma(i, jj, c);
       }
+      for (const i of order === "interleave-all" ? [] : ms) {
+        emit(`      let a${i} = ${at("xs", `tm + ${16 * i}u`, kq)};`);
+        // Four chained FMAs, not c += dot(a, b): the dot's add is one more
+        // instruction per 4 FMAs (H200: 6–8% faster at M ≥ 128, bench/experiments/tiled_layouts.ts).
+        if (order === "interleave") {
+          for (const c of "xyzw") for (const jj of js) fma(i, jj, c);
+          continue;
+        }
+        for (const jj of js) {
+          const f = (c: string, acc: string) => `fma(a${i}.${c}, b${jj}.${c}, ${acc})`;
+          emit(`      c${i}_${jj} = ${f("w", f("z", f("y", f("x", `c${i}_${jj}`))))};`);
+        }
+      }
+      if (groups > 1) emit(`      }`);
     }
   };
   const compute = () => {

@@ -70,3 +70,29 @@ Deno.test("the tiled kernel computed in a K loop matches the f64 reference", asy
     }
   }
 });
+
+Deno.test("the tiled kernel with its operands in groups or only the weights prefetched matches the f64 reference", async () => {
+  let seed = 360;
+  for (const bGroups of [1, 2, 4] as const) {
+    for (const prefetchX of [true, false]) {
+      for (const [tm, tn] of [[128, 128], [16, 64]] as const) {
+        const cfg = { tm, tn, padded: true, bias: true, split: false, bGroups, prefetchX };
+        await check(cfg, 70, 136, 768, 1, seed++);
+        await check(cfg, 9, 70, 512, 2, seed++);
+      }
+    }
+  }
+});
+
+Deno.test("the tiled kernel with its FMAs interleaved matches the f64 reference", async () => {
+  let seed = 400;
+  for (const fmaOrder of ["interleave", "interleave-all"] as const) {
+    for (const bGroups of [1, 4] as const) {
+      for (const [tm, tn] of [[128, 128], [32, 64]] as const) {
+        const cfg = { tm, tn, padded: true, bias: true, split: false, bGroups, fmaOrder };
+        await check(cfg, 70, 136, 768, 1, seed++);
+        await check(cfg, 9, 70, 512, 2, seed++);
+      }
+    }
+  }
+});

@@ -51,27 +51,41 @@ export const VARIANTS: {
   flat: boolean;
   prefetch: boolean;
   layout: "rows" | "outer";
-  kqLoop?: TiledConfig["kqLoop"];
+  bGroups?: TiledConfig["bGroups"];
+  fmaOrder?: TiledConfig["fmaOrder"];
 }[] = [
   { label: "flat", flat: true, prefetch: true, layout: "rows" },
   { label: "rows", flat: false, prefetch: true, layout: "rows" },
   { label: "rows no-prefetch", flat: false, prefetch: false, layout: "rows" },
-  ...([[1, "uniform"], [2, "uniform"], [4, "uniform"], [2, "const"]] as const).map((
-    [step, bound],
+  ...([["interleave", 1], ["interleave", 4], ["interleave-all", 1]] as const).map((
+    [order, groups],
   ) => ({
-    label: `rows kq-loop ${step} ${bound}`,
+    label: `rows ${order}${groups > 1 ? ` b-groups ${groups}` : ""}`,
     flat: false,
     prefetch: true,
     layout: "rows" as const,
-    kqLoop: { step, bound },
+    bGroups: groups,
+    fmaOrder: order,
   })),
+  {
+    label: "rows b-groups 4",
+    flat: false,
+    prefetch: true,
+    layout: "rows",
+    bGroups: 4,
+  },
   { label: "outer", flat: false, prefetch: true, layout: "outer" },
   { label: "outer no-prefetch", flat: false, prefetch: false, layout: "outer" },
 ];
 
-/** The variants that exist for a tile of `tm` rows. */
+/**
+ * The variants that exist for a tile of `tm` rows (`outer` from 64; at 16
+ * rows, one activation row a thread, `interleave-all` is `interleave`).
+ */
 export function variantsFor(tm: number): typeof VARIANTS {
-  return VARIANTS.filter((v) => v.layout === "rows" || tm >= 64);
+  return VARIANTS.filter((v) =>
+    (v.layout === "rows" || tm >= 64) && (v.fmaOrder !== "interleave-all" || tm > 16)
+  );
 }
 
 /**
@@ -92,8 +106,18 @@ export function candidates(
   const more = (f: number) => exactSplits(k / 256, Math.min(k / 256, 16, f * base));
   for (const splits of [...new Set([base, more(2), more(4)])]) {
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
-    for (const { label, flat, prefetch, layout, kqLoop } of variantsFor(tile.tm)) {
-      const cfg = { ...tile, bias: false, split: splits > 1, flat, prefetch, layout, kqLoop };
+    for (const v of variantsFor(tile.tm)) {
+      const { label, flat, prefetch, layout, bGroups, fmaOrder } = v;
+      const cfg = {
+        ...tile,
+        bias: false,
+        split: splits > 1,
+        flat,
+        prefetch,
+        layout,
+        bGroups,
+        fmaOrder,
+      };
       out.push(
         splitCandidate(`${label} ${tile.tm}x${tile.tn} split ${splits}`, tiledKernel(cfg, shape), {
           m,
