@@ -124,3 +124,106 @@ ${lines.join("\n")}
 }
 `;
 }
+
+/**
+ * The WGSL of the mixed tiled kernel: activations staged as in the rows
+ * layout (`[m][k / 4]`, padded rows, each thread's coalesced vec4 loads
+ * stored as they are) and weights K-major (`[k][n / 4]`), so each FMA
+ * multiplies one activation, broadcast, by a vec4 of 4 adjacent weight
+ * rows, as the K-major layout does. TN a multiple of 64; a thread's
+ * outputs are rows `tm + 16i` and columns `4tn + 64g + c`.
+ */
+export function tiledMixedWgsl(
+  cfg: TileOutput & { prefetch: boolean; padded: boolean },
+): string {
+  const { tm: TM, tn: TN } = cfg;
+  if (TN % 64 || TM % 16) throw new Error(`internal: mixed tile ${TM}x${TN}`);
+  const KQ = BK / 4;
+  const PAD = KQ + (cfg.padded ? 1 : 0);
+  const RM = TM / 16; // rows a thread: tm + 16i
+  const G = TN / 64; // vec4s of columns a thread: 4tn + 64g
+  const E = Math.max(1, (TM * KQ) / 256);
+  const few = TM * KQ < 256;
+  const lines: string[] = [];
+  const emit = (s: string) => lines.push(s);
+  for (const i of range(RM)) for (const g of range(G)) emit(`  var c${i}_${g} = vec4<f32>(0.0);`);
+  for (const e of range(E)) emit(`  var xr${e}: vec4<f32>;`);
+  emit(`  var hd: vec4<u32>;`);
+  emit(`  var qh: vec4<u32>;`);
+  emit(`  var qs: vec4<u32>;`);
+  const load = (kb: string, indent: string) => {
+    for (const e of range(E)) {
+      // 8 lanes read one row's 128 contiguous bytes.
+      emit(`${indent}{`);
+      emit(`${indent}  let row = m0 + (lid + ${256 * e}u) / KQ;`);
+      emit(
+        `${indent}  xr${e} = select(vec4<f32>(0.0), x[min(row, p.m - 1u) * k4 + ${kb} / 4u + (lid % KQ)], row < p.m${
+          few ? ` && lid < ${TM * KQ}u` : ""
+        });`,
+      );
+      emit(`${indent}}`);
+    }
+    emitWeightWords(kb, indent, emit);
+  };
+  emitRowAndRange(emit);
+  const stage = () => {
+    for (const e of range(E)) {
+      const store = `xs[(lid + ${256 * e}u) / KQ][lid % KQ] = xr${e};`;
+      emit(few ? `    if (lid < ${TM * KQ}u) { ${store} }` : `    ${store}`);
+    }
+    emitDecodeHeader(emit);
+    for (const i of range(4)) {
+      emit(`      {`);
+      emit(`        let v = d1 * unpack_q(quants4(qs.${"xyzw"[i]}, qh.${"xyzw"[i]}, j)) - m1;`);
+      for (const c of range(4)) {
+        emit(`        ws[16u * half + ${4 * i + c}u][wn / 4u][wn % 4u] = v.${"xyzw"[c]};`);
+      }
+      emit(`      }`);
+    }
+    emit(`    }`);
+  };
+  const compute = () => {
+    for (const kq of range(KQ)) {
+      emit(`    {`);
+      for (const i of range(RM)) emit(`      let a${i} = xs[tm + ${16 * i}u][${kq}u];`);
+      for (const c of range(4)) {
+        emit(`      {`);
+        for (const g of range(G)) {
+          emit(`        let b${g} = ws[${4 * kq + c}u][tn + ${16 * g}u];`);
+        }
+        for (const i of range(RM)) {
+          for (const g of range(G)) {
+            emit(`        c${i}_${g} = fma(vec4<f32>(a${i}.${"xyzw"[c]}), b${g}, c${i}_${g});`);
+          }
+        }
+        emit(`      }`);
+      }
+      emit(`    }`);
+    }
+  };
+  emitStepLoop(cfg.prefetch, load, stage, compute, emit);
+  emitTileStores(cfg, RM, 4 * G, emit, {
+    value: (i, j) => `c${i}_${j >> 2}.${"xyzw"[j % 4]}`,
+    row: (i) => `tm + ${16 * i}u`,
+    col: (j) => `4u * tn + ${64 * (j >> 2) + (j % 4)}u`,
+  });
+
+  return /* wgsl */ `${Q5K_WGSL}
+const TM = ${TM}u;        // tile edge in M
+const TN = ${TN}u;        // tile edge in N
+const BK = ${BK}u;        // K-step: one sub-block
+const KQ = ${KQ}u;        // vec4s of K per activation row
+const PAD = ${PAD}u;   // activation row length in workgroup memory (vec4s)
+${TILED_PARAMS}
+${tiledBindings(false, cfg.bias)}
+
+var<workgroup> xs: array<array<vec4<f32>, PAD>, TM>;  // [m][k / 4]
+var<workgroup> ws: array<array<vec4<f32>, ${TN / 4}>, BK>;  // [k][n / 4]
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${TILE_PROLOGUE}
+  let k4 = p.k / 4u;
+${lines.join("\n")}
+}
+`;
+}

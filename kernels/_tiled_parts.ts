@@ -135,12 +135,12 @@ export function emitRowAndRange(emit: (s: string) => void): void {
 }
 
 /**
- * Emits the opening of a weight row's decode (two threads a row): the
+ * Emits the opening of a weight row's decode (by default two threads a row, the first `threads`): the
  * sub-block `j` of step `kb` and llama.cpp's d1 = d·sc and m1 = dmin·m. The
  * caller closes the brace.
  */
-export function emitDecodeHeader(emit: (s: string) => void): void {
-  emit(`    if (lid < 2u * TN) {`);
+export function emitDecodeHeader(emit: (s: string) => void, threads = "2u * TN"): void {
+  emit(`    if (lid < ${threads}) {`);
   emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
   emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
   emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);

@@ -22,7 +22,7 @@
 import { envVar } from "./_env.ts";
 import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
-import { tiledOuterWgsl } from "./_tiled_outer.ts";
+import { tiledMixedWgsl, tiledOuterWgsl } from "./_tiled_outer.ts";
 import { ceilDiv, type ChunkShape, foldWorkgroups } from "./dispatch.ts";
 import {
   emitDecodeHeader,
@@ -59,11 +59,12 @@ export interface TiledConfig extends TileShape {
    */
   flat?: boolean;
   /**
-   * Workgroup memory K-contiguous with vec4 dot products (`rows`, default) or
+   * Workgroup memory K-contiguous with vec4 dot products (`rows`, default),
    * K-major with outer products (`outer`, `_tiled_outer.ts`; TM and TN of 64
-   * or 128).
+   * or 128), or activations as rows and weights K-major (`mixed`, TN of 64 or
+   * 128: each FMA one activation, broadcast, times 4 weight rows).
    */
-  layout?: "rows" | "outer";
+  layout?: "rows" | "outer" | "mixed";
   /**
    * Rows layout only: compute each K-step in a loop of `step` vec4s of K per
    * iteration, bounded by a constant (which the driver may unroll again) or
@@ -80,13 +81,11 @@ export interface TiledConfig extends TileShape {
   /** With `prefetch`, whether the activations are prefetched too (default) or only the weight words. */
   prefetchX?: boolean;
   /**
-   * Rows layout only: the order of a step's FMAs. `chain` (default): each
-   * output's four products one after another, each waiting for the last;
-   * `interleave`: per activation row, the x products of all weight rows, then
-   * the y products, …, so consecutive FMAs are independent; `interleave-all`:
-   * the same over all rows and columns, every operand loaded first.
+   * Rows layout only: K per step, a sub-block (32, default) or half of one
+   * (16: half the workgroup memory, one decoding thread a weight row, twice
+   * the barriers); only for comparison.
    */
-  fmaOrder?: "chain" | "interleave" | "interleave-all";
+  bk?: 16 | 32;
 }
 
 /** Runtime shape of one tiled dispatch (one weight chunk). */
@@ -167,9 +166,8 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     flat: config.flat ?? false,
     layout: config.layout ?? "rows",
   };
-  const outer = cfg.layout === "outer";
   const key = [
-    outer ? "q5k-tiled-outer" : "q5k-tiled",
+    { rows: "q5k-tiled", outer: "q5k-tiled-outer", mixed: "q5k-tiled-mixed" }[cfg.layout],
     cfg.prefetch ? "prefetch" : "noprefetch",
     cfg.flat ? "flat" : "rows",
     `m${cfg.tm}`,
@@ -180,12 +178,15 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     ...(config.kqLoop ? [`kq${config.kqLoop.step}${config.kqLoop.bound}`] : []),
     ...(config.bGroups ?? 1) > 1 ? [`b${config.bGroups}`] : [],
     ...(config.prefetchX === false ? ["noprefetchx"] : []),
-    ...(config.fmaOrder && config.fmaOrder !== "chain" ? [config.fmaOrder] : []),
+    ...(config.bk === 16 ? ["bk16"] : []),
   ].join(":");
   return {
     name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
     key,
-    wgsl: cachedWgsl(key, () => outer ? tiledOuterWgsl(cfg) : tiledWgsl(cfg)),
+    wgsl: cachedWgsl(key, () => {
+      if (cfg.layout === "outer") return tiledOuterWgsl(cfg);
+      return cfg.layout === "mixed" ? tiledMixedWgsl(cfg) : tiledWgsl(cfg);
+    }),
     ...tiledGrid(cfg, shape),
   };
 }
@@ -225,7 +226,8 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 function tiledWgsl(cfg: TiledConfig): string {
   const { tm: TM, tn: TN } = cfg;
-  const KQ = BK / 4; // vec4s of K per tile row
+  const bk = cfg.bk ?? BK;
+  const KQ = bk / 4; // vec4s of K per tile row
   const PAD = KQ + (cfg.padded ? 1 : 0);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
@@ -259,11 +261,28 @@ function tiledWgsl(cfg: TiledConfig): string {
       emit(`${indent}}`);
     }
   };
+  // K-steps of 16: one thread a weight row loads the step's half (`h`) of its sub-block.
+  const halfOf = (kb: string) => `(${kb} % 32u) / 16u`;
   const load = (kb: string, indent: string) => {
     if (prefetchX) loadX(kb, indent, (e) => `xr${e}`);
-    emitWeightWords(kb, indent, emit);
+    if (bk === BK) return emitWeightWords(kb, indent, emit);
+    emit(`${indent}if (lid < TN) {`);
+    emit(`${indent}  let j = (${kb} % BLOCK_WEIGHTS) / 32u;`);
+    emit(`${indent}  let h = ${halfOf(kb)};`);
+    emit(`${indent}  let base = (wrow * p.nb + ${kb} / BLOCK_WEIGHTS) * BLOCK_VEC4;`);
+    emit(`${indent}  hd = w[base];`);
+    emit(`${indent}  qh = w[base + 1u + h];`);
+    emit(`${indent}  qs = w[base + 3u + 2u * (j / 2u) + h];`);
+    emit(`${indent}}`);
   };
-  emitRowAndRange(emit);
+  if (bk === BK) {
+    emitRowAndRange(emit);
+  } else {
+    emit(`  let wn = lid;`);
+    emit(`  let wrow = min(n0 + wn, p.rows - 1u);`);
+    emit(`  let k_begin = wid.z * p.k_split;`);
+    emit(`  let k_end = min(p.k, k_begin + p.k_split);`);
+  }
   const stage = () => {
     // Rows in workgroup memory are padded to PAD vec4s so the compute loop's
     // reads hit distinct banks.
@@ -279,12 +298,12 @@ function tiledWgsl(cfg: TiledConfig): string {
     }
     // Two threads per weight row decode the sub-block with llama.cpp's
     // d1 = d·sc and m1 = dmin·m.
-    emitDecodeHeader(emit);
+    emitDecodeHeader(emit, bk === BK ? undefined : "TN");
     for (const i of range(4)) {
       const comp = "xyzw"[i];
       emit(
         `      ${
-          at("ws", "wn", `4u * half + ${i}u`)
+          at("ws", "wn", bk === BK ? `4u * half + ${i}u` : `${i}u`)
         } = d1 * unpack_q(quants4(qs.${comp}, qh.${comp}, j)) - m1;`,
       );
     }
@@ -297,21 +316,10 @@ function tiledWgsl(cfg: TiledConfig): string {
       const js = ns.slice(g * per, (g + 1) * per);
       if (groups > 1) emit(`      {`);
       for (const jj of js) emit(`      let b${jj} = ${at("ws", `tn + ${16 * jj}u`, kq)};`);
-      const order = cfg.fmaOrder ?? "chain";
-      const fma = (i: number, jj: number, c: string) =>
-        emit(`      c${i}_${jj} = fma(a${i}.${c}, b${jj}.${c}, c${i}_${jj});`);
-      if (order === "interleave-all") {
-        for (const i of ms) emit(`      let a${i} = ${at("xs", `tm + ${16 * i}u`, kq)};`);
-        for (const c of "xyzw") for (const i of ms) for (const jj of js) fma(i, jj, c);
-      }
-      for (const i of order === "interleave-all" ? [] : ms) {
+      for (const i of ms) {
         emit(`      let a${i} = ${at("xs", `tm + ${16 * i}u`, kq)};`);
         // Four chained FMAs, not c += dot(a, b): the dot's add is one more
         // instruction per 4 FMAs (H200: 6–8% faster at M ≥ 128, bench/experiments/tiled_layouts.ts).
-        if (order === "interleave") {
-          for (const c of "xyzw") for (const jj of js) fma(i, jj, c);
-          continue;
-        }
         for (const jj of js) {
           const f = (c: string, acc: string) => `fma(a${i}.${c}, b${jj}.${c}, ${acc})`;
           emit(`      c${i}_${jj} = ${f("w", f("z", f("y", f("x", `c${i}_${jj}`))))};`);
@@ -348,7 +356,7 @@ function tiledWgsl(cfg: TiledConfig): string {
   return /* wgsl */ `${Q5K_WGSL}
 const TM = ${TM}u;        // tile edge in M
 const TN = ${TN}u;        // tile edge in N
-const BK = ${BK}u;        // K-step: one sub-block
+const BK = ${bk}u;        // K-step: one sub-block (or half of one)
 const KQ = ${KQ}u;        // vec4s of K per tile row
 const PAD = ${PAD}u;   // row length in workgroup memory (vec4s), padded where room allows
 const WG = 256u;          // 16 x 16 threads

@@ -8,8 +8,9 @@
  * workgroup-memory reads of the compute loop (each K-step reads only its
  * first vec4 of every row, so a thread's operands are loaded once a step
  * instead of once per 4 K), the two barriers of each K-step — and with all
- * four cut. The cut kernels compute nonsense; only their time counts. Timed
- * per pass over rotating weight copies, at the library's tile and K-split. A
+ * four cut; then the same for the mixed and K-major (`outer`) layouts. The cut kernels
+ * compute nonsense; only their time counts. Timed per pass over rotating
+ * weight copies, at the library's tile and K-split. A
  * measuring aid for kernel work, not a benchmark of the library.
  *
  * ```sh
@@ -48,13 +49,20 @@ export const TILED_CUTS: {
     cut: (s) =>
       s.replaceAll(/x\[min\(row, p\.m - 1u\) \* k4 \+ ([^\]]+)\]/g, "vec4<f32>(f32(row + $1))")
         .replaceAll(/= w\[([^\]]+)\];/g, "= vec4<u32>($1) ^ w[0u];")
-        .replace(/\] = (c0_0);/, "] = $1 + x[0].x;"),
+        .replace(/\] = (c0_0(?:\.x)?);/, "] = $1 + x[0].x;"),
     gone: /x\[min|= w\[(?!0u\])/,
   },
   {
+    // Rows: every read at K offset 0 of its row. K-major (`outer`): every
+    // read at the first k of its 8.
     label: "1 in 8 workgroup reads",
-    cut: (s) => s.replaceAll(/= (ws|xs)\[(t[nm] \+ \d+u)\]\[\d+u\];/g, "= $1[$2][0u];"),
-    gone: /= [wx]s\[t[nm] \+ \d+u\]\[[1-9]\d*u\]/,
+    cut: (s) =>
+      s.replaceAll(/= (ws|xs)\[(t[nm] \+ \d+u)\]\[\d+u\];/g, "= $1[$2][0u];")
+        .replaceAll(
+          /= (ws|xs)\[(\d+)u\]\[(t[nm] \+ \d+u)\];/g,
+          (_, a: string, k: string, i: string) => `= ${a}[${Number(k) & ~7}u][${i}];`,
+        ),
+    gone: /= [wx]s\[t[nm] \+ \d+u\]\[[1-9]\d*u\]|= [wx]s\[(?!(?:0|8|16|24)u\])\d+u\]\[t/,
   },
   {
     label: "no barriers",
@@ -69,12 +77,14 @@ export function tiledAblationCandidates(
   n: number,
   k: number,
   maxWorkgroupsPerDimension: number,
+  layout: "rows" | "outer" | "mixed" = "rows",
 ): Candidate[] {
   const tile = tileFor(49152, m);
   const splits = splitsFor(ceilDiv(n, tile.tn) * ceilDiv(m, tile.tm), k / 256);
   const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
-  const spec = tiledKernel({ ...tile, bias: false, split: splits > 1 }, shape);
-  const base = splitCandidate(`library ${tile.tm}x${tile.tn} split ${splits}`, spec, {
+  const spec = tiledKernel({ ...tile, bias: false, split: splits > 1, layout }, shape);
+  const name = `${layout === "rows" ? "library" : `library ${layout}`} ${tile.tm}x${tile.tn}`;
+  const base = splitCandidate(`${name} split ${splits}`, spec, {
     m,
     n,
     splits,
@@ -89,7 +99,7 @@ export function tiledAblationCandidates(
   return [
     base,
     ...TILED_CUTS.map((c) => one(c.label, c.cut(spec.wgsl))),
-    one("all four cut", all),
+    one(`all four cut${layout === "rows" ? "" : ` (${layout})`}`, all),
     { ...base, label: `${base.label} again` },
   ];
 }
@@ -100,5 +110,9 @@ if (import.meta.main) {
   const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
   // deno-lint-ignore no-console
   const log = (s: string) => console.log(s);
-  await timeCandidates(device, ms, (m, n, k) => tiledAblationCandidates(m, n, k, maxDim), log);
+  await timeCandidates(device, ms, (m, n, k) => [
+    ...tiledAblationCandidates(m, n, k, maxDim),
+    ...tiledAblationCandidates(m, n, k, maxDim, "mixed"),
+    ...tiledAblationCandidates(m, n, k, maxDim, "outer"),
+  ], log);
 }

@@ -4,9 +4,11 @@ import { TILED_CUTS, tiledAblationCandidates } from "./tiled_ablation.ts";
 
 const device = await testDevice();
 
-Deno.test("every tiled ablation cut changes the kernel, differs from the others and still compiles", async () => {
-  for (const m of [128, 512]) {
-    const list = tiledAblationCandidates(m, 4096, 14336, 65535);
+Deno.test("every tiled ablation cut changes the kernel, differs from the others and still compiles, every layout", async () => {
+  for (
+    const [m, layout] of [[128, "rows"], [512, "rows"], [512, "mixed"], [512, "outer"]] as const
+  ) {
+    const list = tiledAblationCandidates(m, 4096, 14336, 65535, layout);
     assert.equal(list.length, TILED_CUTS.length + 3);
     const base = list[0].specs[0].wgsl;
     for (const { label, gone } of TILED_CUTS) {

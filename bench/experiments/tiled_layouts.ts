@@ -50,42 +50,30 @@ export const VARIANTS: {
   label: string;
   flat: boolean;
   prefetch: boolean;
-  layout: "rows" | "outer";
+  layout: "rows" | "outer" | "mixed";
   bGroups?: TiledConfig["bGroups"];
-  fmaOrder?: TiledConfig["fmaOrder"];
+  prefetchX?: boolean;
 }[] = [
   { label: "flat", flat: true, prefetch: true, layout: "rows" },
   { label: "rows", flat: false, prefetch: true, layout: "rows" },
   { label: "rows no-prefetch", flat: false, prefetch: false, layout: "rows" },
-  ...([["interleave", 1], ["interleave", 4], ["interleave-all", 1]] as const).map((
-    [order, groups],
-  ) => ({
-    label: `rows ${order}${groups > 1 ? ` b-groups ${groups}` : ""}`,
+  ...([[true, true], [true, false], [false, false]] as const).map(([prefetch, x]) => ({
+    label: `rows b-groups 4${prefetch ? (x ? "" : " prefetch-weights") : " no-prefetch"}`,
     flat: false,
-    prefetch: true,
+    prefetch,
     layout: "rows" as const,
-    bGroups: groups,
-    fmaOrder: order,
+    bGroups: 4 as const,
+    prefetchX: x,
   })),
-  {
-    label: "rows b-groups 4",
-    flat: false,
-    prefetch: true,
-    layout: "rows",
-    bGroups: 4,
-  },
+  { label: "mixed", flat: false, prefetch: true, layout: "mixed" },
+  { label: "mixed no-prefetch", flat: false, prefetch: false, layout: "mixed" },
   { label: "outer", flat: false, prefetch: true, layout: "outer" },
   { label: "outer no-prefetch", flat: false, prefetch: false, layout: "outer" },
 ];
 
-/**
- * The variants that exist for a tile of `tm` rows (`outer` from 64; at 16
- * rows, one activation row a thread, `interleave-all` is `interleave`).
- */
+/** The variants that exist for a tile of `tm` rows (`outer` from 64). */
 export function variantsFor(tm: number): typeof VARIANTS {
-  return VARIANTS.filter((v) =>
-    (v.layout === "rows" || tm >= 64) && (v.fmaOrder !== "interleave-all" || tm > 16)
-  );
+  return VARIANTS.filter((v) => v.layout !== "outer" || tm >= 64);
 }
 
 /**
@@ -107,7 +95,7 @@ export function candidates(
   for (const splits of [...new Set([base, more(2), more(4)])]) {
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
     for (const v of variantsFor(tile.tm)) {
-      const { label, flat, prefetch, layout, bGroups, fmaOrder } = v;
+      const { label, flat, prefetch, layout, bGroups, prefetchX } = v;
       const cfg = {
         ...tile,
         bias: false,
@@ -116,7 +104,7 @@ export function candidates(
         prefetch,
         layout,
         bGroups,
-        fmaOrder,
+        prefetchX,
       };
       out.push(
         splitCandidate(`${label} ${tile.tm}x${tile.tn} split ${splits}`, tiledKernel(cfg, shape), {
@@ -183,6 +171,69 @@ ${Array.from({ length: unroll }, () => `    ${step}`).join("\n")}
   }
   let t = ${cs.join(" + ")};`,
     "t.x + t.y + t.z + t.w == f32(p.a)",
+  );
+}
+
+/**
+ * A kernel of the tiled kernel's register tile alone: 8 activation and 8
+ * weight vec4s made at run time, 64 f32 accumulators, and per iteration
+ * the 256 FMAs of one K-vec4 step in the rows layout (each output's four
+ * products chained) or of four k in the outer layout (vec4 accumulators,
+ * a broadcast activation times a weight vec4); no memory traffic. What the
+ * tiled kernel's FMA core reaches with its operands in registers.
+ */
+export function registerTileKernel(
+  groups: number,
+  iters: number,
+  layout: "rows" | "outer",
+): KernelSpec {
+  const r8 = Array.from({ length: 8 }, (_, i) => i);
+  const init = r8.map((i) =>
+    `  let a${i} = vec4<f32>(0.999, 0.998, 0.997, 0.996) - vec4<f32>(f32((g.x + ${i}u) % 7u) * 1e-7);
+  let b${i} = vec4<f32>(1e-3) * f32(${i + 1}u + g.y);`
+  );
+  const lines: string[] = [];
+  if (layout === "rows") {
+    for (const i of r8) for (const j of r8) lines.push(`  var c${i}_${j} = f32(g.x);`);
+  } else {
+    for (const i of r8.slice(0, 4)) {
+      for (const j of r8.slice(0, 4)) lines.push(`  var c${i}_${j} = vec4<f32>(f32(g.x));`);
+    }
+  }
+  const body: string[] = [];
+  if (layout === "rows") {
+    for (const i of r8) {
+      for (const j of r8) {
+        const f = (c: string, acc: string) => `fma(a${i}.${c}, b${j}.${c}, ${acc})`;
+        body.push(`    c${i}_${j} = ${f("w", f("z", f("y", f("x", `c${i}_${j}`))))};`);
+      }
+    }
+  } else {
+    // k = 0…3: activation rows a(2k), a(2k+1) (4 rows each), weight columns b(2k), b(2k+1).
+    for (const k of r8.slice(0, 4)) {
+      for (const [h, ah] of [[0, 2 * k], [1, 2 * k + 1]]) {
+        for (const [c, comp] of [...("xyzw")].entries()) {
+          for (const [jh, bj] of [[0, 2 * k], [1, 2 * k + 1]]) {
+            const acc = `c${2 * h + (c >> 1)}_${2 * jh + (c & 1)}`;
+            body.push(`    ${acc} = fma(vec4<f32>(a${ah}.${comp}), b${bj}, ${acc});`);
+          }
+        }
+      }
+    }
+  }
+  const names = lines.map((l) => /var (c\d_\d)/.exec(l)![1]);
+  const sum = layout === "rows" ? names.join(" + ") : `dot(${names.join(" + ")}, vec4<f32>(1.0))`;
+  return sinkKernel(
+    `register tile, ${layout}`,
+    `experiment-register-tile-${layout}-${iters}`,
+    groups,
+    `${init.join("\n")}
+${lines.join("\n")}
+  for (var i = 0u; i < ${iters}u; i++) {
+${body.join("\n")}
+  }
+  let t = ${sum};`,
+    "t == f32(p.a)",
   );
 }
 
@@ -296,21 +347,43 @@ if (import.meta.main) {
       ["runtime", { chains: 32 }],
       ["runtime", { unroll: 4 }],
       ["runtime", { chains: 16, unroll: 4 }],
+      // One, two and four workgroups an SM (of 132): 8, 16 and 32 warps.
+      ["runtime", { chains: 16, unroll: 4, groups: 132 }],
+      ["runtime", { chains: 16, unroll: 4, groups: 264 }],
+      ["runtime", { chains: 16, unroll: 4, groups: 528 }],
     ] as const;
     for (const [operands, shape] of shapes) {
-      const spec = fmaPeakKernel(groups, iters, operands, shape);
+      const g = "groups" in shape ? shape.groups : groups;
+      const n = (iters * groups) / g;
+      const spec = fmaPeakKernel(g, n, operands, shape);
       const chains = "chains" in shape ? shape.chains : 8;
       const t = await timer.measure((encoder, timestampWrites) => {
         const pass = encoder.beginComputePass({ timestampWrites });
         dispatch(device, pass, spec, cache, [y]);
         pass.end();
       }, measure);
-      const flops = groups * 256 * iters * chains * 4 * 2;
+      const flops = g * 256 * n * chains * 4 * 2;
       log(
-        `${spec.name}\t${t.medianUs.toFixed(1)} µs\t${
+        `${spec.name}${g === groups ? "" : `, ${g} workgroups`}\t${t.medianUs.toFixed(1)} µs\t${
           (flops / t.medianUs / 1e6).toFixed(1)
         } TFLOP/s`,
       );
+    }
+    for (const layout of ["rows", "outer"] as const) {
+      for (const g of [132, groups]) {
+        const n = (iters * groups) / g / 8;
+        const spec = registerTileKernel(g, n, layout);
+        const t = await timer.measure((encoder, timestampWrites) => {
+          const pass = encoder.beginComputePass({ timestampWrites });
+          dispatch(device, pass, spec, cache, [y]);
+          pass.end();
+        }, measure);
+        log(
+          `${spec.name}, ${g} workgroups\t${t.medianUs.toFixed(1)} µs\t${
+            (g * 256 * n * 512 / t.medianUs / 1e6).toFixed(1)
+          } TFLOP/s`,
+        );
+      }
     }
     if (hasPackedDot()) {
       for (const chains of [DP4A_CHAINS, 2 * DP4A_CHAINS, 4 * DP4A_CHAINS]) {

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { testDevice } from "../../conformance/test_device.ts";
-import { candidates, dp4aPeakKernel, fmaPeakKernel, variantsFor } from "./tiled_layouts.ts";
+import {
+  candidates,
+  dp4aPeakKernel,
+  fmaPeakKernel,
+  registerTileKernel,
+  variantsFor,
+} from "./tiled_layouts.ts";
 import { hasPackedDot } from "../../kernels/linear.ts";
 import { tileFor } from "../../kernels/tiled_kernel.ts";
 import { emptyKernel } from "./pass_cost.ts";
@@ -19,7 +25,7 @@ Deno.test("every tiled-layout candidate of a split is distinct WGSL that compile
     const list = candidates(m, 4096, 14336, 65535);
     const bySplit = Map.groupBy(list, (c) => c.label.split(" split ")[1]);
     const count = variantsFor(tileFor(49152, m).tm).length;
-    assert.equal(count, m >= 64 ? 9 : 6, `m=${m}`);
+    assert.equal(count, m >= 64 ? 10 : 8, `m=${m}`);
     for (const [split, group] of bySplit) {
       assert.equal(group.length, count, `m=${m} split ${split}`);
       assert.equal(
@@ -40,6 +46,11 @@ Deno.test("every tiled-layout candidate of a split is distinct WGSL that compile
   assert.equal(await compiles(wide.wgsl), null);
   assert.equal(wide.wgsl.match(/= fma\(/g)?.length, 64);
   assert.match(wide.wgsl, /i < 1u;/);
+  for (const layout of ["rows", "outer"] as const) {
+    const tile = registerTileKernel(1, 4, layout);
+    assert.equal(await compiles(tile.wgsl), null, layout);
+    assert.equal(tile.wgsl.match(/fma\(/g)?.length, layout === "rows" ? 256 : 64, layout);
+  }
   assert.equal(fmaPeakKernel(1, 4).wgsl.match(/= fma\(/g)?.length, 8);
   assert.throws(() => fmaPeakKernel(1, 6, "runtime", { unroll: 4 }), RangeError);
   if (hasPackedDot()) assert.equal(await compiles(dp4aPeakKernel(1, 4).wgsl), null);
