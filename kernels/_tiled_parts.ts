@@ -29,7 +29,7 @@ export function tiledGrid(
   }
   return {
     workgroups: [gx, gy, shape.splits],
-    uniforms: chunkUniforms(shape, gx, [tilesN, perSplit * 256, 8, 0, 0]),
+    uniforms: chunkUniforms(shape, gx, [tilesN, perSplit * 256, 0, 0, 0]),
   };
 }
 
@@ -104,16 +104,12 @@ ${x}
 ${bias ? `@group(0) @binding(${y + 1}) var<storage, read> bias: array<f32>;` : ""}`;
 }
 
-/**
- * The uniform struct both tiled kernels read (chunkUniforms' words, then
- * tiles_n, k_split and kq_n, the vec4s of K in a K-step, 8, which a
- * compute loop bounded at run time reads).
- */
+/** The uniform struct both tiled kernels read (chunkUniforms' words, then tiles_n and k_split). */
 export const TILED_PARAMS = /* wgsl */ `
 struct Params {
   m: u32, n: u32, k: u32, nb: u32,
   row0: u32, rows: u32, groups_x: u32, tiles_n: u32,
-  k_split: u32, kq_n: u32, _b: u32, _c: u32,
+  k_split: u32, _a: u32, _b: u32, _c: u32,
 }`;
 
 /** The start of main: the workgroup's tile (n0, m0) and the thread's place in it (tn, tm). */
@@ -135,12 +131,12 @@ export function emitRowAndRange(emit: (s: string) => void): void {
 }
 
 /**
- * Emits the opening of a weight row's decode (by default two threads a row, the first `threads`): the
+ * Emits the opening of a weight row's decode (two threads a row): the
  * sub-block `j` of step `kb` and llama.cpp's d1 = d·sc and m1 = dmin·m. The
  * caller closes the brace.
  */
-export function emitDecodeHeader(emit: (s: string) => void, threads = "2u * TN"): void {
-  emit(`    if (lid < ${threads}) {`);
+export function emitDecodeHeader(emit: (s: string) => void): void {
+  emit(`    if (lid < 2u * TN) {`);
   emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
   emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
   emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);

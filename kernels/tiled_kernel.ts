@@ -22,7 +22,7 @@
 import { envVar } from "./_env.ts";
 import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
-import { tiledMixedWgsl, tiledOuterWgsl } from "./_tiled_outer.ts";
+import { tiledOuterWgsl } from "./_tiled_outer.ts";
 import { ceilDiv, type ChunkShape, foldWorkgroups } from "./dispatch.ts";
 import {
   emitDecodeHeader,
@@ -59,33 +59,17 @@ export interface TiledConfig extends TileShape {
    */
   flat?: boolean;
   /**
-   * Workgroup memory K-contiguous with vec4 dot products (`rows`, default),
+   * Workgroup memory K-contiguous with vec4 dot products (`rows`, default) or
    * K-major with outer products (`outer`, `_tiled_outer.ts`; TM and TN of 64
-   * or 128), or activations as rows and weights K-major (`mixed`, TN of 64 or
-   * 128: each FMA one activation, broadcast, times 4 weight rows).
+   * or 128).
    */
-  layout?: "rows" | "outer" | "mixed";
-  /**
-   * Rows layout only: compute each K-step in a loop of `step` vec4s of K per
-   * iteration, bounded by a constant (which the driver may unroll again) or
-   * by a uniform (which it cannot), instead of the 8 written out (about 2300
-   * instructions); only for comparison.
-   */
-  kqLoop?: { step: 1 | 2 | 4; bound: "const" | "uniform" };
+  layout?: "rows" | "outer";
   /**
    * Rows layout only: load a step's weight operands in this many groups, the
    * activation operands once per group (fewer live registers, more
    * workgroup-memory reads; default 1); only for comparison.
    */
   bGroups?: 1 | 2 | 4;
-  /** With `prefetch`, whether the activations are prefetched too (default) or only the weight words. */
-  prefetchX?: boolean;
-  /**
-   * Rows layout only: K per step, a sub-block (32, default) or half of one
-   * (16: half the workgroup memory, one decoding thread a weight row, twice
-   * the barriers); only for comparison.
-   */
-  bk?: 16 | 32;
 }
 
 /** Runtime shape of one tiled dispatch (one weight chunk). */
@@ -167,7 +151,7 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     layout: config.layout ?? "rows",
   };
   const key = [
-    { rows: "q5k-tiled", outer: "q5k-tiled-outer", mixed: "q5k-tiled-mixed" }[cfg.layout],
+    cfg.layout === "outer" ? "q5k-tiled-outer" : "q5k-tiled",
     cfg.prefetch ? "prefetch" : "noprefetch",
     cfg.flat ? "flat" : "rows",
     `m${cfg.tm}`,
@@ -175,18 +159,12 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     cfg.padded ? "pad" : "nopad",
     cfg.bias ? "bias" : "nobias",
     cfg.split ? "split" : "whole",
-    ...(config.kqLoop ? [`kq${config.kqLoop.step}${config.kqLoop.bound}`] : []),
     ...(config.bGroups ?? 1) > 1 ? [`b${config.bGroups}`] : [],
-    ...(config.prefetchX === false ? ["noprefetchx"] : []),
-    ...(config.bk === 16 ? ["bk16"] : []),
   ].join(":");
   return {
     name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
     key,
-    wgsl: cachedWgsl(key, () => {
-      if (cfg.layout === "outer") return tiledOuterWgsl(cfg);
-      return cfg.layout === "mixed" ? tiledMixedWgsl(cfg) : tiledWgsl(cfg);
-    }),
+    wgsl: cachedWgsl(key, () => cfg.layout === "outer" ? tiledOuterWgsl(cfg) : tiledWgsl(cfg)),
     ...tiledGrid(cfg, shape),
   };
 }
@@ -226,8 +204,7 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 function tiledWgsl(cfg: TiledConfig): string {
   const { tm: TM, tn: TN } = cfg;
-  const bk = cfg.bk ?? BK;
-  const KQ = bk / 4; // vec4s of K per tile row
+  const KQ = BK / 4; // vec4s of K per tile row
   const PAD = KQ + (cfg.padded ? 1 : 0);
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
@@ -240,8 +217,8 @@ function tiledWgsl(cfg: TiledConfig): string {
   for (const i of ms) for (const jj of ns) emit(`  var c${i}_${jj} = 0.0;`);
   // Double buffering: the next K-step's activations and weight words are
   // loaded into registers while the current step computes from workgroup memory.
-  const prefetchX = cfg.prefetch !== false && cfg.prefetchX !== false;
-  if (prefetchX) { for (const e of range(E)) emit(`  var xr${e}: vec4<f32>;`); }
+  const prefetch = cfg.prefetch !== false;
+  if (prefetch) { for (const e of range(E)) emit(`  var xr${e}: vec4<f32>;`); }
   emit(`  var hd: vec4<u32>;`);
   emit(`  var qh: vec4<u32>;`);
   emit(`  var qs: vec4<u32>;`);
@@ -261,49 +238,32 @@ function tiledWgsl(cfg: TiledConfig): string {
       emit(`${indent}}`);
     }
   };
-  // K-steps of 16: one thread a weight row loads the step's half (`h`) of its sub-block.
-  const halfOf = (kb: string) => `(${kb} % 32u) / 16u`;
   const load = (kb: string, indent: string) => {
-    if (prefetchX) loadX(kb, indent, (e) => `xr${e}`);
-    if (bk === BK) return emitWeightWords(kb, indent, emit);
-    emit(`${indent}if (lid < TN) {`);
-    emit(`${indent}  let j = (${kb} % BLOCK_WEIGHTS) / 32u;`);
-    emit(`${indent}  let h = ${halfOf(kb)};`);
-    emit(`${indent}  let base = (wrow * p.nb + ${kb} / BLOCK_WEIGHTS) * BLOCK_VEC4;`);
-    emit(`${indent}  hd = w[base];`);
-    emit(`${indent}  qh = w[base + 1u + h];`);
-    emit(`${indent}  qs = w[base + 3u + 2u * (j / 2u) + h];`);
-    emit(`${indent}}`);
+    if (prefetch) loadX(kb, indent, (e) => `xr${e}`);
+    emitWeightWords(kb, indent, emit);
   };
-  if (bk === BK) {
-    emitRowAndRange(emit);
-  } else {
-    emit(`  let wn = lid;`);
-    emit(`  let wrow = min(n0 + wn, p.rows - 1u);`);
-    emit(`  let k_begin = wid.z * p.k_split;`);
-    emit(`  let k_end = min(p.k, k_begin + p.k_split);`);
-  }
+  emitRowAndRange(emit);
   const stage = () => {
     // Rows in workgroup memory are padded to PAD vec4s so the compute loop's
     // reads hit distinct banks.
     const xsAt = (e: number) => at("xs", `(lid + ${256 * e}u) / KQ`, "lid % KQ");
-    if (!prefetchX) {
+    if (!prefetch) {
       if (few) emit(`    if (lid < ${TM * KQ}u) {`);
       loadX("kb", "    ", xsAt);
       if (few) emit(`    }`);
     }
-    for (const e of prefetchX ? range(E) : []) {
+    for (const e of prefetch ? range(E) : []) {
       const store = `${xsAt(e)} = xr${e};`;
       emit(few ? `    if (lid < ${TM * KQ}u) { ${store} }` : `    ${store}`);
     }
     // Two threads per weight row decode the sub-block with llama.cpp's
     // d1 = d·sc and m1 = dmin·m.
-    emitDecodeHeader(emit, bk === BK ? undefined : "TN");
+    emitDecodeHeader(emit);
     for (const i of range(4)) {
       const comp = "xyzw"[i];
       emit(
         `      ${
-          at("ws", "wn", bk === BK ? `4u * half + ${i}u` : `${i}u`)
+          at("ws", "wn", `4u * half + ${i}u`)
         } = d1 * unpack_q(quants4(qs.${comp}, qh.${comp}, j)) - m1;`,
       );
     }
@@ -329,16 +289,7 @@ function tiledWgsl(cfg: TiledConfig): string {
     }
   };
   const compute = () => {
-    if (cfg.kqLoop && !cfg.flat) {
-      const { step: u, bound } = cfg.kqLoop;
-      emit(`    for (var kq = 0u; kq < ${bound === "uniform" ? "p.kq_n" : "KQ"}; kq += ${u}u) {`);
-      for (const i of range(u)) {
-        emit(`    {`);
-        step(i ? `kq + ${i}u` : "kq");
-        emit(`    }`);
-      }
-      emit(`    }`);
-    } else if (cfg.flat) {
+    if (cfg.flat) {
       emit(`    for (var kq = 0u; kq < KQ; kq++) {`);
       step("kq");
       emit(`    }`);
@@ -356,7 +307,7 @@ function tiledWgsl(cfg: TiledConfig): string {
   return /* wgsl */ `${Q5K_WGSL}
 const TM = ${TM}u;        // tile edge in M
 const TN = ${TN}u;        // tile edge in N
-const BK = ${bk}u;        // K-step: one sub-block (or half of one)
+const BK = ${BK}u;        // K-step: one sub-block
 const KQ = ${KQ}u;        // vec4s of K per tile row
 const PAD = ${PAD}u;   // row length in workgroup memory (vec4s), padded where room allows
 const WG = 256u;          // 16 x 16 threads

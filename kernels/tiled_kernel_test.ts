@@ -16,11 +16,10 @@ function check(cfg: TiledConfig, m: number, n: number, k: number, splits: number
   return assertTiledSpec(device, run, make, LINEAR_REF_NMSE, ` ${cfg.layout ?? "rows"}`);
 }
 
-Deno.test("every tiled layout matches the f64 reference with partial tiles, bias and split-K", async () => {
+Deno.test("both tiled layouts match the f64 reference with partial tiles, bias and split-K", async () => {
   let seed = 300;
-  for (const layout of ["rows", "outer", "mixed"] as const) {
-    for (const [tm, tn] of [[128, 128], [64, 128], [128, 64], [16, 64]] as const) {
-      if (layout === "outer" && tm < 64) continue;
+  for (const layout of ["rows", "outer"] as const) {
+    for (const [tm, tn] of [[128, 128], [64, 128], [128, 64]] as const) {
       if (
         layout === "outer" && outerTileBytes(tm, tn) > device.limits.maxComputeWorkgroupStorageSize
       ) {
@@ -54,44 +53,15 @@ Deno.test("the K-major layout needs 32 KiB of workgroup memory for 128×128 tile
   );
 });
 
-Deno.test("the tiled kernel computed in a K loop matches the f64 reference", async () => {
-  let seed = 340;
-  for (const step of [1, 2, 4] as const) {
-    for (const bound of ["const", "uniform"] as const) {
-      const cfg = {
-        tm: 64,
-        tn: 128,
-        padded: true,
-        bias: true,
-        split: false,
-        kqLoop: { step, bound },
-      } as const;
-      await check(cfg, 70, 136, 768, 1, seed++);
-      await check(cfg, 9, 70, 512, 2, seed++);
-    }
-  }
-});
-
-Deno.test("the tiled kernel with its operands in groups or only the weights prefetched matches the f64 reference", async () => {
+Deno.test("the tiled kernel with its operands in groups, prefetched or not, matches the f64 reference", async () => {
   let seed = 360;
-  for (const bGroups of [1, 2, 4] as const) {
-    for (const prefetchX of [true, false]) {
+  for (const bGroups of [2, 4] as const) {
+    for (const prefetch of [true, false]) {
       for (const [tm, tn] of [[128, 128], [16, 64]] as const) {
-        const cfg = { tm, tn, padded: true, bias: true, split: false, bGroups, prefetchX };
+        const cfg = { tm, tn, padded: true, bias: true, split: false, bGroups, prefetch };
         await check(cfg, 70, 136, 768, 1, seed++);
         await check(cfg, 9, 70, 512, 2, seed++);
       }
-    }
-  }
-});
-
-Deno.test("the tiled kernel with K-steps of 16 matches the f64 reference", async () => {
-  let seed = 380;
-  for (const prefetch of [true, false]) {
-    for (const [tm, tn] of [[128, 128], [64, 128], [16, 64]] as const) {
-      const cfg = { tm, tn, padded: true, bias: true, split: false, bk: 16, prefetch } as const;
-      await check(cfg, 70, 136, 768, 1, seed++);
-      await check({ ...cfg, bGroups: 4 }, 9, 70, 512, 2, seed++);
     }
   }
 });

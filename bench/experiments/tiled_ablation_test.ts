@@ -4,9 +4,9 @@ import { TILED_CUTS, tiledAblationCandidates } from "./tiled_ablation.ts";
 
 const device = await testDevice();
 
-Deno.test("every tiled ablation cut changes the kernel, differs from the others and still compiles, every layout", async () => {
+Deno.test("every tiled ablation cut changes the kernel, differs from the others and still compiles, both layouts", async () => {
   for (
-    const [m, layout] of [[128, "rows"], [512, "rows"], [512, "mixed"], [512, "outer"]] as const
+    const [m, layout] of [[128, "rows"], [512, "rows"], [512, "outer"]] as const
   ) {
     const list = tiledAblationCandidates(m, 4096, 14336, 65535, layout);
     assert.equal(list.length, TILED_CUTS.length + 3);

@@ -2,12 +2,15 @@
  * Which tiled-kernel variant computes prefill fastest: workgroup memory as
  * arrays of rows read at constant K offsets (`rows`, the kernel's), as one
  * flat array indexed in a K loop (`flat`, a bounds clamp per load) or K-major
- * with outer products (`outer`), with and
- * without the register prefetch of the next K-step, at several K-splits, timed
- * per pass at several M; plus an FMA-only kernel for the f32 throughput this
- * WebGPU stack reaches at all, and a `dot4I8Packed`-only kernel for the int8
- * paths' (`peak` alone: only those two). Prints TFLOP/s. A measuring aid for
- * kernel work, not a benchmark of the library.
+ * with outer products (`outer`), with and without the register prefetch of
+ * the next K-step, the rows layout's weight operands also loaded in 4 groups
+ * (`b-groups 4`), at several K-splits, timed per pass at several M. First
+ * the f32 throughput this WebGPU stack reaches at all: FMA-only kernels (8,
+ * 16 or 32 independent vec4 chains, the loop body once or 4 times, on 1…4
+ * workgroups an SM and many), the tiled kernel's 8×8 register tile with its
+ * operands in registers (rows and outer forms), and `dot4I8Packed`-only
+ * kernels for the int8 paths' (`peak` alone: only these). Prints TFLOP/s. A
+ * measuring aid for kernel work, not a benchmark of the library.
  *
  * ```sh
  * deno run -A bench/experiments/tiled_layouts.ts [M ... | peak]
@@ -50,30 +53,26 @@ export const VARIANTS: {
   label: string;
   flat: boolean;
   prefetch: boolean;
-  layout: "rows" | "outer" | "mixed";
+  layout: "rows" | "outer";
   bGroups?: TiledConfig["bGroups"];
-  prefetchX?: boolean;
 }[] = [
   { label: "flat", flat: true, prefetch: true, layout: "rows" },
   { label: "rows", flat: false, prefetch: true, layout: "rows" },
   { label: "rows no-prefetch", flat: false, prefetch: false, layout: "rows" },
-  ...([[true, true], [true, false], [false, false]] as const).map(([prefetch, x]) => ({
-    label: `rows b-groups 4${prefetch ? (x ? "" : " prefetch-weights") : " no-prefetch"}`,
+  ...[true, false].map((prefetch) => ({
+    label: `rows b-groups 4${prefetch ? "" : " no-prefetch"}`,
     flat: false,
     prefetch,
     layout: "rows" as const,
     bGroups: 4 as const,
-    prefetchX: x,
   })),
-  { label: "mixed", flat: false, prefetch: true, layout: "mixed" },
-  { label: "mixed no-prefetch", flat: false, prefetch: false, layout: "mixed" },
   { label: "outer", flat: false, prefetch: true, layout: "outer" },
   { label: "outer no-prefetch", flat: false, prefetch: false, layout: "outer" },
 ];
 
 /** The variants that exist for a tile of `tm` rows (`outer` from 64). */
 export function variantsFor(tm: number): typeof VARIANTS {
-  return VARIANTS.filter((v) => v.layout !== "outer" || tm >= 64);
+  return VARIANTS.filter((v) => v.layout === "rows" || tm >= 64);
 }
 
 /**
@@ -95,7 +94,7 @@ export function candidates(
   for (const splits of [...new Set([base, more(2), more(4)])]) {
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
     for (const v of variantsFor(tile.tm)) {
-      const { label, flat, prefetch, layout, bGroups, prefetchX } = v;
+      const { label, flat, prefetch, layout, bGroups } = v;
       const cfg = {
         ...tile,
         bias: false,
@@ -104,7 +103,6 @@ export function candidates(
         prefetch,
         layout,
         bGroups,
-        prefetchX,
       };
       out.push(
         splitCandidate(`${label} ${tile.tm}x${tile.tn} split ${splits}`, tiledKernel(cfg, shape), {
