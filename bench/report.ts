@@ -159,9 +159,11 @@ export function crossoverText(c: Crossover): string {
   const shared = c.maxSharedPassMatvecM !== undefined && c.maxSharedPassMatvecM < c.maxMatvecM
     ? ` (in a shared pass up to ${c.maxSharedPassMatvecM})`
     : "";
+  // Reports written before this field (bench/results) have no transposedTiled.
+  const form = c.transposedTiled ? " (f32 at 128×128 tiles K-major on transposed activations)" : "";
   return `auto uses mat-vec up to M = ${c.maxMatvecM}${shared}${
     lanes(c.maxMatvecM, c.maxRowLaneM)
-  }, tiled above (int8: mat-vec up to ${c.maxInt8MatvecM}${
+  }, tiled above${form} (int8: mat-vec up to ${c.maxInt8MatvecM}${
     lanes(c.maxInt8MatvecM, c.maxInt8RowLaneM)
   }): ${c.source}`;
 }

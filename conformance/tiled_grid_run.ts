@@ -14,6 +14,7 @@ import { dequantizeQ5K } from "../kernels/dequantize.ts";
 import { makeQ5KBlob } from "../kernels/make_blob.ts";
 import { splitReduceKernel, type TiledShape } from "../kernels/tiled_kernel.ts";
 import { quantizedXBytes, quantizeXKernel } from "../kernels/quantize_x_kernel.ts";
+import { transposedXBytes, transposeXKernel } from "../kernels/transpose_x_kernel.ts";
 import { uniformF32 } from "../kernels/_rng.ts";
 
 /** A random problem for a kernel on the tiled grid. */
@@ -28,6 +29,8 @@ export interface TiledRun {
   bias: boolean;
   /** Whether the spec reads int8-quantized activations (quantized here first). */
   int8?: boolean;
+  /** Whether the spec reads the activations K-major (transposed here first). */
+  transposed?: boolean;
 }
 
 /**
@@ -65,6 +68,12 @@ export async function runTiledSpec(
     buffers.push(xq, xs);
     dispatch(device, pass, quantizeXKernel(m, k, maxWorkgroupsPerDimension), cache, [xb, xq, xs]);
     activations = [xq, xs];
+  }
+  if (run.transposed) {
+    const xt = device.createBuffer({ size: transposedXBytes(m, k), usage: GPUBufferUsage.STORAGE });
+    buffers.push(xt);
+    dispatch(device, pass, transposeXKernel(m, k, maxWorkgroupsPerDimension), cache, [xb, xt]);
+    activations = [xt];
   }
   if (splits > 1) {
     dispatch(device, pass, spec, cache, [w, ...activations, part]);

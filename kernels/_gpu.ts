@@ -61,6 +61,11 @@ export function pipelineCount(device: GPUDevice): number {
   return pipelines.get(device)?.size ?? 0;
 }
 
+/** The kernel keys of the pipelines compiled for a device (for tests). */
+export function pipelineKeys(device: GPUDevice): string[] {
+  return [...pipelines.get(device)?.keys() ?? []];
+}
+
 const sources = new Map<string, string>();
 
 /**

@@ -31,7 +31,9 @@ export function outerTileBytes(tm: number, tn: number): number {
 }
 
 /** The WGSL of the K-major tiled kernel (f32 activations; TM and TN multiples of 64). */
-export function tiledOuterWgsl(cfg: TileOutput & { prefetch: boolean }): string {
+export function tiledOuterWgsl(
+  cfg: TileOutput & { prefetch: boolean; xT?: boolean; apart?: boolean },
+): string {
   const { tm: TM, tn: TN } = cfg;
   if (TM % 64 || TN % 64) throw new Error(`internal: K-major tile ${TM}x${TN}`);
   const RM = TM / 16; // outputs per thread along M: RM/4 vec4s of 4 adjacent rows
@@ -52,8 +54,23 @@ export function tiledOuterWgsl(cfg: TileOutput & { prefetch: boolean }): string 
     emit(`${indent}let mm${e} = (lid + ${256 * e}u) % TM;`);
     emit(`${indent}let kq${e} = (lid + ${256 * e}u) / TM;`);
   };
+  // With `xT`, x is [k][ceil(m / 4) vec4s]: lane → (k, vec4 of 4 rows), each
+  // load a vec4 of 4 adjacent rows, stored as it is.
+  const placeT = (e: number, indent: string) => {
+    emit(`${indent}let kk${e} = (lid + ${256 * e}u) / ${TM / 4}u;`);
+    emit(`${indent}let mq${e} = m0 / 4u + (lid + ${256 * e}u) % ${TM / 4}u;`);
+  };
   const load = (kb: string, indent: string) => {
-    for (const e of range(E)) {
+    for (const e of range(cfg.xT ? E : 0)) {
+      emit(`${indent}{`);
+      placeT(e, `${indent}  `);
+      emit(`${indent}  let mt4 = (p.m + 3u) / 4u;`);
+      emit(
+        `${indent}  xr${e} = select(vec4<f32>(0.0), x[(${kb} + kk${e}) * mt4 + min(mq${e}, mt4 - 1u)], mq${e} < mt4);`,
+      );
+      emit(`${indent}}`);
+    }
+    for (const e of range(cfg.xT ? 0 : E)) {
       emit(`${indent}{`);
       place(e, `${indent}  `);
       emit(`${indent}  let row = m0 + mm${e};`);
@@ -64,9 +81,17 @@ export function tiledOuterWgsl(cfg: TileOutput & { prefetch: boolean }): string 
     }
     emitWeightWords(kb, indent, emit);
   };
-  emitRowAndRange(emit);
+  // The weights' transposing stores: with the two threads of a row TN lanes
+  // apart, a subgroup's 32 stores of one k go to 32 rows, 32 banks.
+  emitRowAndRange(emit, cfg.apart);
   const stage = () => {
-    for (const e of range(E)) {
+    for (const e of range(cfg.xT ? E : 0)) {
+      emit(`    {`);
+      emit(`      let kk${e} = (lid + ${256 * e}u) / ${TM / 4}u;`);
+      emit(`      xs[kk${e}][(lid + ${256 * e}u) % ${TM / 4}u] = xr${e};`);
+      emit(`    }`);
+    }
+    for (const e of range(cfg.xT ? 0 : E)) {
       emit(`    {`);
       place(e, "      ");
       for (const c of range(4)) {

@@ -121,10 +121,14 @@ export const TILE_PROLOGUE = /* wgsl */ `
   let tn = lid % 16u;
   let tm = lid / 16u;`;
 
-/** Emits the thread's weight row (two threads a row) and the workgroup's K range. */
-export function emitRowAndRange(emit: (s: string) => void): void {
-  emit(`  let wn = lid / 2u;`);
-  emit(`  let half = lid % 2u;`);
+/**
+ * Emits the thread's weight row (two threads a row: adjacent lanes, or with
+ * `apart` lanes TN apart, so a subgroup's lanes hold different rows) and the
+ * workgroup's K range.
+ */
+export function emitRowAndRange(emit: (s: string) => void, apart = false): void {
+  emit(apart ? `  let wn = lid % TN;` : `  let wn = lid / 2u;`);
+  emit(apart ? `  let half = lid / TN;` : `  let half = lid % 2u;`);
   emit(`  let wrow = min(n0 + wn, p.rows - 1u);`);
   emit(`  let k_begin = wid.z * p.k_split;`);
   emit(`  let k_end = min(p.k, k_begin + p.k_split);`);

@@ -30,6 +30,12 @@ export interface Crossover {
    * lane-per-row kernel; tiled above (equal to `maxInt8MatvecM`: no range).
    */
   maxInt8RowLaneM: number;
+  /**
+   * Whether the f32 tiled kernel, at 128×128 tiles (M > 64), runs K-major on
+   * activations transposed by a kernel of their own first, instead of in the
+   * rows layout. `KQUANT_TILED=rows|transposed` overrides it.
+   */
+  transposedTiled: boolean;
   /** Where the numbers came from (measured device class, default, or KQUANT_CROSSOVER). */
   source: string;
 }
@@ -92,6 +98,15 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * ```
  */
 export function crossoverFor(info?: GPUAdapterInfo): Crossover {
+  const nvidia = !!info && (NVIDIA.test(info.vendor) || NVIDIA.test(info.description));
+  const form = envVar("KQUANT_TILED");
+  // H200, bench/experiments/tiled_layouts.ts at 8d1e2c4: M = 512 1630 / 1625 µs against 1760 /
+  // 1788 for the rows layout (14336×4096 / 4096×14336), M = 256 855 / 866 against 919 / 934.
+  const transposedTiled = form === "transposed" || (form !== "rows" && nvidia);
+  return { ...crossoverOf(nvidia), transposedTiled };
+}
+
+function crossoverOf(nvidia: boolean): Omit<Crossover, "transposedTiled"> {
   const tuned = (envVar("KQUANT_CROSSOVER") ?? "").split(",").map(Number);
   if (tuned[0] >= 1) {
     const rowLane = Math.max(tuned[0], tuned[1] >= 1 ? tuned[1] : tuned[0]);
@@ -105,7 +120,7 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
       source: "KQUANT_CROSSOVER",
     };
   }
-  if (info && (NVIDIA.test(info.vendor) || NVIDIA.test(info.description))) {
+  if (nvidia) {
     return {
       maxMatvecM: 2,
       maxSharedPassMatvecM: 1,

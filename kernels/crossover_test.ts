@@ -7,13 +7,14 @@ import { columnGroup, rowLaneConfigFor, rowLaneSplits } from "./rowlane_kernel.t
 const info = (vendor: string, description = "") =>
   ({ vendor, description, architecture: "", device: "" }) as GPUAdapterInfo;
 
-Deno.test("crossoverFor() uses the measured values for NVIDIA and llama.cpp's 8 elsewhere", () => {
+Deno.test("crossoverFor() uses the measured values for NVIDIA (the K-major tiled form too) and llama.cpp's 8 and the rows layout elsewhere", () => {
   const nvidia = {
     maxMatvecM: 2,
     maxSharedPassMatvecM: 1,
     maxRowLaneM: 96,
     maxInt8MatvecM: 8,
     maxInt8RowLaneM: 256,
+    transposedTiled: true,
   };
   const { source, ...h200 } = crossoverFor(info("4318", "NVIDIA H200"));
   assert.deepEqual(h200, nvidia);
@@ -25,6 +26,7 @@ Deno.test("crossoverFor() uses the measured values for NVIDIA and llama.cpp's 8 
     maxRowLaneM: 8,
     maxInt8MatvecM: 8,
     maxInt8RowLaneM: 8,
+    transposedTiled: false,
   };
   const { source: _, ...soft } = crossoverFor(info("65541", "llvmpipe (LLVM 15.0.6, 256 bits)"));
   assert.deepEqual(soft, fallback);

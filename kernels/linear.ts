@@ -20,6 +20,7 @@ import { type GpuBlob, uploadBlob } from "./_weights.ts";
 import { matvecKernel } from "./matvec_kernel.ts";
 import { matvecConfigFor } from "./matvec_config.ts";
 import { quantizedXBytes, quantizeXKernel } from "./quantize_x_kernel.ts";
+import { transposedXBytes, transposeXKernel } from "./transpose_x_kernel.ts";
 import { splitReduceKernel, splitsFor, tiledKernel, tileFor } from "./tiled_kernel.ts";
 import { tiledInt8Kernel } from "./tiled_int8_kernel.ts";
 import { ceilDiv } from "./dispatch.ts";
@@ -68,17 +69,28 @@ export interface Q5KLinearOptions {
   activations?: Activations;
   /** @internal Caps storage bindings below the device limit (tests the chunked path). */
   maxBindingBytes?: number;
+  /** @internal Overrides `crossover.transposedTiled` (tests the K-major tiled path anywhere). */
+  transposedTiled?: boolean;
 }
 
 /** The dispatches that run one batch size, resolved once. */
 interface Plan {
   /** The activation quantizer and the bytes of its outputs (int8 only). */
   quant: { spec: KernelSpec; bytes: { q: number; scales: number } } | null;
+  /** The activation transpose and the bytes of its output (the K-major tiled kernel only). */
+  transpose: { spec: KernelSpec; bytes: number } | null;
   /** One dispatch per weight binding. */
   chunks: { spec: KernelSpec; weights: BufferRange }[];
   /** Split-K only: the partial sums' bytes and the kernel that adds them. */
   reduce: { spec: KernelSpec; bytes: number } | null;
 }
+
+/**
+ * The f32 tiled kernel's K-major form on transposed activations, where the
+ * crossover asks for it (`Crossover.transposedTiled`), its two decoding
+ * threads of a weight row TN lanes apart.
+ */
+const TRANSPOSED_TILED = { layout: "outer", xT: true, apart: true } as const;
 
 const VARIANTS: readonly LinearVariant[] = ["auto", "matvec", "rowlane", "tiled"];
 const REDUCTIONS: readonly Reduction[] = ["auto", "subgroup", "workgroup"];
@@ -148,6 +160,8 @@ export class Q5KLinear {
   #scratch: { x: GrowingBuffer; y: GrowingBuffer };
   #part: GrowingBuffer;
   #quantized: { q: GrowingBuffer; scales: GrowingBuffer };
+  #transposed: GrowingBuffer;
+  #transposedTiled: boolean;
   #plans = new Map<number, Plan>();
   #destroyed = false;
 
@@ -160,6 +174,7 @@ export class Q5KLinear {
     weights: GpuBlob,
     bias: GPUBuffer | null,
     activations: Activations,
+    transposedTiled: boolean | undefined,
   ) {
     this.device = device;
     this.n = n;
@@ -185,6 +200,8 @@ export class Q5KLinear {
       q: new GrowingBuffer(device, "q5_K linear int8 x"),
       scales: new GrowingBuffer(device, "q5_K linear int8 x scales"),
     };
+    this.#transposed = new GrowingBuffer(device, "q5_K linear K-major x");
+    this.#transposedTiled = transposedTiled ?? this.crossover.transposedTiled;
   }
 
   /**
@@ -236,10 +253,16 @@ export class Q5KLinear {
         );
       }
     }
+    const transposed = options.transposedTiled;
+    if (transposed !== undefined && typeof transposed !== "boolean") {
+      throw new TypeError(
+        `Cannot ${action}: transposedTiled must be a boolean, current value is ${show(transposed)}`,
+      );
+    }
     const maxBinding = bindingLimit(device, options.maxBindingBytes);
     const blob = uploadBlob(device, action, "weights", weights, n, k, "n", maxBinding);
     const bias = options.bias ? uploadStorage(device, "q5_K linear bias", options.bias) : null;
-    return new Q5KLinear(device, n, k, variant, reduction, blob, bias, activations);
+    return new Q5KLinear(device, n, k, variant, reduction, blob, bias, activations, transposed);
   }
 
   /**
@@ -345,9 +368,15 @@ export class Q5KLinear {
       splits = 1;
     }
     const split = splits > 1;
+    // The K-major tiled form needs tiles of 64 rows or more; it runs at 128×128.
+    const transposed = family === "tiled" && !int8 && this.#transposedTiled && tm === 128 &&
+      tn === 128;
     plan = {
       quant: int8
         ? { spec: quantizeXKernel(m, this.k, maxDim), bytes: quantizedXBytes(m, this.k) }
+        : null,
+      transpose: transposed
+        ? { spec: transposeXKernel(m, this.k, maxDim), bytes: transposedXBytes(m, this.k) }
         : null,
       chunks: chunks.map((chunk) => {
         const shape = {
@@ -374,7 +403,14 @@ export class Q5KLinear {
           : family === "rowlane"
           ? rowLaneKernel({ ...lanes, bias: this.#bias !== null && !split, split }, shape)
           : (int8 ? tiledInt8Kernel : tiledKernel)(
-            { tm, tn, padded, bias: this.#bias !== null && !split, split },
+            {
+              tm,
+              tn,
+              padded,
+              bias: this.#bias !== null && !split,
+              split,
+              ...(transposed ? TRANSPOSED_TILED : {}),
+            },
             shape,
           );
         return {
@@ -412,10 +448,15 @@ export class Q5KLinear {
       };
       dispatch(this.device, pass, plan.quant.spec, this.#uniforms, [x, xq.q, xq.scales]);
     }
+    let xt: GPUBuffer | null = null;
+    if (plan.transpose) {
+      xt = this.#transposed.get(plan.transpose.bytes);
+      dispatch(this.device, pass, plan.transpose.spec, this.#uniforms, [x, xt]);
+    }
     for (const { spec, weights } of plan.chunks) {
       const storage: BufferRange[] = xq
         ? [weights, xq.q, xq.scales, part ?? y]
-        : [weights, x, part ?? y];
+        : [weights, xt ?? x, part ?? y];
       if (this.#bias && !part) storage.push(this.#bias);
       dispatch(this.device, pass, spec, this.#uniforms, storage);
     }
@@ -465,5 +506,6 @@ export class Q5KLinear {
     this.#part.destroy();
     this.#quantized.q.destroy();
     this.#quantized.scales.destroy();
+    this.#transposed.destroy();
   }
 }

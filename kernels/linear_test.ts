@@ -5,7 +5,7 @@ import { familyFor } from "./crossover.ts";
 import { makeQ5KBlob } from "./make_blob.ts";
 import { dequantizeQ5K } from "./dequantize.ts";
 import { uniformF32 } from "./_rng.ts";
-import { pipelineCount, readBack, uploadStorage } from "./_gpu.ts";
+import { pipelineCount, pipelineKeys, readBack, uploadStorage } from "./_gpu.ts";
 import { compareNmse, referenceLinear } from "../conformance/compare.ts";
 
 const device = await testDevice();
@@ -168,6 +168,7 @@ Deno.test("Q5KLinear rejects bad input before dispatching, and keeps working", a
   assert.throws(create(blob, { n, k, reduction: "tree" }), RangeError, '"tree"');
   assert.throws(create(blob, { n, k, activations: "int4" }), RangeError, '"int4"');
   assert.throws(create(blob, { n, k, activations: 8 }), RangeError, "current value is 8");
+  assert.throws(create(blob, { n, k, transposedTiled: "yes" }), TypeError, '"yes"');
   assert.throws(create(blob, null as never), TypeError);
   assert.throws(() => Q5KLinear.create({} as never, blob, { n, k }), TypeError, "device");
 
@@ -427,4 +428,36 @@ Deno.test("Q5KLinear lane-per-row: every column group size, several column group
     assert.ok(c.ok, `m=${m}: ${c.detail}`);
   }
   layer.destroy();
+});
+
+Deno.test("Q5KLinear's K-major tiled form on transposed activations: bias, split-K, chunks, M not a multiple of 4, scratch reuse", async () => {
+  for (
+    const [n, k, maxBindingBytes] of [[200, 768, undefined], [64, 14336, undefined], [
+      384,
+      512,
+      128 * 2 * 176,
+    ]] as const
+  ) {
+    const blob = makeQ5KBlob(n, k, { seed: n + k, mode: "quantized" });
+    const bias = uniformF32(n, n, -3, 3);
+    const layer = Q5KLinear.create(device, blob, {
+      n,
+      k,
+      bias,
+      variant: "tiled",
+      transposedTiled: true,
+      maxBindingBytes,
+    });
+    for (const m of [130, 97, 65]) {
+      const x = uniformF32(m * k, m + n);
+      const want = reference(blob, x, m, n, k);
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) want[i * n + j] += bias[j];
+      const c = compareNmse(await layer.run(x, m), want, 1e-10);
+      assert.ok(c.ok, `n=${n} k=${k} m=${m}: ${c.detail}`);
+    }
+    layer.destroy();
+  }
+  const keys = pipelineKeys(device);
+  assert.ok(keys.includes("x-transpose"), keys.join(" "));
+  assert.ok(keys.some((key) => key.startsWith("q5k-tiled-outer") && key.includes(":xT")));
 });

@@ -64,6 +64,10 @@ export interface TiledConfig extends TileShape {
    * or 128).
    */
   layout?: "rows" | "outer";
+  /** Outer layout only: x is given transposed, [k][m] (rows padded to a multiple of 4). */
+  xT?: boolean;
+  /** Outer layout only: a weight row's two decoding threads TN lanes apart instead of adjacent. */
+  apart?: boolean;
   /**
    * Rows layout only: load a step's weight operands in this many groups, the
    * activation operands once per group (fewer live registers, more
@@ -160,6 +164,8 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     cfg.bias ? "bias" : "nobias",
     cfg.split ? "split" : "whole",
     ...(config.bGroups ?? 1) > 1 ? [`b${config.bGroups}`] : [],
+    ...(config.xT ? ["xT"] : []),
+    ...(config.apart ? ["apart"] : []),
   ].join(":");
   return {
     name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,

@@ -12,7 +12,7 @@ function check(cfg: TiledConfig, m: number, n: number, k: number, splits: number
   const split = splits > 1;
   const make = (shape: TiledShape) =>
     tiledKernel({ ...cfg, bias: cfg.bias && !split, split }, shape);
-  const run = { m, n, k, splits, seed, bias: cfg.bias };
+  const run = { m, n, k, splits, seed, bias: cfg.bias, transposed: cfg.xT };
   return assertTiledSpec(device, run, make, LINEAR_REF_NMSE, ` ${cfg.layout ?? "rows"}`);
 }
 
@@ -62,6 +62,30 @@ Deno.test("the tiled kernel with its operands in groups, prefetched or not, matc
         await check(cfg, 70, 136, 768, 1, seed++);
         await check(cfg, 9, 70, 512, 2, seed++);
       }
+    }
+  }
+});
+
+Deno.test("the K-major tiled kernel reading transposed activations, its row threads adjacent or apart, matches the f64 reference", async () => {
+  let seed = 420;
+  for (const [tm, tn] of [[128, 128], [64, 128], [128, 64]] as const) {
+    if (outerTileBytes(tm, tn) > device.limits.maxComputeWorkgroupStorageSize) continue;
+    for (const [prefetch, apart] of [[true, false], [false, true], [true, true]]) {
+      const cfg = {
+        tm,
+        tn,
+        padded: true,
+        bias: true,
+        split: false,
+        layout: "outer",
+        xT: true,
+        prefetch,
+        apart,
+      } as const;
+      // M short of a tile and not a multiple of 4 (the transposed rows are padded).
+      await check(cfg, 130, 200, 768, 1, seed++);
+      await check(cfg, 70, 136, 768, 3, seed++);
+      await check({ ...cfg, bias: false }, 9, 70, 512, 2, seed++);
     }
   }
 });

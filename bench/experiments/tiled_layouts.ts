@@ -55,6 +55,8 @@ export const VARIANTS: {
   prefetch: boolean;
   layout: "rows" | "outer";
   bGroups?: TiledConfig["bGroups"];
+  xT?: boolean;
+  apart?: boolean;
 }[] = [
   { label: "flat", flat: true, prefetch: true, layout: "rows" },
   { label: "rows", flat: false, prefetch: true, layout: "rows" },
@@ -68,6 +70,24 @@ export const VARIANTS: {
   })),
   { label: "outer", flat: false, prefetch: true, layout: "outer" },
   { label: "outer no-prefetch", flat: false, prefetch: false, layout: "outer" },
+  { label: "outer xT", flat: false, prefetch: true, layout: "outer", xT: true },
+  { label: "outer xT no-prefetch", flat: false, prefetch: false, layout: "outer", xT: true },
+  {
+    label: "outer xT apart",
+    flat: false,
+    prefetch: true,
+    layout: "outer",
+    xT: true,
+    apart: true,
+  },
+  {
+    label: "outer xT apart no-prefetch",
+    flat: false,
+    prefetch: false,
+    layout: "outer",
+    xT: true,
+    apart: true,
+  },
 ];
 
 /** The variants that exist for a tile of `tm` rows (`outer` from 64). */
@@ -94,7 +114,7 @@ export function candidates(
   for (const splits of [...new Set([base, more(2), more(4)])]) {
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
     for (const v of variantsFor(tile.tm)) {
-      const { label, flat, prefetch, layout, bGroups } = v;
+      const { label, flat, prefetch, layout, bGroups, xT, apart } = v;
       const cfg = {
         ...tile,
         bias: false,
@@ -103,6 +123,8 @@ export function candidates(
         prefetch,
         layout,
         bGroups,
+        xT,
+        apart,
       };
       out.push(
         splitCandidate(`${label} ${tile.tm}x${tile.tn} split ${splits}`, tiledKernel(cfg, shape), {
