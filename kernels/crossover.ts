@@ -100,8 +100,12 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
 export function crossoverFor(info?: GPUAdapterInfo): Crossover {
   const nvidia = !!info && (NVIDIA.test(info.vendor) || NVIDIA.test(info.description));
   const form = envVar("KQUANT_TILED");
-  // H200, bench/experiments/tiled_layouts.ts at 8d1e2c4: M = 512 1630 / 1625 µs against 1760 /
-  // 1788 for the rows layout (14336×4096 / 4096×14336), M = 256 855 / 866 against 919 / 934.
+  // H200, `bench --op linear --variant tiled` with KQUANT_TILED=transposed against rows, on
+  // the commit that made it the default (two rounds, alike): 14336×4096 / 4096×14336 / 4096×4096
+  // at M = 512 1621.7 / 1634.7 / 556.1 µs against 1761.2 / 1786.4 / 572.6, M = 256 852.4 / 866.4
+  // / 341.7 against 918.3 / 932.0 / 330.0, M = 128 486.8 / 503.4 / 184.1 against 500.3 / 540.1 /
+  // 176.9, M = 97 462.0 / 491.5 / 169.0 against 489.1 / 534.1 / 170.6 (4096×4096 at M = 128
+  // and 256 the two rows where it is slower, by 4%).
   const transposedTiled = form === "transposed" || (form !== "rows" && nvidia);
   return { ...crossoverOf(nvidia), transposedTiled };
 }

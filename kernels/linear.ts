@@ -87,10 +87,12 @@ interface Plan {
 
 /**
  * The f32 tiled kernel's K-major form on transposed activations, where the
- * crossover asks for it (`Crossover.transposedTiled`), its two decoding
- * threads of a weight row TN lanes apart.
+ * crossover asks for it (`Crossover.transposedTiled`), each step's global
+ * loads at its start (H200, `bench/experiments/tiled_layouts.ts 128 512` at
+ * 87b7cd4: M = 512 1622.0 / 1618.8 µs against 1628.0 / 1647.0 with the
+ * register prefetch, 1674.4 / 1671.3 with a row's two threads TN lanes apart).
  */
-const TRANSPOSED_TILED = { layout: "outer", xT: true, apart: true } as const;
+const TRANSPOSED_TILED = { layout: "outer", xT: true, prefetch: false } as const;
 
 const VARIANTS: readonly LinearVariant[] = ["auto", "matvec", "rowlane", "tiled"];
 const REDUCTIONS: readonly Reduction[] = ["auto", "subgroup", "workgroup"];
