@@ -33,9 +33,9 @@ export interface Crossover {
   /**
    * Whether the f32 tiled kernel, at 128×128 tiles (M > 64), runs K-major on
    * activations transposed by a kernel of their own first, instead of in the
-   * rows layout. `KQUANT_TILED=rows|transposed` overrides it.
+   * rows layout (absent: no). `KQUANT_TILED=rows|transposed` overrides it.
    */
-  transposedTiled: boolean;
+  transposedTiled?: boolean;
   /** Where the numbers came from (measured device class, default, or KQUANT_CROSSOVER). */
   source: string;
 }
@@ -105,7 +105,7 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
   // at M = 512 1621.7 / 1634.7 / 556.1 µs against 1761.2 / 1786.4 / 572.6, M = 256 852.4 / 866.4
   // / 341.7 against 918.3 / 932.0 / 330.0, M = 128 486.8 / 503.4 / 184.1 against 500.3 / 540.1 /
   // 176.9, M = 97 462.0 / 491.5 / 169.0 against 489.1 / 534.1 / 170.6 (4096×4096 at M = 128
-  // and 256 the two rows where it is slower, by 4%).
+  // and 256 the two rows where it is slower, by 3–4%).
   const transposedTiled = form === "transposed" || (form !== "rows" && nvidia);
   return { ...crossoverOf(nvidia), transposedTiled };
 }

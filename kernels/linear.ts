@@ -203,7 +203,7 @@ export class Q5KLinear {
       scales: new GrowingBuffer(device, "q5_K linear int8 x scales"),
     };
     this.#transposed = new GrowingBuffer(device, "q5_K linear K-major x");
-    this.#transposedTiled = transposedTiled ?? this.crossover.transposedTiled;
+    this.#transposedTiled = transposedTiled ?? this.crossover.transposedTiled ?? false;
   }
 
   /**
@@ -370,9 +370,11 @@ export class Q5KLinear {
       splits = 1;
     }
     const split = splits > 1;
-    // The K-major tiled form needs tiles of 64 rows or more; it runs at 128×128.
+    // The K-major tiled form needs tiles of 64 rows or more; it runs at 128×128,
+    // its transposed activations (rows padded to 4) in one binding.
     const transposed = family === "tiled" && !int8 && this.#transposedTiled && tm === 128 &&
-      tn === 128;
+      tn === 128 &&
+      transposedXBytes(m, this.k) <= this.device.limits.maxStorageBufferBindingSize;
     plan = {
       quant: int8
         ? { spec: quantizeXKernel(m, this.k, maxDim), bytes: quantizedXBytes(m, this.k) }

@@ -4,7 +4,10 @@
  * flat array indexed in a K loop (`flat`, a bounds clamp per load) or K-major
  * with outer products (`outer`), with and without the register prefetch of
  * the next K-step, the rows layout's weight operands also loaded in 4 groups
- * (`b-groups 4`), at several K-splits, timed per pass at several M. First
+ * (`b-groups 4`), the K-major layout reading its activations as if
+ * transposed (`xT`, timing only: the same bytes, not transposed first) with a
+ * weight row's two decoding threads adjacent or TN lanes apart (`apart`), at
+ * several K-splits, timed per pass at several M. First
  * the f32 throughput this WebGPU stack reaches at all: FMA-only kernels (8,
  * 16 or 32 independent vec4 chains, the loop body once or 4 times, on 1…4
  * workgroups an SM and many), the tiled kernel's 8×8 register tile with its
