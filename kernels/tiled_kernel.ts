@@ -221,8 +221,9 @@ function tiledWgsl(cfg: TiledConfig): string {
   const at = (array: string, row: string, k: string) =>
     cfg.flat ? `${array}[(${row}) * PAD + ${k}]` : `${array}[${row}][${k}]`;
   for (const i of ms) for (const jj of ns) emit(`  var c${i}_${jj} = 0.0;`);
-  // Double buffering: the next K-step's activations and weight words are
-  // loaded into registers while the current step computes from workgroup memory.
+  // Double buffering (with `prefetch`): the next K-step's activations and weight
+  // words are loaded into registers while the current step computes from
+  // workgroup memory; without it each step loads its own at its start.
   const prefetch = cfg.prefetch !== false;
   if (prefetch) { for (const e of range(E)) emit(`  var xr${e}: vec4<f32>;`); }
   emit(`  var hd: vec4<u32>;`);

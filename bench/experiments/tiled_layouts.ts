@@ -73,24 +73,16 @@ export const VARIANTS: {
   })),
   { label: "outer", flat: false, prefetch: true, layout: "outer" },
   { label: "outer no-prefetch", flat: false, prefetch: false, layout: "outer" },
-  { label: "outer xT", flat: false, prefetch: true, layout: "outer", xT: true },
-  { label: "outer xT no-prefetch", flat: false, prefetch: false, layout: "outer", xT: true },
-  {
-    label: "outer xT apart",
-    flat: false,
-    prefetch: true,
-    layout: "outer",
-    xT: true,
-    apart: true,
-  },
-  {
-    label: "outer xT apart no-prefetch",
-    flat: false,
-    prefetch: false,
-    layout: "outer",
-    xT: true,
-    apart: true,
-  },
+  ...[false, true].flatMap((apart) =>
+    [true, false].map((prefetch) => ({
+      label: `outer xT${apart ? " apart" : ""}${prefetch ? "" : " no-prefetch"}`,
+      flat: false,
+      prefetch,
+      layout: "outer" as const,
+      xT: true,
+      apart,
+    }))
+  ),
 ];
 
 /** The variants that exist for a tile of `tm` rows (`outer` from 64). */
@@ -375,51 +367,38 @@ if (import.meta.main) {
       ["runtime", { chains: 16, unroll: 4, groups: 264 }],
       ["runtime", { chains: 16, unroll: 4, groups: 528 }],
     ] as const;
-    for (const [operands, shape] of shapes) {
-      const g = "groups" in shape ? shape.groups : groups;
-      const n = (iters * groups) / g;
-      const spec = fmaPeakKernel(g, n, operands, shape);
-      const chains = "chains" in shape ? shape.chains : 8;
+    // One kernel per pass; logs µs and the rate of its `ops` operations.
+    const time = async (label: string, spec: KernelSpec, ops: number, unit = "TFLOP/s") => {
       const t = await timer.measure((encoder, timestampWrites) => {
         const pass = encoder.beginComputePass({ timestampWrites });
         dispatch(device, pass, spec, cache, [y]);
         pass.end();
       }, measure);
-      const flops = g * 256 * n * chains * 4 * 2;
-      log(
-        `${spec.name}${g === groups ? "" : `, ${g} workgroups`}\t${t.medianUs.toFixed(1)} µs\t${
-          (flops / t.medianUs / 1e6).toFixed(1)
-        } TFLOP/s`,
-      );
+      log(`${label}\t${t.medianUs.toFixed(1)} µs\t${(ops / t.medianUs / 1e6).toFixed(1)} ${unit}`);
+    };
+    for (const [operands, shape] of shapes) {
+      const g = "groups" in shape ? shape.groups : groups;
+      const n = (iters * groups) / g;
+      const spec = fmaPeakKernel(g, n, operands, shape);
+      const chains = "chains" in shape ? shape.chains : 8;
+      const label = `${spec.name}${g === groups ? "" : `, ${g} workgroups`}`;
+      await time(label, spec, g * 256 * n * chains * 4 * 2);
     }
     for (const layout of ["rows", "outer"] as const) {
       for (const g of [132, groups]) {
         const n = (iters * groups) / g / 8;
         const spec = registerTileKernel(g, n, layout);
-        const t = await timer.measure((encoder, timestampWrites) => {
-          const pass = encoder.beginComputePass({ timestampWrites });
-          dispatch(device, pass, spec, cache, [y]);
-          pass.end();
-        }, measure);
-        log(
-          `${spec.name}, ${g} workgroups\t${t.medianUs.toFixed(1)} µs\t${
-            (g * 256 * n * 512 / t.medianUs / 1e6).toFixed(1)
-          } TFLOP/s`,
-        );
+        await time(`${spec.name}, ${g} workgroups`, spec, g * 256 * n * 512);
       }
     }
     if (hasPackedDot()) {
       for (const chains of [DP4A_CHAINS, 2 * DP4A_CHAINS, 4 * DP4A_CHAINS]) {
-        const d = await timer.measure((encoder, timestampWrites) => {
-          const pass = encoder.beginComputePass({ timestampWrites });
-          dispatch(device, pass, dp4aPeakKernel(groups, iters, chains), cache, [y]);
-          pass.end();
-        }, measure);
-        const ops = groups * 256 * iters * chains * 4 * 2;
-        log(
-          `dp4a peak, ${chains} chains\t${d.medianUs.toFixed(1)} µs\t${
-            (ops / d.medianUs / 1e6).toFixed(1)
-          } TOP/s`,
+        const spec = dp4aPeakKernel(groups, iters, chains);
+        await time(
+          `dp4a peak, ${chains} chains`,
+          spec,
+          groups * 256 * iters * chains * 4 * 2,
+          "TOP/s",
         );
       }
     }
