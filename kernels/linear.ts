@@ -370,10 +370,9 @@ export class Q5KLinear {
       splits = 1;
     }
     const split = splits > 1;
-    // The K-major tiled form needs tiles of 64 rows or more; it runs at 128×128,
-    // its transposed activations (rows padded to 4) in one binding.
-    const transposed = family === "tiled" && !int8 && this.#transposedTiled && tm === 128 &&
-      tn === 128 &&
+    // The K-major tiled form needs tiles of 64 rows or more and its transposed
+    // activations (rows padded to 4) in one binding.
+    const transposed = family === "tiled" && !int8 && this.#transposedTiled && tm >= 64 &&
       transposedXBytes(m, this.k) <= this.device.limits.maxStorageBufferBindingSize;
     plan = {
       quant: int8

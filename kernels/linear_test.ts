@@ -430,7 +430,7 @@ Deno.test("Q5KLinear lane-per-row: every column group size, several column group
   layer.destroy();
 });
 
-Deno.test("Q5KLinear's K-major tiled form on transposed activations: bias, split-K, chunks, M not a multiple of 4, scratch reuse", async () => {
+Deno.test("Q5KLinear's K-major tiled form on transposed activations: bias, split-K, chunks, M not a multiple of 4, 64-row tiles, scratch reuse", async () => {
   for (
     const [n, k, maxBindingBytes] of [[200, 768, undefined], [64, 14336, undefined], [
       384,
@@ -448,7 +448,8 @@ Deno.test("Q5KLinear's K-major tiled form on transposed activations: bias, split
       transposedTiled: true,
       maxBindingBytes,
     });
-    for (const m of [130, 97, 65]) {
+    // M ≤ 64 runs 64-row tiles (tileFor), K-major as well.
+    for (const m of [130, 97, 65, 64, 33]) {
       const x = uniformF32(m * k, m + n);
       const want = reference(blob, x, m, n, k);
       for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) want[i * n + j] += bias[j];
@@ -459,5 +460,8 @@ Deno.test("Q5KLinear's K-major tiled form on transposed activations: bias, split
   }
   const keys = pipelineKeys(device);
   assert.ok(keys.includes("x-transpose"), keys.join(" "));
-  assert.ok(keys.some((key) => key.startsWith("q5k-tiled-outer") && key.includes(":xT")));
+  const outer = keys.filter((key) => key.startsWith("q5k-tiled-outer") && key.includes(":xT"));
+  for (const tile of [":m128:", ":m64:"]) {
+    assert.ok(outer.some((key) => key.includes(tile)), `${tile} in ${outer.join(" ")}`);
+  }
 });
