@@ -30,15 +30,23 @@ export function outerTileBytes(tm: number, tn: number): number {
   return (tm + tn) * BK * 4;
 }
 
-/** The WGSL of the K-major tiled kernel (f32 activations; TM and TN multiples of 64). */
+/**
+ * The WGSL of the K-major tiled kernel (f32 activations; TM and TN multiples
+ * of 64). `threads` (default 256): 16 along M, the rest along N; 128 only
+ * with TN = 64 (two decoding threads a weight row either way).
+ */
 export function tiledOuterWgsl(
-  cfg: TileOutput & { prefetch: boolean; xT?: boolean; apart?: boolean },
+  cfg: TileOutput & { prefetch: boolean; xT?: boolean; apart?: boolean; threads?: 128 | 256 },
 ): string {
   const { tm: TM, tn: TN } = cfg;
-  if (TM % 64 || TN % 64) throw new Error(`internal: K-major tile ${TM}x${TN}`);
+  const WG = cfg.threads ?? 256;
+  const TX = WG / 16; // threads along N
+  if (TM % 64 || TN % 64 || 2 * TN > WG) {
+    throw new Error(`internal: K-major tile ${TM}x${TN} on ${WG} threads`);
+  }
   const RM = TM / 16; // outputs per thread along M: RM/4 vec4s of 4 adjacent rows
-  const RN = TN / 16; // and along N
-  const E = (TM * BK) / 4 / 256; // activation vec4s each thread stages per step
+  const RN = TN / TX; // and along N
+  const E = (TM * BK) / 4 / WG; // activation vec4s each thread stages per step
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
   for (const i of range(RM)) {
@@ -51,14 +59,14 @@ export function tiledOuterWgsl(
   // Lane → (row mm, K-vec4 kq): consecutive lanes take consecutive rows, so
   // the transposing stores into [k][m] hit consecutive banks.
   const place = (e: number, indent: string) => {
-    emit(`${indent}let mm${e} = (lid + ${256 * e}u) % TM;`);
-    emit(`${indent}let kq${e} = (lid + ${256 * e}u) / TM;`);
+    emit(`${indent}let mm${e} = (lid + ${WG * e}u) % TM;`);
+    emit(`${indent}let kq${e} = (lid + ${WG * e}u) / TM;`);
   };
   // With `xT`, x is [k][ceil(m / 4) vec4s]: lane → (k, vec4 of 4 rows), each
   // load a vec4 of 4 adjacent rows, stored as it is.
   const placeT = (e: number, indent: string) => {
-    emit(`${indent}let kk${e} = (lid + ${256 * e}u) / ${TM / 4}u;`);
-    emit(`${indent}let mq${e} = m0 / 4u + (lid + ${256 * e}u) % ${TM / 4}u;`);
+    emit(`${indent}let kk${e} = (lid + ${WG * e}u) / ${TM / 4}u;`);
+    emit(`${indent}let mq${e} = m0 / 4u + (lid + ${WG * e}u) % ${TM / 4}u;`);
   };
   const load = (kb: string, indent: string) => {
     for (const e of range(cfg.xT ? E : 0)) {
@@ -87,8 +95,8 @@ export function tiledOuterWgsl(
   const stage = () => {
     for (const e of range(cfg.xT ? E : 0)) {
       emit(`    {`);
-      emit(`      let kk${e} = (lid + ${256 * e}u) / ${TM / 4}u;`);
-      emit(`      xs[kk${e}][(lid + ${256 * e}u) % ${TM / 4}u] = xr${e};`);
+      emit(`      let kk${e} = (lid + ${WG * e}u) / ${TM / 4}u;`);
+      emit(`      xs[kk${e}][(lid + ${WG * e}u) % ${TM / 4}u] = xr${e};`);
       emit(`    }`);
     }
     for (const e of range(cfg.xT ? 0 : E)) {
@@ -114,7 +122,7 @@ export function tiledOuterWgsl(
     for (const kk of range(BK)) {
       emit(`    {`);
       for (const g of range(RM / 4)) emit(`      let a${g} = xs[${kk}u][tm + ${16 * g}u];`);
-      for (const g of range(RN / 4)) emit(`      let b${g} = ws[${kk}u][tn + ${16 * g}u];`);
+      for (const g of range(RN / 4)) emit(`      let b${g} = ws[${kk}u][tn + ${TX * g}u];`);
       for (const i of range(RM)) {
         for (const g of range(RN / 4)) {
           emit(
@@ -129,7 +137,7 @@ export function tiledOuterWgsl(
   emitTileStores(cfg, RM, RN, emit, {
     value: (i, j) => `c${i}_${j >> 2}.${"xyzw"[j % 4]}`,
     row: (i) => `4u * tm + ${64 * (i >> 2) + (i % 4)}u`,
-    col: (j) => `4u * tn + ${64 * (j >> 2) + (j % 4)}u`,
+    col: (j) => `4u * tn + ${4 * TX * (j >> 2) + (j % 4)}u`,
   });
 
   return /* wgsl */ `${Q5K_WGSL}
@@ -142,8 +150,10 @@ ${tiledBindings(false, cfg.bias)}
 var<workgroup> xs: array<array<vec4<f32>, ${TM / 4}>, BK>;  // [k][m / 4]
 var<workgroup> ws: array<array<vec4<f32>, ${TN / 4}>, BK>;  // [k][n / 4]
 
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${TILE_PROLOGUE}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${
+    TILE_PROLOGUE.replace("lid % 16u", `lid % ${TX}u`).replace("lid / 16u", `lid / ${TX}u`)
+  }
   let k4 = p.k / 4u;
 ${lines.join("\n")}
 }

@@ -68,6 +68,8 @@ export interface TiledConfig extends TileShape {
   xT?: boolean;
   /** Outer layout only: a weight row's two decoding threads TN lanes apart instead of adjacent. */
   apart?: boolean;
+  /** Outer layout only: threads a workgroup (default 256; 128 only with TN = 64, 8×8 outputs each). */
+  threads?: 128 | 256;
   /**
    * Rows layout only: load a step's weight operands in this many groups, the
    * activation operands once per group (fewer live registers, more
@@ -166,6 +168,7 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     ...(config.bGroups ?? 1) > 1 ? [`b${config.bGroups}`] : [],
     ...(config.xT ? ["xT"] : []),
     ...(config.apart ? ["apart"] : []),
+    ...(config.threads ?? 256) !== 256 ? [`t${config.threads}`] : [],
   ].join(":");
   return {
     name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,

@@ -89,3 +89,47 @@ Deno.test("the K-major tiled kernel reading transposed activations, its row thre
     }
   }
 });
+
+Deno.test("the K-major tiled kernel on 128 threads (TN = 64, 8×8 outputs a thread) matches the f64 reference", async () => {
+  let seed = 480;
+  for (const [tm, xT] of [[128, true], [64, true], [128, false]] as const) {
+    for (const prefetch of [false, true]) {
+      const cfg = {
+        tm,
+        tn: 64,
+        padded: true,
+        bias: true,
+        split: false,
+        layout: "outer",
+        xT,
+        prefetch,
+        threads: 128,
+      } as const;
+      await check(cfg, 130, 200, 768, 1, seed++);
+      await check(cfg, 70, 136, 768, 3, seed++);
+      await check({ ...cfg, bias: false }, 9, 70, 512, 2, seed++);
+    }
+  }
+  assert.throws(
+    () =>
+      tiledKernel(
+        {
+          tm: 128,
+          tn: 128,
+          padded: true,
+          bias: false,
+          split: false,
+          layout: "outer",
+          threads: 128,
+        },
+        { m: 128, n: 128, k: 256, row0: 0, rows: 128, maxWorkgroupsPerDimension: 65535, splits: 1 },
+      ),
+    /K-major tile 128x128 on 128 threads/,
+  );
+  const spec = tiledKernel(
+    { tm: 128, tn: 64, padded: true, bias: false, split: false, layout: "outer", threads: 128 },
+    { m: 128, n: 64, k: 256, row0: 0, rows: 64, maxWorkgroupsPerDimension: 65535, splits: 1 },
+  );
+  assert.match(spec.wgsl, /@workgroup_size\(128\)/);
+  assert.match(spec.key, /:t128/);
+});

@@ -60,6 +60,8 @@ export const VARIANTS: {
   bGroups?: TiledConfig["bGroups"];
   xT?: boolean;
   apart?: boolean;
+  /** 128: the K-major tile 128×64 on 128 threads, 8×8 outputs each (default: the library's tile, 256). */
+  threads?: 128;
 }[] = [
   { label: "flat", flat: true, prefetch: true, layout: "rows" },
   { label: "rows", flat: false, prefetch: true, layout: "rows" },
@@ -83,6 +85,14 @@ export const VARIANTS: {
       apart,
     }))
   ),
+  ...[true, false].map((prefetch) => ({
+    label: `outer xT t128${prefetch ? "" : " no-prefetch"}`,
+    flat: false,
+    prefetch,
+    layout: "outer" as const,
+    xT: true,
+    threads: 128 as const,
+  })),
 ];
 
 /** The variants that exist for a tile of `tm` rows (`outer` from 64). */
@@ -100,16 +110,25 @@ export function candidates(
   n: number,
   k: number,
   maxWorkgroupsPerDimension: number,
+  only = "",
 ): Candidate[] {
-  const tile = tileFor(49152, m);
-  const tiles = ceilDiv(n, tile.tn) * ceilDiv(m, tile.tm);
-  const base = splitsFor(tiles, k / 256);
+  const libraryTile = tileFor(49152, m);
   const out: Candidate[] = [];
-  const more = (f: number) => exactSplits(k / 256, Math.min(k / 256, 16, f * base));
-  for (const splits of [...new Set([base, more(2), more(4)])]) {
+  const splitsOf = (tile: { tm: number; tn: number }) => {
+    const base = splitsFor(ceilDiv(n, tile.tn) * ceilDiv(m, tile.tm), k / 256);
+    const more = (f: number) => exactSplits(k / 256, Math.min(k / 256, 16, f * base));
+    return [...new Set([base, more(2), more(4)])];
+  };
+  const runs = variantsFor(libraryTile.tm).filter((v) => v.label.includes(only)).flatMap((v) => {
+    const tile = v.threads === 128 ? { ...libraryTile, tn: 64 as const } : libraryTile;
+    return splitsOf(tile).map((splits) => ({ v, tile, splits }));
+  });
+  // Split count first, as before the 128-thread variants.
+  runs.sort((a, b) => a.splits - b.splits);
+  for (const { v, tile, splits } of runs) {
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
-    for (const v of variantsFor(tile.tm)) {
-      const { label, flat, prefetch, layout, bGroups, xT, apart } = v;
+    {
+      const { label, flat, prefetch, layout, bGroups, xT, apart, threads } = v;
       const cfg = {
         ...tile,
         bias: false,
@@ -120,6 +139,7 @@ export function candidates(
         bGroups,
         xT,
         apart,
+        threads,
       };
       out.push(
         splitCandidate(`${label} ${tile.tm}x${tile.tn} split ${splits}`, tiledKernel(cfg, shape), {
@@ -344,11 +364,14 @@ export async function timeCandidates(
 
 if (import.meta.main) {
   const device = await requestDevice();
-  const peakOnly = Deno.args[0] === "peak";
-  const ms = Deno.args.length && !peakOnly ? intList("M", Deno.args.join(",")) : [64, 128, 512];
+  // `--only=TEXT`: only the variants whose label holds TEXT, and no peak kernels.
+  const only = Deno.args.find((a) => a.startsWith("--only="))?.slice(7);
+  const args = Deno.args.filter((a) => !a.startsWith("--only="));
+  const peakOnly = args[0] === "peak";
+  const ms = args.length && !peakOnly ? intList("M", args.join(",")) : [64, 128, 512];
   // deno-lint-ignore no-console
   const log = (s: string) => console.log(s);
-  {
+  if (only === undefined) {
     const timer = new GpuTimer(device);
     const cache = new DispatchCache(device, "experiment");
     const measure = { minTimeMs: 150, maxIters: 100000, warmup: 4, warmupMs: 300 };
@@ -407,5 +430,7 @@ if (import.meta.main) {
     cache.destroy();
   }
   const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
-  if (!peakOnly) await timeCandidates(device, ms, (m, n, k) => candidates(m, n, k, maxDim), log);
+  if (!peakOnly) {
+    await timeCandidates(device, ms, (m, n, k) => candidates(m, n, k, maxDim, only), log);
+  }
 }

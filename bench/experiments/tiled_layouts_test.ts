@@ -24,16 +24,24 @@ Deno.test("every tiled-layout candidate of a split is distinct WGSL that compile
   for (const m of [16, 64, 512]) {
     const list = candidates(m, 4096, 14336, 65535);
     const bySplit = Map.groupBy(list, (c) => c.label.split(" split ")[1]);
-    const count = variantsFor(tileFor(49152, m).tm).length;
-    assert.equal(count, m >= 64 ? 11 : 5, `m=${m}`);
+    const variants = variantsFor(tileFor(49152, m).tm);
+    assert.equal(variants.length, m >= 64 ? 13 : 5, `m=${m}`);
+    for (const v of variants) {
+      assert.ok(list.some((c) => c.label.startsWith(`${v.label} `)), `m=${m} ${v.label}`);
+    }
     for (const [split, group] of bySplit) {
-      assert.equal(group.length, count, `m=${m} split ${split}`);
+      // The 128-thread variants (128×64 tiles) take their own split counts.
+      const library = group.filter((c) => !c.label.includes(" t128"));
+      if (library.length) assert.equal(library.length, m >= 64 ? 11 : 5, `m=${m} split ${split}`);
       assert.equal(
         new Set(group.map((c) => c.specs[0].wgsl)).size,
-        count,
+        group.length,
         `m=${m} split ${split}`,
       );
     }
+    const only = candidates(m, 4096, 14336, 65535, "t128");
+    assert.equal(only.length > 0, m >= 64, `m=${m}`);
+    assert.ok(only.every((c) => c.label.startsWith("outer xT t128")));
     for (const c of list) {
       assert.equal(c.specs.length, c.partBytes ? 2 : 1, c.label);
       assert.equal(await compiles(c.specs[0].wgsl), null, `m=${m} ${c.label}`);
