@@ -31,6 +31,8 @@ export interface TiledRun {
   int8?: boolean;
   /** Whether the spec reads the activations K-major (transposed here first). */
   transposed?: boolean;
+  /** Row stride of the spec's split-K partial sums (default n; `splitStride`). */
+  stride?: number;
 }
 
 /**
@@ -44,7 +46,7 @@ export async function runTiledSpec(
   run: TiledRun,
   make: (shape: TiledShape) => KernelSpec,
 ): Promise<{ got: Float32Array; want: Float64Array; name: string }> {
-  const { m, n, k, splits, seed } = run;
+  const { m, n, k, splits, seed, stride = run.n } = run;
   const maxWorkgroupsPerDimension = device.limits.maxComputeWorkgroupsPerDimension;
   const spec = make({ m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits });
   const blob = makeQ5KBlob(n, k, { seed, mode: seed % 2 ? "edge" : "random" });
@@ -55,7 +57,7 @@ export async function runTiledSpec(
   const xb = uploadStorage(device, "test x", x);
   const bb = uploadStorage(device, "test bias", bias);
   const y = device.createBuffer({ size: m * n * 4, usage });
-  const part = device.createBuffer({ size: splits * m * n * 4, usage });
+  const part = device.createBuffer({ size: splits * m * stride * 4, usage });
   const buffers = [w, xb, bb, y, part];
   const cache = new DispatchCache(device, "test");
   const encoder = device.createCommandEncoder();
@@ -77,7 +79,7 @@ export async function runTiledSpec(
   }
   if (splits > 1) {
     dispatch(device, pass, spec, cache, [w, ...activations, part]);
-    const reduce = splitReduceKernel(m, n, splits, run.bias, maxWorkgroupsPerDimension);
+    const reduce = splitReduceKernel(m, n, splits, run.bias, maxWorkgroupsPerDimension, stride);
     dispatch(device, pass, reduce, cache, run.bias ? [part, y, bb] : [part, y]);
   } else {
     dispatch(device, pass, spec, cache, [w, ...activations, y, ...(run.bias ? [bb] : [])]);

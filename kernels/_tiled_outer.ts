@@ -134,18 +134,39 @@ export function tiledOuterWgsl(
     }
   };
   emitStepLoop(cfg.prefetch, load, stage, compute, emit);
-  emitTileStores(cfg, RM, RN, emit, {
-    value: (i, j) => `c${i}_${j >> 2}.${"xyzw"[j % 4]}`,
-    row: (i) => `4u * tm + ${64 * (i >> 2) + (i % 4)}u`,
-    col: (j) => `4u * tn + ${4 * TX * (j >> 2) + (j % 4)}u`,
-  });
+  const row = (i: number) => `4u * tm + ${64 * (i >> 2) + (i % 4)}u`;
+  if (cfg.split) {
+    // Split-K partial sums, a vec4 of 4 adjacent columns a store, rows
+    // `part_stride` (N rounded up to 4) apart: scalar stores 4 columns apart
+    // would leave a warp's stores spread over 4 times the sectors. One weight
+    // binding when split, so row0 is 0 and each vec4 aligned.
+    for (const i of range(RM)) {
+      emit(`  {`);
+      emit(`    let row = m0 + ${row(i)};`);
+      emit(`    if (row < p.m) {`);
+      for (const g of range(RN / 4)) {
+        emit(`      let col${g} = p.row0 + n0 + 4u * tn + ${4 * TX * g}u;`);
+        emit(`      if (col${g} < p.row0 + p.rows) {`);
+        emit(`        y[((wid.z * p.m + row) * p.part_stride + col${g}) / 4u] = c${i}_${g};`);
+        emit(`      }`);
+      }
+      emit(`    }`);
+      emit(`  }`);
+    }
+  } else {
+    emitTileStores(cfg, RM, RN, emit, {
+      value: (i, j) => `c${i}_${j >> 2}.${"xyzw"[j % 4]}`,
+      row,
+      col: (j) => `4u * tn + ${4 * TX * (j >> 2) + (j % 4)}u`,
+    });
+  }
 
   return /* wgsl */ `${Q5K_WGSL}
 const TM = ${TM}u;        // tile edge in M
 const TN = ${TN}u;        // tile edge in N
 const BK = ${BK}u;        // K-step: one sub-block
 ${TILED_PARAMS}
-${tiledBindings(false, cfg.bias)}
+${tiledBindings(false, cfg.bias, cfg.split)}
 
 var<workgroup> xs: array<array<vec4<f32>, ${TM / 4}>, BK>;  // [k][m / 4]
 var<workgroup> ws: array<array<vec4<f32>, ${TN / 4}>, BK>;  // [k][n / 4]

@@ -13,6 +13,14 @@ export interface TileOutput {
   split: boolean;
 }
 
+/**
+ * The row stride of the K-major tiled kernel's split-K partial sums, which it
+ * stores a vec4 of 4 adjacent columns at a time: N rounded up to 4.
+ */
+export function partStride(n: number): number {
+  return Math.ceil(n / 4) * 4;
+}
+
 /** The grid (N tiles fastest, K-slices in z) and uniforms of a tiled dispatch. */
 export function tiledGrid(
   cfg: TileOutput,
@@ -29,7 +37,7 @@ export function tiledGrid(
   }
   return {
     workgroups: [gx, gy, shape.splits],
-    uniforms: chunkUniforms(shape, gx, [tilesN, perSplit * 256, 0, 0, 0]),
+    uniforms: chunkUniforms(shape, gx, [tilesN, perSplit * 256, partStride(shape.n), 0, 0]),
   };
 }
 
@@ -91,7 +99,7 @@ export function emitTileStores(
  * activations (f32, or int8 with their per-32 (scale, sum) pairs), y and an
  * optional bias.
  */
-export function tiledBindings(int8: boolean, bias: boolean): string {
+export function tiledBindings(int8: boolean, bias: boolean, vec4Y = false): string {
   const x = int8
     ? `@group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read> xsc: array<vec2<f32>>;`
@@ -100,7 +108,7 @@ export function tiledBindings(int8: boolean, bias: boolean): string {
   return `@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
 ${x}
-@group(0) @binding(${y}) var<storage, read_write> y: array<f32>;
+@group(0) @binding(${y}) var<storage, read_write> y: array<${vec4Y ? "vec4<f32>" : "f32"}>;
 ${bias ? `@group(0) @binding(${y + 1}) var<storage, read> bias: array<f32>;` : ""}`;
 }
 
@@ -109,7 +117,7 @@ export const TILED_PARAMS = /* wgsl */ `
 struct Params {
   m: u32, n: u32, k: u32, nb: u32,
   row0: u32, rows: u32, groups_x: u32, tiles_n: u32,
-  k_split: u32, _a: u32, _b: u32, _c: u32,
+  k_split: u32, part_stride: u32, _b: u32, _c: u32,
 }`;
 
 /** The start of main: the workgroup's tile (n0, m0) and the thread's place in it (tn, tm). */

@@ -21,7 +21,7 @@ import { matvecKernel } from "./matvec_kernel.ts";
 import { matvecConfigFor } from "./matvec_config.ts";
 import { quantizedXBytes, quantizeXKernel } from "./quantize_x_kernel.ts";
 import { transposedXBytes, transposeXKernel } from "./transpose_x_kernel.ts";
-import { splitReduceKernel, splitsFor, tiledKernel, tileFor } from "./tiled_kernel.ts";
+import { splitReduceKernel, splitsFor, splitStride, tiledKernel, tileFor } from "./tiled_kernel.ts";
 import { tiledInt8Kernel } from "./tiled_int8_kernel.ts";
 import { ceilDiv } from "./dispatch.ts";
 import { type Crossover, crossoverFor, familyFor, type KernelFamily } from "./crossover.ts";
@@ -366,14 +366,15 @@ export class Q5KLinear {
       : family === "tiled"
       ? splitsFor(ceilDiv(this.n, tn) * ceilDiv(m, tm), nb)
       : rowLaneSplits(lanes, rowLaneGroups(lanes, m, this.n), nb);
-    if (splits > 1 && splits * m * this.n * 4 > this.device.limits.maxStorageBufferBindingSize) {
-      splits = 1;
-    }
-    const split = splits > 1;
     // The K-major tiled form needs tiles of 64 rows or more and its transposed
     // activations (rows padded to 4) in one binding.
     const transposed = family === "tiled" && !int8 && this.#transposedTiled && tm >= 64 &&
       transposedXBytes(m, this.k) <= this.device.limits.maxStorageBufferBindingSize;
+    const stride = splitStride(transposed ? TRANSPOSED_TILED : {}, this.n);
+    if (splits > 1 && splits * m * stride * 4 > this.device.limits.maxStorageBufferBindingSize) {
+      splits = 1;
+    }
+    const split = splits > 1;
     plan = {
       quant: int8
         ? { spec: quantizeXKernel(m, this.k, maxDim), bytes: quantizedXBytes(m, this.k) }
@@ -423,8 +424,8 @@ export class Q5KLinear {
       }),
       reduce: split
         ? {
-          spec: splitReduceKernel(m, this.n, splits, this.#bias !== null, maxDim),
-          bytes: splits * m * this.n * 4,
+          spec: splitReduceKernel(m, this.n, splits, this.#bias !== null, maxDim, stride),
+          bytes: splits * m * stride * 4,
         }
         : null,
     };

@@ -30,6 +30,7 @@ import {
   emitStepLoop,
   emitTileStores,
   emitWeightWords,
+  partStride,
   TILE_PROLOGUE,
   TILED_PARAMS,
   tiledBindings,
@@ -178,20 +179,32 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
   };
 }
 
-/** Adds the K-slices' partial sums (and the bias) into y. */
+/**
+ * The row stride of a tiled kernel's split-K partial sums: N, or N rounded
+ * up to 4 for the K-major layout's vec4 stores.
+ */
+export function splitStride(config: Pick<TiledConfig, "layout">, n: number): number {
+  return config.layout === "outer" ? partStride(n) : n;
+}
+
+/**
+ * Adds the K-slices' partial sums (and the bias) into y; the partials are
+ * [split][m][stride] (stride default n, see {@linkcode splitStride}).
+ */
 export function splitReduceKernel(
   m: number,
   n: number,
   splits: number,
   bias: boolean,
   maxWorkgroupsPerDimension: number,
+  stride = n,
 ): KernelSpec {
   const [gx, gy] = foldWorkgroups(ceilDiv(m * n, 256), maxWorkgroupsPerDimension);
   return {
     name: "q5_K tiled split-K reduce",
     key: `q5k-split-reduce:${bias ? "bias" : "nobias"}`,
     wgsl: /* wgsl */ `
-struct Params { total: u32, n: u32, splits: u32, groups_x: u32 }
+struct Params { total: u32, n: u32, splits: u32, groups_x: u32, m: u32, stride: u32, _a: u32, _b: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> part: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
@@ -200,12 +213,14 @@ ${bias ? "@group(0) @binding(3) var<storage, read> bias: array<f32>;" : ""}
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wid.x + wid.y * p.groups_x) * 256u + lid;
   if (i >= p.total) { return; }
+  let row = i / p.n;
+  let at = row * p.stride + (i - row * p.n);
   var s = 0.0;
-  for (var k = 0u; k < p.splits; k++) { s += part[k * p.total + i]; }
+  for (var k = 0u; k < p.splits; k++) { s += part[k * p.m * p.stride + at]; }
   y[i] = s${bias ? " + bias[i % p.n]" : ""};
 }`,
     workgroups: [gx, gy, 1],
-    uniforms: new Uint32Array([m * n, n, splits, gx]),
+    uniforms: new Uint32Array([m * n, n, splits, gx, m, stride, 0, 0]),
   };
 }
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { testDevice } from "../conformance/test_device.ts";
 import { LINEAR_REF_NMSE } from "../conformance/check.ts";
-import { type TiledConfig, tiledKernel, type TiledShape } from "./tiled_kernel.ts";
+import { splitStride, type TiledConfig, tiledKernel, type TiledShape } from "./tiled_kernel.ts";
 import { outerTileBytes } from "./_tiled_outer.ts";
 import { assertTiledSpec } from "../conformance/tiled_grid_run.ts";
 
@@ -12,7 +12,16 @@ function check(cfg: TiledConfig, m: number, n: number, k: number, splits: number
   const split = splits > 1;
   const make = (shape: TiledShape) =>
     tiledKernel({ ...cfg, bias: cfg.bias && !split, split }, shape);
-  const run = { m, n, k, splits, seed, bias: cfg.bias, transposed: cfg.xT };
+  const run = {
+    m,
+    n,
+    k,
+    splits,
+    seed,
+    bias: cfg.bias,
+    transposed: cfg.xT,
+    stride: splitStride(cfg, n),
+  };
   return assertTiledSpec(device, run, make, LINEAR_REF_NMSE, ` ${cfg.layout ?? "rows"}`);
 }
 

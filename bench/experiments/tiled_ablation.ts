@@ -20,7 +20,7 @@
  */
 
 import { requestDevice } from "../../kernels/device.ts";
-import { splitsFor, tiledKernel, tileFor } from "../../kernels/tiled_kernel.ts";
+import { splitsFor, splitStride, tiledKernel, tileFor } from "../../kernels/tiled_kernel.ts";
 import { ceilDiv } from "../../kernels/dispatch.ts";
 import { intList } from "../../cli/args.ts";
 import { type Candidate, splitCandidate, timeCandidates } from "./tiled_layouts.ts";
@@ -88,6 +88,7 @@ export function tiledAblationCandidates(
     n,
     splits,
     maxWorkgroupsPerDimension,
+    stride: splitStride({ layout }, n),
   });
   const one = (label: string, wgsl: string): Candidate => ({
     ...base,

@@ -28,6 +28,7 @@ import {
   exactSplits,
   splitReduceKernel,
   splitsFor,
+  splitStride,
   type TiledConfig,
   tiledKernel,
   tileFor,
@@ -147,6 +148,7 @@ export function candidates(
           n,
           splits,
           maxWorkgroupsPerDimension,
+          stride: splitStride(cfg, n),
         }),
       );
     }
@@ -154,20 +156,27 @@ export function candidates(
   return out;
 }
 
-/** A candidate of one kernel over `splits` K-slices, with the split-K reduction and scratch it then needs. */
+/**
+ * A candidate of one kernel over `splits` K-slices, with the split-K
+ * reduction and scratch it then needs (partial-sum rows `stride` apart,
+ * default n).
+ */
 export function splitCandidate(
   label: string,
   kernel: KernelSpec,
-  { m, n, splits, maxWorkgroupsPerDimension }: {
+  { m, n, splits, maxWorkgroupsPerDimension, stride = n }: {
     m: number;
     n: number;
     splits: number;
     maxWorkgroupsPerDimension: number;
+    stride?: number;
   },
 ): Candidate {
   const split = splits > 1;
-  const reduce = split ? [splitReduceKernel(m, n, splits, false, maxWorkgroupsPerDimension)] : [];
-  return { label, specs: [kernel, ...reduce], partBytes: split ? splits * m * n * 4 : 0 };
+  const reduce = split
+    ? [splitReduceKernel(m, n, splits, false, maxWorkgroupsPerDimension, stride)]
+    : [];
+  return { label, specs: [kernel, ...reduce], partBytes: split ? splits * m * stride * 4 : 0 };
 }
 
 /**
