@@ -36,7 +36,13 @@ export function outerTileBytes(tm: number, tn: number): number {
  * with TN = 64 (two decoding threads a weight row either way).
  */
 export function tiledOuterWgsl(
-  cfg: TileOutput & { prefetch: boolean; xT?: boolean; apart?: boolean; threads?: 128 | 256 },
+  cfg: TileOutput & {
+    prefetch: boolean;
+    xT?: boolean;
+    apart?: boolean;
+    threads?: 128 | 256;
+    vec4Out?: boolean;
+  },
 ): string {
   const { tm: TM, tn: TN } = cfg;
   const WG = cfg.threads ?? 256;
@@ -135,19 +141,26 @@ export function tiledOuterWgsl(
   };
   emitStepLoop(cfg.prefetch, load, stage, compute, emit);
   const row = (i: number) => `4u * tm + ${64 * (i >> 2) + (i % 4)}u`;
-  if (cfg.split) {
-    // Split-K partial sums, a vec4 of 4 adjacent columns a store, rows
-    // `part_stride` (N rounded up to 4) apart: scalar stores 4 columns apart
-    // would leave a warp's stores spread over 4 times the sectors. One weight
-    // binding when split, so row0 is 0 and each vec4 aligned.
+  const vecStores = cfg.split || cfg.vec4Out === true;
+  if (vecStores) {
+    // A vec4 of 4 adjacent columns a store: scalar stores 4 columns apart
+    // leave a warp's stores spread over 4 times the sectors (H200, 4096×4096
+    // at M = 128, 16 K-slices: 185.6 → 159.0 µs). Split-K partial sums are
+    // rows `part_stride` (N rounded up to 4) apart, with one weight binding
+    // (row0 0); y takes them where N and every chunk's row0 are multiples of 4.
+    const base = cfg.split ? "(wid.z * p.m + row) * p.part_stride" : "row * p.n";
     for (const i of range(RM)) {
       emit(`  {`);
       emit(`    let row = m0 + ${row(i)};`);
       emit(`    if (row < p.m) {`);
       for (const g of range(RN / 4)) {
-        emit(`      let col${g} = p.row0 + n0 + 4u * tn + ${4 * TX * g}u;`);
-        emit(`      if (col${g} < p.row0 + p.rows) {`);
-        emit(`        y[((wid.z * p.m + row) * p.part_stride + col${g}) / 4u] = c${i}_${g};`);
+        const col = `col${g}`;
+        const bias = cfg.bias
+          ? ` + vec4<f32>(bias[${col}], bias[${col} + 1u], bias[${col} + 2u], bias[${col} + 3u])`
+          : "";
+        emit(`      let ${col} = p.row0 + n0 + 4u * tn + ${4 * TX * g}u;`);
+        emit(`      if (${col} < p.row0 + p.rows) {`);
+        emit(`        y[(${base} + ${col}) / 4u] = c${i}_${g}${bias};`);
         emit(`      }`);
       }
       emit(`    }`);
@@ -166,7 +179,7 @@ const TM = ${TM}u;        // tile edge in M
 const TN = ${TN}u;        // tile edge in N
 const BK = ${BK}u;        // K-step: one sub-block
 ${TILED_PARAMS}
-${tiledBindings(false, cfg.bias, cfg.split)}
+${tiledBindings(false, cfg.bias, vecStores)}
 
 var<workgroup> xs: array<array<vec4<f32>, ${TM / 4}>, BK>;  // [k][m / 4]
 var<workgroup> ws: array<array<vec4<f32>, ${TN / 4}>, BK>;  // [k][n / 4]

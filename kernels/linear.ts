@@ -414,6 +414,8 @@ export class Q5KLinear {
               bias: this.#bias !== null && !split,
               split,
               ...(transposed ? TRANSPOSED_TILED : {}),
+              // y a vec4 at a time where every chunk starts at a multiple of 4 columns.
+              vec4Out: transposed && this.n % 4 === 0 && chunks.every((c) => c.row0 % 4 === 0),
             },
             shape,
           );

@@ -432,11 +432,12 @@ Deno.test("Q5KLinear lane-per-row: every column group size, several column group
 
 Deno.test("Q5KLinear's K-major tiled form on transposed activations: bias, split-K, chunks, M not a multiple of 4, 64-row tiles, scratch reuse", async () => {
   for (
+    // Chunks of 128 rows (y a vec4 at a time) and of 66 (y a float at a time).
     const [n, k, maxBindingBytes] of [[200, 768, undefined], [64, 14336, undefined], [
       384,
       512,
       128 * 2 * 176,
-    ]] as const
+    ], [130, 512, 66 * 2 * 176]] as const
   ) {
     const blob = makeQ5KBlob(n, k, { seed: n + k, mode: "quantized" });
     const bias = uniformF32(n, n, -3, 3);
@@ -464,4 +465,6 @@ Deno.test("Q5KLinear's K-major tiled form on transposed activations: bias, split
   for (const tile of [":m128:", ":m64:"]) {
     assert.ok(outer.some((key) => key.includes(tile)), `${tile} in ${outer.join(" ")}`);
   }
+  assert.ok(outer.some((key) => key.endsWith(":xT:v4")), outer.join(" "));
+  assert.ok(outer.some((key) => key.includes(":whole:") && key.endsWith(":xT")), outer.join(" "));
 });

@@ -72,6 +72,11 @@ export interface TiledConfig extends TileShape {
   /** Outer layout only: threads a workgroup (default 256; 128 only with TN = 64, 8×8 outputs each). */
   threads?: 128 | 256;
   /**
+   * Outer layout without split only: store y a vec4 of 4 columns at a time
+   * (N and every weight chunk's first row must be multiples of 4).
+   */
+  vec4Out?: boolean;
+  /**
    * Rows layout only: load a step's weight operands in this many groups, the
    * activation operands once per group (fewer live registers, more
    * workgroup-memory reads; default 1); only for comparison.
@@ -170,6 +175,7 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     ...(config.xT ? ["xT"] : []),
     ...(config.apart ? ["apart"] : []),
     ...(config.threads ?? 256) !== 256 ? [`t${config.threads}`] : [],
+    ...(config.vec4Out && !config.split ? ["v4"] : []),
   ].join(":");
   return {
     name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,

@@ -99,6 +99,31 @@ Deno.test("the K-major tiled kernel reading transposed activations, its row thre
   }
 });
 
+Deno.test("the K-major tiled kernel storing y a vec4 at a time matches the f64 reference", async () => {
+  let seed = 540;
+  for (const [tm, tn] of [[128, 128], [64, 64]] as const) {
+    for (const bias of [true, false]) {
+      const cfg = {
+        tm,
+        tn,
+        padded: true,
+        bias,
+        split: false,
+        layout: "outer",
+        vec4Out: true,
+      } as const;
+      await check(cfg, 130, 200, 768, 1, seed++);
+      await check({ ...cfg, xT: true, prefetch: false }, 70, 136, 512, 1, seed++);
+    }
+  }
+  const spec = tiledKernel(
+    { tm: 64, tn: 64, padded: true, bias: true, split: false, layout: "outer", vec4Out: true },
+    { m: 64, n: 64, k: 256, row0: 0, rows: 64, maxWorkgroupsPerDimension: 65535, splits: 1 },
+  );
+  assert.match(spec.wgsl, /var<storage, read_write> y: array<vec4<f32>>/);
+  assert.match(spec.key, /:v4/);
+});
+
 Deno.test("the K-major tiled kernel on 128 threads (TN = 64, 8×8 outputs a thread) matches the f64 reference", async () => {
   let seed = 480;
   for (const [tm, xT] of [[128, true], [64, true], [128, false]] as const) {
