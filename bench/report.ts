@@ -160,7 +160,10 @@ export function crossoverText(c: Crossover): string {
     ? ` (in a shared pass up to ${c.maxSharedPassMatvecM})`
     : "";
   // Reports written before this field (bench/results) have no transposedTiled.
-  const form = c.transposedTiled ? " (f32 at 128×128 tiles K-major on transposed activations)" : "";
+  const slots = c.tiledWaveSlots ? `, K-split for ${c.tiledWaveSlots} workgroups at a time` : "";
+  const form = c.transposedTiled
+    ? ` (f32 at 128×128 tiles K-major on transposed activations${slots})`
+    : "";
   return `auto uses mat-vec up to M = ${c.maxMatvecM}${shared}${
     lanes(c.maxMatvecM, c.maxRowLaneM)
   }, tiled above${form} (int8: mat-vec up to ${c.maxInt8MatvecM}${

@@ -36,6 +36,13 @@ export interface Crossover {
    * rows layout (absent: no). `KQUANT_TILED=rows|transposed` overrides it.
    */
   transposedTiled?: boolean;
+  /**
+   * Workgroups of the K-major tiled kernel that run at once (one an SM), if
+   * known: its K-split then takes the fewest whole waves of the shortest
+   * K-slices (`splitsForWaves`) instead of aiming at 768 workgroups (absent:
+   * that). `KQUANT_SPLITS` overrides both.
+   */
+  tiledWaveSlots?: number;
   /** Where the numbers came from (measured device class, default, or KQUANT_CROSSOVER). */
   source: string;
 }
@@ -107,7 +114,9 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
   // 176.9, M = 97 462.0 / 491.5 / 169.0 against 489.1 / 534.1 / 170.6 (4096×4096 at M = 128
   // and 256 the two rows where it is slower, by 3–4%).
   const transposedTiled = form === "transposed" || (form !== "rows" && nvidia);
-  return { ...crossoverOf(nvidia), transposedTiled };
+  // The 132 SMs of an H100 SXM or an H200, where the K-major tiled kernel runs one
+  // workgroup an SM (tiled_kernel.ts `splitsForWaves` has the measurements).
+  return { ...crossoverOf(nvidia), transposedTiled, ...(nvidia ? { tiledWaveSlots: 132 } : {}) };
 }
 
 function crossoverOf(nvidia: boolean): Omit<Crossover, "transposedTiled"> {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Crossover, crossoverFor, familyFor } from "./crossover.ts";
-import { splitsFor, tileBytes, tileFor } from "./tiled_kernel.ts";
+import { splitsFor, splitsForWaves, tileBytes, tileFor } from "./tiled_kernel.ts";
 import { matvecConfigFor } from "./matvec_config.ts";
 import { columnGroup, rowLaneConfigFor, rowLaneSplits } from "./rowlane_kernel.ts";
 
@@ -15,6 +15,7 @@ Deno.test("crossoverFor() uses the measured values for NVIDIA (the K-major tiled
     maxInt8MatvecM: 8,
     maxInt8RowLaneM: 256,
     transposedTiled: true,
+    tiledWaveSlots: 132,
   };
   const { source, ...h200 } = crossoverFor(info("4318", "NVIDIA H200"));
   assert.deepEqual(h200, nvidia);
@@ -181,6 +182,28 @@ Deno.test("splitsFor() takes the fewest exact K-slices that make 768 workgroups,
         z,
         `nb=${nb} tiles=${tiles}: ${z} is not exact`,
       );
+    }
+  }
+});
+
+Deno.test("splitsForWaves() takes the fewest whole waves of the shortest K-slices, fewest slices among equals", () => {
+  // The counts measured fastest on an H200 (132 SMs, one workgroup each), see splitsForWaves.
+  assert.equal(splitsForWaves(32, 16, 132), 4); // 4096×4096 at M = 128: one wave of 128
+  assert.equal(splitsForWaves(64, 16, 132), 2); // M = 256
+  assert.equal(splitsForWaves(128, 16, 132), 1); // M = 512
+  assert.equal(splitsForWaves(112, 16, 132), 8); // 14336×4096 at M = 128: 7 waves of 2 blocks
+  assert.equal(splitsForWaves(224, 16, 132), 4); // M = 256
+  assert.equal(splitsForWaves(448, 16, 132), 2); // M = 512, not 16 slices of 1 block
+  assert.equal(splitsForWaves(32, 56, 132), 4); // 4096×14336 at M = 128
+  assert.equal(splitsForWaves(128, 56, 132), 1); // M = 512
+  assert.equal(splitsForWaves(896, 16, 132), 1); // enough tiles: no split
+  for (let nb = 1; nb <= 64; nb++) {
+    for (const tiles of [1, 7, 32, 100, 500]) {
+      for (const slots of [1, 46, 132]) {
+        const z = splitsForWaves(tiles, nb, slots);
+        assert.equal(Math.ceil(nb / Math.ceil(nb / z)), z, `nb=${nb} tiles=${tiles}: ${z}`);
+        assert.ok(z >= 1 && z <= 16, `${z}`);
+      }
     }
   }
 });

@@ -21,7 +21,14 @@ import { matvecKernel } from "./matvec_kernel.ts";
 import { matvecConfigFor } from "./matvec_config.ts";
 import { quantizedXBytes, quantizeXKernel } from "./quantize_x_kernel.ts";
 import { transposedXBytes, transposeXKernel } from "./transpose_x_kernel.ts";
-import { splitReduceKernel, splitsFor, splitStride, tiledKernel, tileFor } from "./tiled_kernel.ts";
+import {
+  splitReduceKernel,
+  splitsFor,
+  splitsForWaves,
+  splitStride,
+  tiledKernel,
+  tileFor,
+} from "./tiled_kernel.ts";
 import { tiledInt8Kernel } from "./tiled_int8_kernel.ts";
 import { ceilDiv } from "./dispatch.ts";
 import { type Crossover, crossoverFor, familyFor, type KernelFamily } from "./crossover.ts";
@@ -360,16 +367,18 @@ export class Q5KLinear {
     const lanes = rowLaneConfigFor(m, storage, false, false, int8);
     const chunks = this.#weights.chunks;
     const nb = this.k / 256;
-    // Split-K only with one weight binding (the partial sums index all of N).
-    let splits = chunks.length > 1 || family === "matvec"
-      ? 1
-      : family === "tiled"
-      ? splitsFor(ceilDiv(this.n, tn) * ceilDiv(m, tm), nb)
-      : rowLaneSplits(lanes, rowLaneGroups(lanes, m, this.n), nb);
     // The K-major tiled form needs tiles of 64 rows or more and its transposed
     // activations (rows padded to 4) in one binding.
     const transposed = family === "tiled" && !int8 && this.#transposedTiled && tm >= 64 &&
       transposedXBytes(m, this.k) <= this.device.limits.maxStorageBufferBindingSize;
+    const tiles = ceilDiv(this.n, tn) * ceilDiv(m, tm);
+    const slots = this.crossover.tiledWaveSlots;
+    // Split-K only with one weight binding (the partial sums index all of N).
+    let splits = chunks.length > 1 || family === "matvec"
+      ? 1
+      : family === "tiled"
+      ? (transposed && slots ? splitsForWaves(tiles, nb, slots) : splitsFor(tiles, nb))
+      : rowLaneSplits(lanes, rowLaneGroups(lanes, m, this.n), nb);
     const stride = splitStride(transposed ? TRANSPOSED_TILED : {}, this.n);
     if (splits > 1 && splits * m * stride * 4 > this.device.limits.maxStorageBufferBindingSize) {
       splits = 1;

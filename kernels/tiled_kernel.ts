@@ -118,6 +118,31 @@ export function splitsFor(tiles: number, nb: number): number {
   return enough.find((z) => nb % z === 0) ?? enough[0] ?? counts[counts.length - 1];
 }
 
+/**
+ * The K-split of a grid whose workgroups run `slots` at a time, one wave
+ * after another: the count (of those {@linkcode splitsFor} considers, up to
+ * 16) that minimises whole waves × (blocks a slice + a quarter block that
+ * each workgroup costs besides), the fewest slices among equals (each adds
+ * partial sums to write and add; the quarter block fits 16 slices of
+ * 14336×4096 at M = 512 taking 1794.1 µs against 1595.7 for 2). For the K-major tiled
+ * kernel on NVIDIA (one workgroup an SM, 132 SMs). H200, `bench --op linear
+ * --variant tiled` with KQUANT_SPLITS=1…16 against the 768-workgroup rule
+ * (µs, 14336×4096 / 4096×14336 / 4096×4096): M = 128 450.0 / 482.1 / 158.9
+ * under that rule, here 8, 4 and 4 slices: 450.1 / 428.8 / 140.3 (7 slices
+ * of 4096×14336, two waves, 420.9); M = 256 818.1 / 834.7 / 295.8, here 4,
+ * 2, 2: 817.8 / 808.0 / 252.3; M = 512 1594.9 / 1604.7 / 512.1, here 2, 1, 1:
+ * 1595.7 / 1590.7 / 465.0.
+ */
+export function splitsForWaves(tiles: number, nb: number, slots: number): number {
+  const tuned = Number(envVar("KQUANT_SPLITS") ?? "");
+  if (tuned >= 1) return exactSplits(nb, Math.min(tuned, nb));
+  const counts = [
+    ...new Set(Array.from({ length: Math.min(16, nb) }, (_, i) => exactSplits(nb, i + 1))),
+  ];
+  const cost = (z: number) => Math.ceil((tiles * z) / slots) * (Math.ceil(nb / z) + 0.25);
+  return counts.reduce((best, z) => (cost(z) < cost(best) ? z : best), counts[0]);
+}
+
 /** How many slices asking for `z` of `nb` blocks gives: slices of ceil(nb / z) blocks. */
 export function exactSplits(nb: number, z: number): number {
   return Math.ceil(nb / Math.ceil(nb / z));
