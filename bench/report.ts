@@ -164,9 +164,10 @@ export function crossoverText(c: Crossover): string {
   const form = c.transposedTiled
     ? ` (f32 at 128×128 tiles K-major on transposed activations${slots})`
     : "";
+  const band = c.tiledBand ? ` (tiled also at M = ${c.tiledBand[0]}…${c.tiledBand[1]})` : "";
   return `auto uses mat-vec up to M = ${c.maxMatvecM}${shared}${
     lanes(c.maxMatvecM, c.maxRowLaneM)
-  }, tiled above${form} (int8: mat-vec up to ${c.maxInt8MatvecM}${
+  }${band}, tiled above${form} (int8: mat-vec up to ${c.maxInt8MatvecM}${
     lanes(c.maxInt8MatvecM, c.maxInt8RowLaneM)
   }): ${c.source}`;
 }

@@ -31,6 +31,12 @@ export interface Crossover {
    */
   maxInt8RowLaneM: number;
   /**
+   * f32 only: batch sizes (first and last, inclusive) inside the lane-per-row
+   * range that run the tiled kernel, where its 64-row tiles lead (absent:
+   * none).
+   */
+  tiledBand?: readonly [number, number];
+  /**
    * Whether the f32 tiled kernel, at 128×128 tiles (M > 64), runs K-major on
    * activations transposed by a kernel of their own first, instead of in the
    * rows layout (absent: no). `KQUANT_TILED=rows|transposed` overrides it.
@@ -79,7 +85,18 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * it is faster than int8 tiled on all three shapes up to M = 256 (561.2,
  * 541.5, 177.2 µs against 605.0, 604.2, 234.0) and on two of them at 512
  * (1179.6 against 1136.9 for 14336×4096), so int8 runs mat-vec up to 8 and
- * lane-per-row up to 256. Other
+ * lane-per-row up to 256. Since cdba381 the f32 tiled kernel runs 64-row
+ * tiles K-major too, with vec4 stores and a K-split by whole waves; against
+ * lane-per-row (H200, `bench --op linear --variant rowlane` and `tiled`,
+ * 4096×4096 / 14336×4096 / 4096×14336, µs per pass) it leads at M = 64
+ * (92.5 / 305.0 / 287.0 against 109.5 / 321.2 / 321.3; shared pass 84.9 /
+ * 291.3 / 273.9 against 89.0 / 299.1 / 299.4), ties at 56 (92.1 / 301.0 /
+ * 286.1 against 97.4 / 292.0 / 293.2; shared pass behind on all three),
+ * trails at 48 (91.8 / 298.6 / 284.6 against 85.6 / 259.7 / 260.4); above 64
+ * its 128-row tiles trail again at 80 on the two larger shapes (437.7 /
+ * 428.0 against 417.3 / 415.1) and lead at 96 (443.3 / 428.9 against 464.6 /
+ * 460.8): so tiled at M = 57…64 (`tiledBand`) and lane-per-row around it up
+ * to 96. Other
  * devices get llama.cpp's Vulkan default (mat-vec up to M = 8, tiled above,
  * no lane-per-row range): a conservative choice, since every kernel is
  * correct at every M.
@@ -138,6 +155,7 @@ function crossoverOf(nvidia: boolean): Omit<Crossover, "transposedTiled"> {
       maxMatvecM: 2,
       maxSharedPassMatvecM: 1,
       maxRowLaneM: 96,
+      tiledBand: [57, 64],
       maxInt8MatvecM: 8,
       maxInt8RowLaneM: 256,
       source: "measured for NVIDIA (H200, Vulkan; bench/results/h200.json)",
@@ -203,7 +221,17 @@ export function familyFor(c: Crossover, m: number, int8: boolean, shared: boolea
       );
     }
   }
+  const band = c.tiledBand;
+  if (
+    band !== undefined &&
+    (!Array.isArray(band) || band.length !== 2 || !band.every((b) => Number.isInteger(b)))
+  ) {
+    throw new TypeError(
+      `Cannot ${action}: crossover.tiledBand must be two integers, current value is ${show(band)}`,
+    );
+  }
   const matvec = int8 ? c.maxInt8MatvecM : shared ? c.maxSharedPassMatvecM : c.maxMatvecM;
   if (m <= matvec) return "matvec";
+  if (!int8 && band && m >= band[0] && m <= band[1]) return "tiled";
   return m <= (int8 ? c.maxInt8RowLaneM : c.maxRowLaneM) ? "rowlane" : "tiled";
 }

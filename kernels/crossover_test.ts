@@ -12,6 +12,7 @@ Deno.test("crossoverFor() uses the measured values for NVIDIA (the K-major tiled
     maxMatvecM: 2,
     maxSharedPassMatvecM: 1,
     maxRowLaneM: 96,
+    tiledBand: [57, 64],
     maxInt8MatvecM: 8,
     maxInt8RowLaneM: 256,
     transposedTiled: true,
@@ -34,17 +35,19 @@ Deno.test("crossoverFor() uses the measured values for NVIDIA (the K-major tiled
   assert.equal(crossoverFor(undefined).maxRowLaneM, 8);
 });
 
-Deno.test("familyFor() switches to lane-per-row at a smaller M in a shared pass, f32 only", () => {
+Deno.test("familyFor() switches to lane-per-row at a smaller M in a shared pass, f32 only, and to tiled inside its band", () => {
   const nvidia = crossoverFor(info("4318", "NVIDIA H200"));
   const at = (int8: boolean, shared: boolean) =>
-    [1, 2, 3, 4, 96, 97, 256, 257].map((m) => familyFor(nvidia, m, int8, shared));
+    [1, 2, 3, 4, 56, 57, 64, 65, 96, 97, 256, 257].map((m) => familyFor(nvidia, m, int8, shared));
   // m: mat-vec, r: lane-per-row, t: tiled, at the M above.
   const names = { m: "matvec", r: "rowlane", t: "tiled" } as const;
   const families = (codes: string) => codes.split(" ").map((c) => names[c as keyof typeof names]);
-  assert.deepEqual(at(false, false), families("m m r r r t t t"));
-  assert.deepEqual(at(false, true), families("m r r r r t t t"));
-  assert.deepEqual(at(true, false), families("m m m m r r r t"));
-  assert.deepEqual(at(true, true), families("m m m m r r r t"));
+  assert.deepEqual(at(false, false), families("m m r r r t t r r t t t"));
+  assert.deepEqual(at(false, true), families("m r r r r t t r r t t t"));
+  assert.deepEqual(at(true, false), families("m m m m r r r r r r r t"));
+  assert.deepEqual(at(true, true), families("m m m m r r r r r r r t"));
+  // The band never takes M below the mat-vec limit.
+  assert.equal(familyFor({ ...nvidia, tiledBand: [1, 64] }, 2, false, false), "matvec");
   // Elsewhere one limit for both: mat-vec up to 8, tiled above.
   const other = crossoverFor(undefined);
   assert.deepEqual(
@@ -77,6 +80,10 @@ Deno.test("familyFor() rejects a bad crossover, M or flag by name and keeps work
   assert.throws(
     () => familyFor(null as unknown as Crossover, 2, false, true),
     /crossover must be an object, current value is null/,
+  );
+  assert.throws(
+    () => familyFor({ ...c, tiledBand: [57] as unknown as [number, number] }, 2, false, true),
+    /crossover.tiledBand must be two integers, current value is Array\(1\)/,
   );
   assert.equal(familyFor(c, 2, false, true), "matvec");
 });
