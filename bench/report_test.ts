@@ -10,7 +10,7 @@ const info = (vendor: string, description = "") =>
 Deno.test("crossoverText() names the shared-pass limit and the K-major tiled form only where they apply", () => {
   assert.equal(
     crossoverText(crossoverFor(info("4318", "NVIDIA H200"))),
-    "auto uses mat-vec up to M = 2 (in a shared pass up to 1), lane-per-row up to 96 (tiled also " +
+    "auto uses mat-vec up to M = 2 (in a shared pass up to 1), lane-per-row up to 88 (tiled also " +
       "at M = 57…64), tiled above " +
       "(f32 at 128×128 tiles K-major on transposed activations, K-split for 132 workgroups at a " +
       "time) " +

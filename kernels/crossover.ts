@@ -95,8 +95,11 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * trails at 48 (91.8 / 298.6 / 284.6 against 85.6 / 259.7 / 260.4); above 64
  * its 128-row tiles trail again at 80 on the two larger shapes (437.7 /
  * 428.0 against 417.3 / 415.1) and lead at 96 (443.3 / 428.9 against 464.6 /
- * 460.8): so tiled at M = 57…64 (`tiledBand`) and lane-per-row around it up
- * to 96. Other
+ * 460.8); lane-per-row's times grow with M (M = 80 to 96: 152.8 → 173.0,
+ * 417.3 → 464.6, 415.1 → 460.8) while the 128-row tiles' stay flat (135.1 →
+ * 136.3, 437.7 → 443.3, 428.0 → 428.9), so they cross near 88 on the two
+ * larger shapes: tiled at M = 57…64 (`tiledBand`) and above 88, lane-per-row
+ * between. Other
  * devices get llama.cpp's Vulkan default (mat-vec up to M = 8, tiled above,
  * no lane-per-row range): a conservative choice, since every kernel is
  * correct at every M.
@@ -154,7 +157,7 @@ function crossoverOf(nvidia: boolean): Omit<Crossover, "transposedTiled"> {
     return {
       maxMatvecM: 2,
       maxSharedPassMatvecM: 1,
-      maxRowLaneM: 96,
+      maxRowLaneM: 88,
       tiledBand: [57, 64],
       maxInt8MatvecM: 8,
       maxInt8RowLaneM: 256,
