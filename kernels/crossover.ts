@@ -37,9 +37,10 @@ export interface Crossover {
    */
   tiledBand?: readonly [number, number];
   /**
-   * Whether the f32 tiled kernel, at 128×128 tiles (M > 64), runs K-major on
-   * activations transposed by a kernel of their own first, instead of in the
-   * rows layout (absent: no). `KQUANT_TILED=rows|transposed` overrides it.
+   * Whether the f32 tiled kernel, at tiles of 64 rows or more (M > 32), runs
+   * K-major on activations transposed by a kernel of their own first,
+   * instead of in the rows layout (absent: no). `KQUANT_TILED=rows|transposed`
+   * overrides it.
    */
   transposedTiled?: boolean;
   /**
@@ -132,7 +133,8 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
   // at M = 512 1621.7 / 1634.7 / 556.1 µs against 1761.2 / 1786.4 / 572.6, M = 256 852.4 / 866.4
   // / 341.7 against 918.3 / 932.0 / 330.0, M = 128 486.8 / 503.4 / 184.1 against 500.3 / 540.1 /
   // 176.9, M = 97 462.0 / 491.5 / 169.0 against 489.1 / 534.1 / 170.6 (4096×4096 at M = 128
-  // and 256 the two rows where it is slower, by 3–4%).
+  // and 256 the two rows where it was slower, by 3–4%; since cdba381's vec4 stores and
+  // whole-wave K-splits 141.6 and 254.0 µs in the README command's H200 run).
   const transposedTiled = form === "transposed" || (form !== "rows" && nvidia);
   // The 132 SMs of an H100 SXM or an H200, where the K-major tiled kernel runs one
   // workgroup an SM (tiled_kernel.ts `splitsForWaves` has the measurements).

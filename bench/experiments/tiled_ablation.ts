@@ -9,8 +9,10 @@
  * operands once a K-step instead of once per 4 K), the two barriers of each
  * K-step — and with all four cut; then the same for the K-major (`outer`)
  * layout. The cut kernels compute nonsense; only their time counts. Timed per
- * pass over rotating weight copies, at the library's tile and K-split. A
- * measuring aid for kernel work, not a benchmark of the library.
+ * pass over rotating weight copies, at the library's tile and its
+ * 768-workgroup K-split (`splitsFor`; the K-major form's whole-wave split on
+ * NVIDIA, `splitsForWaves`, and its transposed activations are not applied
+ * here). A measuring aid for kernel work, not a benchmark of the library.
  *
  * ```sh
  * deno run -A bench/experiments/tiled_ablation.ts [M ...]
