@@ -140,6 +140,40 @@ export function tiledOuterWgsl(
     }
   };
   emitStepLoop(cfg.prefetch, load, stage, compute, emit);
+  const vecStores = emitOuterStores(cfg, RM, RN, TX, emit);
+
+  return /* wgsl */ `${Q5K_WGSL}
+const TM = ${TM}u;        // tile edge in M
+const TN = ${TN}u;        // tile edge in N
+const BK = ${BK}u;        // K-step: one sub-block
+${TILED_PARAMS}
+${tiledBindings(false, cfg.bias, vecStores)}
+
+var<workgroup> xs: array<array<vec4<f32>, ${TM / 4}>, BK>;  // [k][m / 4]
+var<workgroup> ws: array<array<vec4<f32>, ${TN / 4}>, BK>;  // [k][n / 4]
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${
+    TILE_PROLOGUE.replace("lid % 16u", `lid % ${TX}u`).replace("lid / 16u", `lid / ${TX}u`)
+  }
+  let k4 = p.k / 4u;
+${lines.join("\n")}
+}
+`;
+}
+
+/**
+ * Emits the stores of a K-major thread's RM×RN outputs (`c{i}_{g}`, vec4s of
+ * 4 adjacent columns; rows 4·tm + 64·(i / 4) + i % 4, columns 4·tn + 4·TX·g
+ * on) and returns whether they are vec4 stores, so y is bound as vec4s.
+ */
+export function emitOuterStores(
+  cfg: TileOutput & { vec4Out?: boolean },
+  RM: number,
+  RN: number,
+  TX: number,
+  emit: (s: string) => void,
+): boolean {
   const row = (i: number) => `4u * tm + ${64 * (i >> 2) + (i % 4)}u`;
   const vecStores = cfg.split || cfg.vec4Out === true;
   if (vecStores) {
@@ -174,22 +208,5 @@ export function tiledOuterWgsl(
     });
   }
 
-  return /* wgsl */ `${Q5K_WGSL}
-const TM = ${TM}u;        // tile edge in M
-const TN = ${TN}u;        // tile edge in N
-const BK = ${BK}u;        // K-step: one sub-block
-${TILED_PARAMS}
-${tiledBindings(false, cfg.bias, vecStores)}
-
-var<workgroup> xs: array<array<vec4<f32>, ${TM / 4}>, BK>;  // [k][m / 4]
-var<workgroup> ws: array<array<vec4<f32>, ${TN / 4}>, BK>;  // [k][n / 4]
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${
-    TILE_PROLOGUE.replace("lid % 16u", `lid % ${TX}u`).replace("lid / 16u", `lid / ${TX}u`)
-  }
-  let k4 = p.k / 4u;
-${lines.join("\n")}
-}
-`;
+  return vecStores;
 }

@@ -23,6 +23,7 @@ import { envVar } from "./_env.ts";
 import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { tiledOuterWgsl } from "./_tiled_outer.ts";
+import { tiledWsWgsl } from "./_tiled_ws.ts";
 import { ceilDiv, type ChunkShape, foldWorkgroups } from "./dispatch.ts";
 import {
   emitDecodeHeader,
@@ -71,6 +72,12 @@ export interface TiledConfig extends TileShape {
   apart?: boolean;
   /** Outer layout only: threads a workgroup (default 256; 128 only with TN = 64, 8×8 outputs each). */
   threads?: 128 | 256;
+  /**
+   * Outer layout on transposed x at 128×128 only: 64 producer threads load
+   * and decode each K-step (of 16) while 256 others compute the last one
+   * (`_tiled_ws.ts`, 320 threads a workgroup); only for comparison.
+   */
+  specialized?: boolean;
   /**
    * Outer layout without split only: store y a vec4 of 4 columns at a time
    * (N and every weight chunk's first row must be multiples of 4).
@@ -201,11 +208,22 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     ...(config.apart ? ["apart"] : []),
     ...(config.threads ?? 256) !== 256 ? [`t${config.threads}`] : [],
     ...(config.vec4Out && !config.split ? ["v4"] : []),
+    ...(config.specialized ? ["ws"] : []),
   ].join(":");
   return {
-    name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
+    name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${cfg.specialized ? "16, warp-specialized" : BK}${
+      cfg.split ? ", split-K" : ""
+    })`,
     key,
-    wgsl: cachedWgsl(key, () => cfg.layout === "outer" ? tiledOuterWgsl(cfg) : tiledWgsl(cfg)),
+    wgsl: cachedWgsl(
+      key,
+      () =>
+        cfg.layout !== "outer"
+          ? tiledWgsl(cfg)
+          : cfg.specialized
+          ? tiledWsWgsl(cfg)
+          : tiledOuterWgsl(cfg),
+    ),
     ...tiledGrid(cfg, shape),
   };
 }

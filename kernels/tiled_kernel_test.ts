@@ -3,6 +3,7 @@ import { testDevice } from "../conformance/test_device.ts";
 import { LINEAR_REF_NMSE } from "../conformance/check.ts";
 import { splitStride, type TiledConfig, tiledKernel, type TiledShape } from "./tiled_kernel.ts";
 import { outerTileBytes } from "./_tiled_outer.ts";
+import { WS_THREADS } from "./_tiled_ws.ts";
 import { assertTiledSpec } from "../conformance/tiled_grid_run.ts";
 
 const device = await testDevice();
@@ -122,6 +123,46 @@ Deno.test("the K-major tiled kernel storing y a vec4 at a time matches the f64 r
   );
   assert.match(spec.wgsl, /var<storage, read_write> y: array<vec4<f32>>/);
   assert.match(spec.key, /:v4/);
+});
+
+Deno.test("the warp-specialized K-major tiled kernel (64 producer threads, two stages) matches the f64 reference", async () => {
+  if (device.limits.maxComputeInvocationsPerWorkgroup < WS_THREADS) return;
+  let seed = 600;
+  for (const bias of [true, false]) {
+    const cfg = {
+      tm: 128,
+      tn: 128,
+      padded: true,
+      bias,
+      split: false,
+      layout: "outer",
+      xT: true,
+      prefetch: false,
+      specialized: true,
+    } as const;
+    // Partial tiles, K of 3 blocks (48 steps of 16), split-K with slices of 1 block.
+    await check(cfg, 130, 200, 768, 1, seed++);
+    await check(cfg, 70, 136, 768, 3, seed++);
+    await check({ ...cfg, vec4Out: true }, 9, 136, 512, 1, seed++);
+    await check(cfg, 9, 70, 512, 2, seed++);
+  }
+  assert.throws(
+    () =>
+      tiledKernel(
+        {
+          tm: 64,
+          tn: 128,
+          padded: true,
+          bias: false,
+          split: false,
+          layout: "outer",
+          xT: true,
+          specialized: true,
+        },
+        { m: 64, n: 128, k: 256, row0: 0, rows: 128, maxWorkgroupsPerDimension: 65535, splits: 1 },
+      ),
+    /warp-specialized tile 64x128/,
+  );
 });
 
 Deno.test("the K-major tiled kernel on 128 threads (TN = 64, 8×8 outputs a thread) matches the f64 reference", async () => {

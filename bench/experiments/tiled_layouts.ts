@@ -63,6 +63,8 @@ export const VARIANTS: {
   apart?: boolean;
   /** 128: the K-major tile 128×64 on 128 threads, 8×8 outputs each (default: the library's tile, 256). */
   threads?: 128;
+  /** The warp-specialized K-major kernel (128×128 tiles, 320 threads). */
+  specialized?: boolean;
 }[] = [
   { label: "flat", flat: true, prefetch: true, layout: "rows" },
   { label: "rows", flat: false, prefetch: true, layout: "rows" },
@@ -94,11 +96,21 @@ export const VARIANTS: {
     xT: true,
     threads: 128 as const,
   })),
+  {
+    label: "outer xT ws",
+    flat: false,
+    prefetch: false,
+    layout: "outer",
+    xT: true,
+    specialized: true,
+  },
 ];
 
-/** The variants that exist for a tile of `tm` rows (`outer` from 64). */
+/** The variants that exist for a tile of `tm` rows (`outer` from 64, warp-specialized at 128). */
 export function variantsFor(tm: number): typeof VARIANTS {
-  return VARIANTS.filter((v) => v.layout === "rows" || tm >= 64);
+  return VARIANTS.filter((v) =>
+    v.layout === "rows" || (tm >= 64 && (!v.specialized || tm === 128))
+  );
 }
 
 /**
@@ -129,7 +141,7 @@ export function candidates(
   for (const { v, tile, splits } of runs) {
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
     {
-      const { label, flat, prefetch, layout, bGroups, xT, apart, threads } = v;
+      const { label, flat, prefetch, layout, bGroups, xT, apart, threads, specialized } = v;
       const cfg = {
         ...tile,
         bias: false,
@@ -141,6 +153,7 @@ export function candidates(
         xT,
         apart,
         threads,
+        specialized,
       };
       out.push(
         splitCandidate(`${label} ${tile.tm}x${tile.tn} split ${splits}`, tiledKernel(cfg, shape), {

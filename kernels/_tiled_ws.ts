@@ -1,0 +1,136 @@
+// The K-major tiled kernel with its work split between warps (for
+// comparison; not a default): 256 consumer threads compute a 128×128 tile's
+// 8×8 outputs each from one stage of workgroup memory while 64 producer
+// threads load and decode the next K-step into the other stage, one barrier
+// a step. The one-workgroup-an-SM tiled kernel otherwise pays its loads,
+// decode and barriers between its FMAs (README "Where the time goes"); here
+// they run beside them, as in warp-specialized GEMMs. Two stages of K-steps of
+// 16 (half a sub-block) fit the 32 KB of one stage of 32. Activations must be
+// transposed ([k][ceil(m / 4) vec4s], `transpose_x_kernel.ts`). The stage
+// indices are constants: the loop takes two steps an iteration.
+
+import { Q5K_WGSL } from "./_wgsl_q5k.ts";
+import { TILE_PROLOGUE, TILED_PARAMS, tiledBindings, type TileOutput } from "./_tiled_parts.ts";
+import { emitOuterStores } from "./_tiled_outer.ts";
+
+/** Threads of the warp-specialized kernel: 256 consumers and 64 producers. */
+export const WS_THREADS = 320;
+
+const BK = 16;
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** The WGSL of the warp-specialized K-major kernel (128×128 tiles, transposed f32 activations). */
+export function tiledWsWgsl(cfg: TileOutput & { vec4Out?: boolean; xT?: boolean }): string {
+  if (cfg.tm !== 128 || cfg.tn !== 128 || !cfg.xT) {
+    throw new Error(`internal: warp-specialized tile ${cfg.tm}x${cfg.tn}, xT ${cfg.xT}`);
+  }
+  const lines: string[] = [];
+  const emit = (s: string) => lines.push(s);
+  for (const i of range(8)) for (const g of range(2)) emit(`  var c${i}_${g} = vec4<f32>(0.0);`);
+  // Producer `pid` loads weight rows pid and pid + 64 (16 weights each, the
+  // step's half of its sub-block) and 8 of the step's 512 activation vec4s,
+  // all loads first, then decodes and stores into stage `st`.
+  const produce = (t: string, st: number, indent: string) => {
+    const e = (s: string) => emit(`${indent}${s}`);
+    e(`{`);
+    e(`  let kb = k_begin + (${t}) * BK;`);
+    e(`  let j = (kb % BLOCK_WEIGHTS) / 32u;`);
+    e(`  let h = (kb % 32u) / 16u;`);
+    for (const r of range(2)) {
+      e(`  let base${r} = (min(n0 + pid + ${
+        64 * r
+      }u, p.rows - 1u) * p.nb + kb / BLOCK_WEIGHTS) * BLOCK_VEC4;`);
+      e(`  let hd${r} = w[base${r}];`);
+      e(`  let qh${r} = w[base${r} + 1u + h];`);
+      e(`  let qs${r} = w[base${r} + 3u + 2u * (j / 2u) + h];`);
+    }
+    for (const x of range(8)) {
+      e(`  let mq${x} = m0 / 4u + (pid + ${64 * x}u) % 32u;`);
+      e(
+        `  let xv${x} = select(vec4<f32>(0.0), x[(kb + (pid + ${
+          64 * x
+        }u) / 32u) * mt4 + min(mq${x}, mt4 - 1u)], mq${x} < mt4);`,
+      );
+    }
+    for (const r of range(2)) {
+      e(`  {`);
+      e(`    let wn = pid + ${64 * r}u;`);
+      e(`    let sm = scale_min(j, hd${r}.y, hd${r}.z, hd${r}.w);`);
+      e(`    let d1 = f16_bits_to_f32(hd${r}.x & 0xffffu) * f32(sm.x);`);
+      e(`    let m1 = f16_bits_to_f32(hd${r}.x >> 16u) * f32(sm.y);`);
+      for (const i of range(4)) {
+        const c = "xyzw"[i];
+        e(`    {`);
+        e(`      let v = d1 * unpack_q(quants4(qs${r}.${c}, qh${r}.${c}, j)) - m1;`);
+        for (const q of range(4)) {
+          e(`      ws${st}[${4 * i + q}u][wn / 4u][wn % 4u] = v.${"xyzw"[q]};`);
+        }
+        e(`    }`);
+      }
+      e(`  }`);
+    }
+    for (const x of range(8)) {
+      e(`  xs${st}[(pid + ${64 * x}u) / 32u][(pid + ${64 * x}u) % 32u] = xv${x};`);
+    }
+    e(`}`);
+  };
+  const compute = (st: number, indent: string) => {
+    for (const kk of range(BK)) {
+      emit(`${indent}{`);
+      for (const g of range(2)) emit(`${indent}  let a${g} = xs${st}[${kk}u][tm + ${16 * g}u];`);
+      for (const g of range(2)) emit(`${indent}  let b${g} = ws${st}[${kk}u][tn + ${16 * g}u];`);
+      for (const i of range(8)) {
+        for (const g of range(2)) {
+          emit(
+            `${indent}  c${i}_${g} = fma(vec4<f32>(a${i >> 2}.${
+              "xyzw"[i % 4]
+            }), b${g}, c${i}_${g});`,
+          );
+        }
+      }
+      emit(`${indent}}`);
+    }
+  };
+  emit(`  let k_begin = wid.z * p.k_split;`);
+  emit(`  let k_end = min(p.k, k_begin + p.k_split);`);
+  emit(`  let steps = (k_end - k_begin) / BK;  // a multiple of 16: slices are whole blocks`);
+  emit(`  let mt4 = (p.m + 3u) / 4u;`);
+  emit(`  let pid = lid - 256u;  // producers only`);
+  emit(`  if (lid >= 256u) {`);
+  produce("0u", 0, "    ");
+  emit(`  }`);
+  emit(`  workgroupBarrier();`);
+  emit(`  for (var s = 0u; s < steps; s += 2u) {`);
+  for (const st of [0, 1]) {
+    emit(`    if (lid >= 256u) {`);
+    emit(`      if (s + ${st + 1}u < steps) {`);
+    produce(`s + ${st + 1}u`, 1 - st, "        ");
+    emit(`      }`);
+    emit(`    } else {`);
+    compute(st, "      ");
+    emit(`    }`);
+    emit(`    workgroupBarrier();`);
+  }
+  emit(`  }`);
+  emit(`  if (lid < 256u) {`);
+  const vecStores = emitOuterStores(cfg, 8, 8, 16, (s) => emit(`  ${s}`));
+  emit(`  }`);
+
+  return /* wgsl */ `${Q5K_WGSL}
+const TM = 128u;          // tile edge in M
+const TN = 128u;          // tile edge in N
+const BK = ${BK}u;          // K-step: half a sub-block
+${TILED_PARAMS}
+${tiledBindings(false, cfg.bias, vecStores)}
+
+var<workgroup> xs0: array<array<vec4<f32>, 32>, BK>;  // stage 0: [k][m / 4]
+var<workgroup> ws0: array<array<vec4<f32>, 32>, BK>;  // stage 0: [k][n / 4]
+var<workgroup> xs1: array<array<vec4<f32>, 32>, BK>;  // stage 1
+var<workgroup> ws1: array<array<vec4<f32>, 32>, BK>;
+
+@compute @workgroup_size(${WS_THREADS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${TILE_PROLOGUE}
+${lines.join("\n")}
+}
+`;
+}
