@@ -14,7 +14,9 @@
  * workgroup arrays are arrays of rows read at constant K offsets, so each load's
  * bounds clamp (WebGPU clamps every dynamic index) is on a row the thread keeps
  * for the whole kernel. Grids short of 768 workgroups split K (a second kernel
- * adds the slices). The WGSL is generated unrolled.
+ * adds the slices); the K-major form on NVIDIA splits K into the fewest whole
+ * waves of one workgroup an SM instead (`splitsForWaves`). The WGSL is
+ * generated unrolled.
  *
  * @module
  */
@@ -131,8 +133,8 @@ export function splitsFor(tiles: number, nb: number): number {
  * 16) that minimises whole waves × (blocks a slice + a quarter block that
  * each workgroup costs besides), the fewest slices among equals (each adds
  * partial sums to write and add; the quarter block fits 16 slices of
- * 14336×4096 at M = 512 taking 1794.1 µs against 1595.7 for 2). For the K-major tiled
- * kernel on NVIDIA (one workgroup an SM, 132 SMs). H200, `bench --op linear
+ * 14336×4096 at M = 512 taking 1794.1 µs against 1595.7 for 2). For the
+ * K-major tiled kernel on NVIDIA (one workgroup an SM, 132 SMs). H200, `bench --op linear
  * --variant tiled` with KQUANT_SPLITS=1…16 against the 768-workgroup rule
  * (µs, 14336×4096 / 4096×14336 / 4096×4096): M = 128 450.0 / 482.1 / 158.9
  * under that rule, here 8, 4 and 4 slices: 450.1 / 428.8 / 140.3 (7 slices
