@@ -150,9 +150,19 @@ export function emitRowAndRange(emit: (s: string) => void, apart = false): void 
 export function emitDecodeHeader(emit: (s: string) => void): void {
   emit(`    if (lid < 2u * TN) {`);
   emit(`      let j = (kb % BLOCK_WEIGHTS) / 32u;`);
-  emit(`      let sm = scale_min(j, hd.y, hd.z, hd.w);`);
-  emit(`      let d1 = f16_bits_to_f32(hd.x & 0xffffu) * f32(sm.x);`);
-  emit(`      let m1 = f16_bits_to_f32(hd.x >> 16u) * f32(sm.y);`);
+  for (const line of subBlockScales("hd")) emit(`      ${line}`);
+}
+
+/**
+ * The statements that make sub-block `j`'s d1 = d·sc and m1 = dmin·m
+ * (llama.cpp's order) from the block header vec4 named `hd`.
+ */
+export function subBlockScales(hd: string): string[] {
+  return [
+    `let sm = scale_min(j, ${hd}.y, ${hd}.z, ${hd}.w);`,
+    `let d1 = f16_bits_to_f32(${hd}.x & 0xffffu) * f32(sm.x);`,
+    `let m1 = f16_bits_to_f32(${hd}.x >> 16u) * f32(sm.y);`,
+  ];
 }
 
 /**

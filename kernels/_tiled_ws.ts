@@ -10,7 +10,13 @@
 // indices are constants: the loop takes two steps an iteration.
 
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
-import { TILE_PROLOGUE, TILED_PARAMS, tiledBindings, type TileOutput } from "./_tiled_parts.ts";
+import {
+  subBlockScales,
+  TILE_PROLOGUE,
+  TILED_PARAMS,
+  tiledBindings,
+  type TileOutput,
+} from "./_tiled_parts.ts";
 import { emitOuterStores } from "./_tiled_outer.ts";
 
 /** Threads of the warp-specialized kernel: 256 consumers and 64 producers. */
@@ -55,9 +61,7 @@ export function tiledWsWgsl(cfg: TileOutput & { vec4Out?: boolean; xT?: boolean 
     for (const r of range(2)) {
       e(`  {`);
       e(`    let wn = pid + ${64 * r}u;`);
-      e(`    let sm = scale_min(j, hd${r}.y, hd${r}.z, hd${r}.w);`);
-      e(`    let d1 = f16_bits_to_f32(hd${r}.x & 0xffffu) * f32(sm.x);`);
-      e(`    let m1 = f16_bits_to_f32(hd${r}.x >> 16u) * f32(sm.y);`);
+      for (const line of subBlockScales(`hd${r}`)) e(`    ${line}`);
       for (const i of range(4)) {
         const c = "xyzw"[i];
         e(`    {`);

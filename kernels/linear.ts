@@ -384,6 +384,8 @@ export class Q5KLinear {
       splits = 1;
     }
     const split = splits > 1;
+    // y a vec4 at a time where every chunk starts at a multiple of 4 columns.
+    const vec4Out = transposed && this.n % 4 === 0 && chunks.every((c) => c.row0 % 4 === 0);
     plan = {
       quant: int8
         ? { spec: quantizeXKernel(m, this.k, maxDim), bytes: quantizedXBytes(m, this.k) }
@@ -423,8 +425,7 @@ export class Q5KLinear {
               bias: this.#bias !== null && !split,
               split,
               ...(transposed ? TRANSPOSED_TILED : {}),
-              // y a vec4 at a time where every chunk starts at a multiple of 4 columns.
-              vec4Out: transposed && this.n % 4 === 0 && chunks.every((c) => c.row0 % 4 === 0),
+              vec4Out,
             },
             shape,
           );

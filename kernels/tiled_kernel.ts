@@ -113,16 +113,15 @@ const BK = 32;
  * the reduction both assume.
  */
 export function splitsFor(tiles: number, nb: number): number {
-  const exact = (z: number) => exactSplits(nb, z);
-  const tuned = Number(envVar("KQUANT_SPLITS") ?? "");
-  if (tuned >= 1) return exact(Math.min(tuned, nb));
+  const tuned = tunedSplits(nb);
+  if (tuned) return tuned;
   // H200, bench/experiments/tiled_layouts.ts: 14336×4096 at M = 512 took
   // 2366 µs whole, 2115 in 2 slices, 2161 in 4; at M = 128 632 µs in 4
   // slices, 589 in 8, 633 in 16; 4096×14336 at M = 256 1154 µs in 12 slices
   // (11 of 5 blocks, one of 1), 1100 in 14 of 4.
   const TARGET = 768;
   if (tiles >= TARGET) return 1;
-  const counts = [...new Set(Array.from({ length: Math.min(16, nb) }, (_, i) => exact(i + 1)))];
+  const counts = splitCounts(nb);
   const enough = counts.filter((z) => tiles * z >= TARGET);
   return enough.find((z) => nb % z === 0) ?? enough[0] ?? counts[counts.length - 1];
 }
@@ -143,13 +142,22 @@ export function splitsFor(tiles: number, nb: number): number {
  * 1595.7 / 1590.7 / 465.0.
  */
 export function splitsForWaves(tiles: number, nb: number, slots: number): number {
-  const tuned = Number(envVar("KQUANT_SPLITS") ?? "");
-  if (tuned >= 1) return exactSplits(nb, Math.min(tuned, nb));
-  const counts = [
-    ...new Set(Array.from({ length: Math.min(16, nb) }, (_, i) => exactSplits(nb, i + 1))),
-  ];
+  const tuned = tunedSplits(nb);
+  if (tuned) return tuned;
+  const counts = splitCounts(nb);
   const cost = (z: number) => Math.ceil((tiles * z) / slots) * (Math.ceil(nb / z) + 0.25);
   return counts.reduce((best, z) => (cost(z) < cost(best) ? z : best), counts[0]);
+}
+
+/** The exact slice counts of `nb` blocks asking for 1…16 slices, ascending. */
+function splitCounts(nb: number): number[] {
+  return [...new Set(Array.from({ length: Math.min(16, nb) }, (_, i) => exactSplits(nb, i + 1)))];
+}
+
+/** The exact count `KQUANT_SPLITS` asks for (experiments), or 0 when unset. */
+function tunedSplits(nb: number): number {
+  const tuned = Number(envVar("KQUANT_SPLITS") ?? "");
+  return tuned >= 1 ? exactSplits(nb, Math.min(tuned, nb)) : 0;
 }
 
 /** How many slices asking for `z` of `nb` blocks gives: slices of ceil(nb / z) blocks. */
