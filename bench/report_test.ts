@@ -10,12 +10,12 @@ const info = (vendor: string, description = "") =>
 Deno.test("crossoverText() names the shared-pass limit and the K-major tiled form only where they apply", () => {
   assert.equal(
     crossoverText(crossoverFor(info("4318", "NVIDIA H200"))),
-    "auto uses mat-vec up to M = 2 (in a shared pass up to 1), lane-per-row up to 88 (tiled also " +
+    "auto uses mat-vec up to M = 2 (in a shared pass up to 1), lane-per-row up to 84 (tiled also " +
       "at M = 57…64), tiled above " +
       "(f32 at 64- and 128-row tiles K-major on transposed activations, K-split for 132 " +
       "workgroups at a time) " +
-      "(int8: mat-vec up to 8, lane-per-row up to 256): measured for NVIDIA (H200, Vulkan; " +
-      "bench/results/h200.json)",
+      "(int8: mat-vec up to 8, lane-per-row up to 256): measured for NVIDIA (H200 and H100, Vulkan; " +
+      "bench/results/h200.json, h100.json)",
   );
   assert.equal(
     crossoverText(crossoverFor(undefined)),

@@ -98,9 +98,15 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * 428.0 against 417.3 / 415.1) and lead at 96 (443.3 / 428.9 against 464.6 /
  * 460.8); lane-per-row's times grow with M (M = 80 to 96: 152.8 → 173.0,
  * 417.3 → 464.6, 415.1 → 460.8) while the 128-row tiles' stay flat (135.1 →
- * 136.3, 437.7 → 443.3, 428.0 → 428.9), so they cross near 88 on the two
- * larger shapes: tiled at M = 57…64 (`tiledBand`) and above 88, lane-per-row
- * between. Other
+ * 136.3, 437.7 → 443.3, 428.0 → 428.9), so they cross between 80 and 96.
+ * Where exactly (H100, the same commands at 7b3f60a, M = 80…96): lane-per-row
+ * steps up between 84 and 85, where its three column groups grow from 28 to 29
+ * columns (161.1 → 167.7, 422.7 → 440.0, 416.9 → 437.2 µs; 4096×4096 /
+ * 14336×4096 / 4096×14336), the step M = 57 takes too (two groups of 29), and
+ * tiled leads from 85 on all three shapes (137.0, 438.1, 423.4) while
+ * lane-per-row leads at 84 on the two larger ones (422.7 / 416.9 against 437.7
+ * / 423.4; 4096×4096 is tiled's from 80). So tiled at M = 57…64 (`tiledBand`)
+ * and above 84, lane-per-row between. Other
  * devices get llama.cpp's Vulkan default (mat-vec up to M = 8, tiled above,
  * no lane-per-row range): a conservative choice, since every kernel is
  * correct at every M.
@@ -159,11 +165,11 @@ function crossoverOf(nvidia: boolean): Omit<Crossover, "transposedTiled"> {
     return {
       maxMatvecM: 2,
       maxSharedPassMatvecM: 1,
-      maxRowLaneM: 88,
+      maxRowLaneM: 84,
       tiledBand: [57, 64],
       maxInt8MatvecM: 8,
       maxInt8RowLaneM: 256,
-      source: "measured for NVIDIA (H200, Vulkan; bench/results/h200.json)",
+      source: "measured for NVIDIA (H200 and H100, Vulkan; bench/results/h200.json, h100.json)",
     };
   }
   return {

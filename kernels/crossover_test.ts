@@ -11,7 +11,7 @@ Deno.test("crossoverFor() uses the measured values for NVIDIA (the K-major tiled
   const nvidia = {
     maxMatvecM: 2,
     maxSharedPassMatvecM: 1,
-    maxRowLaneM: 88,
+    maxRowLaneM: 84,
     tiledBand: [57, 64],
     maxInt8MatvecM: 8,
     maxInt8RowLaneM: 256,
@@ -21,7 +21,7 @@ Deno.test("crossoverFor() uses the measured values for NVIDIA (the K-major tiled
   const { source, ...h200 } = crossoverFor(info("4318", "NVIDIA H200"));
   assert.deepEqual(h200, nvidia);
   assert.match(source, /measured/);
-  assert.equal(crossoverFor(info("0x10de")).maxRowLaneM, 88);
+  assert.equal(crossoverFor(info("0x10de")).maxRowLaneM, 84);
   const fallback = {
     maxMatvecM: 8,
     maxSharedPassMatvecM: 8,
@@ -38,7 +38,7 @@ Deno.test("crossoverFor() uses the measured values for NVIDIA (the K-major tiled
 Deno.test("familyFor() switches to lane-per-row at a smaller M in a shared pass, f32 only, and to tiled inside its band", () => {
   const nvidia = crossoverFor(info("4318", "NVIDIA H200"));
   const at = (int8: boolean, shared: boolean) =>
-    [1, 2, 3, 4, 56, 57, 64, 65, 88, 89, 256, 257].map((m) => familyFor(nvidia, m, int8, shared));
+    [1, 2, 3, 4, 56, 57, 64, 65, 84, 85, 256, 257].map((m) => familyFor(nvidia, m, int8, shared));
   // m: mat-vec, r: lane-per-row, t: tiled, at the M above.
   const names = { m: "matvec", r: "rowlane", t: "tiled" } as const;
   const families = (codes: string) => codes.split(" ").map((c) => names[c as keyof typeof names]);

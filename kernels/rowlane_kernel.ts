@@ -1,6 +1,6 @@
 /**
  * The lane-per-row Q5_K kernel for small batches above the mat-vec (on NVIDIA
- * M = 3…56 and 65…88, in a shared pass from 2, with int8 activations 9…256; see crossover.ts).
+ * M = 3…56 and 65…84, in a shared pass from 2, with int8 activations 9…256; see crossover.ts).
  *
  * The tiled kernel stages dequantized weights in workgroup memory, and every
  * thread reads back the weights of its tile columns: at a 16-row tile each
