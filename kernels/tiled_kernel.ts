@@ -43,7 +43,8 @@ import {
 /** Tile edges: M (activation rows) and N (weight rows). */
 export interface TileShape {
   tm: 16 | 32 | 64 | 128;
-  tn: 64 | 128;
+  /** 256 only K-major on 512 threads (`threads`), for comparison. */
+  tn: 64 | 128 | 256;
 }
 
 /** Compile-time choices of the tiled kernel. */
@@ -72,14 +73,23 @@ export interface TiledConfig extends TileShape {
   xT?: boolean;
   /** Outer layout only: a weight row's two decoding threads TN lanes apart instead of adjacent. */
   apart?: boolean;
-  /** Outer layout only: threads a workgroup (default 256; 128 only with TN = 64, 8×8 outputs each). */
-  threads?: 128 | 256;
+  /**
+   * Outer layout only: threads a workgroup (default 256; 128 only with TN =
+   * 64, 512 only with TN = 256, 8×8 outputs each); only for comparison.
+   */
+  threads?: 128 | 256 | 512;
   /**
    * Outer layout on transposed x at 128×128 only: 64 producer threads load
    * and decode each K-step (of 16) while 256 others compute the last one
    * (`_tiled_ws.ts`, 320 threads a workgroup); only for comparison.
    */
   specialized?: boolean;
+  /**
+   * Outer layout on transposed x without prefetch only: each sub-block in two
+   * steps of 16 k through half the workgroup memory (16 KiB at 128×128), four
+   * barriers a sub-block instead of two; only for comparison.
+   */
+  halves?: boolean;
   /**
    * Outer layout without split only: store y a vec4 of 4 columns at a time
    * (N and every weight chunk's first row must be multiples of 4).
@@ -219,6 +229,7 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     ...(config.threads ?? 256) !== 256 ? [`t${config.threads}`] : [],
     ...(config.vec4Out && !config.split ? ["v4"] : []),
     ...(config.specialized ? ["ws"] : []),
+    ...(config.halves ? ["halves"] : []),
   ].join(":");
   return {
     name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${cfg.specialized ? "16, warp-specialized" : BK}${

@@ -182,6 +182,61 @@ Deno.test("the warp-specialized K-major tiled kernel (64 producer threads, two s
   );
 });
 
+Deno.test("the K-major tiled kernel in half steps (16 k, half the workgroup memory) matches the f64 reference", async () => {
+  let seed = 660;
+  for (const [tm, tn] of [[128, 128], [64, 128]] as const) {
+    const cfg = {
+      tm,
+      tn,
+      padded: true,
+      bias: true,
+      split: false,
+      layout: "outer",
+      xT: true,
+      prefetch: false,
+      halves: true,
+    } as const;
+    // Partial tiles, K of 3 blocks, split-K, vec4 stores.
+    await check(cfg, 130, 200, 768, 1, seed++);
+    await check({ ...cfg, bias: false }, 70, 136, 768, 3, seed++);
+    await check({ ...cfg, vec4Out: true }, 9, 136, 512, 1, seed++);
+  }
+  const spec = tiledKernel(
+    {
+      tm: 128,
+      tn: 128,
+      padded: true,
+      bias: false,
+      split: false,
+      layout: "outer",
+      xT: true,
+      prefetch: false,
+      halves: true,
+    },
+    { m: 128, n: 128, k: 256, row0: 0, rows: 128, maxWorkgroupsPerDimension: 65535, splits: 1 },
+  );
+  // 16 k of each operand: 16 KiB, and four barriers a sub-block.
+  assert.match(spec.wgsl, /var<workgroup> xs: array<array<vec4<f32>, 32>, 16>/);
+  assert.equal(spec.wgsl.match(/workgroupBarrier\(\)/g)?.length, 4);
+  assert.match(spec.key, /:halves/);
+  assert.throws(
+    () =>
+      tiledKernel(
+        {
+          tm: 128,
+          tn: 128,
+          padded: true,
+          bias: false,
+          split: false,
+          layout: "outer",
+          halves: true,
+        },
+        { m: 128, n: 128, k: 256, row0: 0, rows: 128, maxWorkgroupsPerDimension: 65535, splits: 1 },
+      ),
+    /half steps need xT/,
+  );
+});
+
 Deno.test("the K-major tiled kernel on 128 threads (TN = 64, 8×8 outputs a thread) matches the f64 reference", async () => {
   let seed = 480;
   for (const [tm, xT] of [[128, true], [64, true], [128, false]] as const) {

@@ -33,6 +33,7 @@ import {
   tiledKernel,
   tileFor,
 } from "../../kernels/tiled_kernel.ts";
+import { outerTileBytes } from "../../kernels/_tiled_outer.ts";
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
 import { ceilDiv } from "../../kernels/dispatch.ts";
 import { GpuTimer } from "../timing.ts";
@@ -61,10 +62,16 @@ export const VARIANTS: {
   bGroups?: TiledConfig["bGroups"];
   xT?: boolean;
   apart?: boolean;
-  /** 128: the K-major tile 128×64 on 128 threads, 8×8 outputs each (default: the library's tile, 256). */
-  threads?: 128;
+  /**
+   * 128: the K-major tile 128×64 on 128 threads; 512: 128×256 on 512 threads
+   * (48 KiB of workgroup memory, where the adapter allows it); 8×8 outputs a
+   * thread either way (default: the library's tile, 256).
+   */
+  threads?: 128 | 512;
   /** The warp-specialized K-major kernel (128×128 tiles, 320 threads). */
   specialized?: boolean;
+  /** Each sub-block in two steps of 16 k (16 KiB at 128×128: room for two workgroups an SM). */
+  halves?: boolean;
 }[] = [
   { label: "flat", flat: true, prefetch: true, layout: "rows" },
   { label: "rows", flat: false, prefetch: true, layout: "rows" },
@@ -96,6 +103,22 @@ export const VARIANTS: {
     xT: true,
     threads: 128 as const,
   })),
+  ...[true, false].map((prefetch) => ({
+    label: `outer xT t512${prefetch ? "" : " no-prefetch"}`,
+    flat: false,
+    prefetch,
+    layout: "outer" as const,
+    xT: true,
+    threads: 512 as const,
+  })),
+  {
+    label: "outer xT halves no-prefetch",
+    flat: false,
+    prefetch: false,
+    layout: "outer",
+    xT: true,
+    halves: true,
+  },
   {
     label: "outer xT ws",
     flat: false,
@@ -107,9 +130,11 @@ export const VARIANTS: {
 ];
 
 /** The variants that exist for a tile of `tm` rows (`outer` from 64, warp-specialized at 128). */
-export function variantsFor(tm: number): typeof VARIANTS {
+export function variantsFor(tm: number, workgroupBytes = 49152): typeof VARIANTS {
   return VARIANTS.filter((v) =>
-    v.layout === "rows" || (tm >= 64 && (!v.specialized || tm === 128))
+    v.layout === "rows" ||
+    (tm >= 64 && (!v.specialized || tm === 128) &&
+      (v.threads !== 512 || (tm === 128 && workgroupBytes >= outerTileBytes(128, 256))))
   );
 }
 
@@ -124,6 +149,7 @@ export function candidates(
   k: number,
   maxWorkgroupsPerDimension: number,
   only = "",
+  workgroupBytes = 49152,
 ): Candidate[] {
   const libraryTile = tileFor(49152, m);
   const out: Candidate[] = [];
@@ -132,16 +158,21 @@ export function candidates(
     const more = (f: number) => exactSplits(k / 256, Math.min(k / 256, 16, f * base));
     return [...new Set([base, more(2), more(4)])];
   };
-  const runs = variantsFor(libraryTile.tm).filter((v) => v.label.includes(only)).flatMap((v) => {
-    const tile = v.threads === 128 ? { ...libraryTile, tn: 64 as const } : libraryTile;
-    return splitsOf(tile).map((splits) => ({ v, tile, splits }));
-  });
+  const runs = variantsFor(libraryTile.tm, workgroupBytes).filter((v) => v.label.includes(only))
+    .flatMap((v) => {
+      const tile = v.threads === 128
+        ? { ...libraryTile, tn: 64 as const }
+        : v.threads === 512
+        ? { ...libraryTile, tn: 256 as const }
+        : libraryTile;
+      return splitsOf(tile).map((splits) => ({ v, tile, splits }));
+    });
   // Split count first, as before the 128-thread variants.
   runs.sort((a, b) => a.splits - b.splits);
   for (const { v, tile, splits } of runs) {
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
     {
-      const { label, flat, prefetch, layout, bGroups, xT, apart, threads, specialized } = v;
+      const { label, flat, prefetch, layout, bGroups, xT, apart, threads, specialized, halves } = v;
       const cfg = {
         ...tile,
         bias: false,
@@ -154,6 +185,7 @@ export function candidates(
         apart,
         threads,
         specialized,
+        halves,
       };
       out.push(
         splitCandidate(`${label} ${tile.tm}x${tile.tn} split ${splits}`, tiledKernel(cfg, shape), {
@@ -453,6 +485,7 @@ if (import.meta.main) {
   }
   const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
   if (!peakOnly) {
-    await timeCandidates(device, ms, (m, n, k) => candidates(m, n, k, maxDim, only), log);
+    const bytes = device.limits.maxComputeWorkgroupStorageSize;
+    await timeCandidates(device, ms, (m, n, k) => candidates(m, n, k, maxDim, only, bytes), log);
   }
 }

@@ -21,19 +21,25 @@ async function compiles(wgsl: string): Promise<string | null> {
 }
 
 Deno.test("every tiled-layout candidate of a split is distinct WGSL that compiles", async () => {
+  // The 512-thread variants' 48 KiB tile exists only where the adapter allows it.
+  const bytes = device.limits.maxComputeWorkgroupStorageSize;
+  const t512 = bytes >= 49152 ? 2 : 0;
+  assert.equal(variantsFor(128, 49152).filter((v) => v.threads === 512).length, 2);
+  assert.equal(variantsFor(128, 32768).filter((v) => v.threads === 512).length, 0);
+  assert.equal(variantsFor(64, 49152).filter((v) => v.threads === 512).length, 0);
   for (const m of [16, 64, 512]) {
-    const list = candidates(m, 4096, 14336, 65535);
+    const list = candidates(m, 4096, 14336, 65535, "", bytes);
     const bySplit = Map.groupBy(list, (c) => c.label.split(" split ")[1]);
-    const variants = variantsFor(tileFor(49152, m).tm);
-    assert.equal(variants.length, m > 64 ? 14 : m === 64 ? 13 : 5, `m=${m}`);
+    const variants = variantsFor(tileFor(49152, m).tm, bytes);
+    assert.equal(variants.length, m > 64 ? 15 + t512 : m === 64 ? 14 : 5, `m=${m}`);
     for (const v of variants) {
       assert.ok(list.some((c) => c.label.startsWith(`${v.label} `)), `m=${m} ${v.label}`);
     }
     for (const [split, group] of bySplit) {
-      // The 128-thread variants (128×64 tiles) take their own split counts.
-      const library = group.filter((c) => !c.label.includes(" t128"));
+      // The 128- and 512-thread variants (128×64, 128×256 tiles) take their own split counts.
+      const library = group.filter((c) => !/ t(128|512)/.test(c.label));
       if (library.length) {
-        assert.equal(library.length, m > 64 ? 12 : m === 64 ? 11 : 5, `m=${m} split ${split}`);
+        assert.equal(library.length, m > 64 ? 13 : m === 64 ? 12 : 5, `m=${m} split ${split}`);
       }
       assert.equal(
         new Set(group.map((c) => c.specs[0].wgsl)).size,
@@ -41,7 +47,7 @@ Deno.test("every tiled-layout candidate of a split is distinct WGSL that compile
         `m=${m} split ${split}`,
       );
     }
-    const only = candidates(m, 4096, 14336, 65535, "t128");
+    const only = candidates(m, 4096, 14336, 65535, "t128", bytes);
     assert.equal(only.length > 0, m >= 64, `m=${m}`);
     assert.ok(only.every((c) => c.label.startsWith("outer xT t128")));
     for (const c of list) {
