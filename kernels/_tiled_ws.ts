@@ -22,22 +22,29 @@ import {
 } from "./_tiled_parts.ts";
 import { emitOuterStores } from "./_tiled_outer.ts";
 
-/** Threads of the warp-specialized kernel: 256 consumers and 64 producers. */
+/** Threads of the warp-specialized kernel: 256 consumers and 64 producers (128 with `producers: 128`). */
 export const WS_THREADS = 320;
 
 const BK = 16;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** The WGSL of the warp-specialized K-major kernel (128×128 tiles, transposed f32 activations). */
-export function tiledWsWgsl(cfg: TileOutput & { vec4Out?: boolean; xT?: boolean }): string {
+export function tiledWsWgsl(
+  cfg: TileOutput & { vec4Out?: boolean; xT?: boolean; producers?: 64 | 128 },
+): string {
   if (cfg.tm !== 128 || cfg.tn !== 128 || !cfg.xT) {
     throw new Error(`internal: warp-specialized tile ${cfg.tm}x${cfg.tn}, xT ${cfg.xT}`);
   }
+  // 64 producers are two warps, on two of an SM's four schedulers (whose
+  // consumers then wait for them at each barrier); 128 put one on each.
+  const P = cfg.producers ?? 64;
+  const R = 128 / P; // weight rows a producer decodes per step
+  const X = 512 / P; // activation vec4s a producer stages per step
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
   for (const i of range(8)) for (const g of range(2)) emit(`  var c${i}_${g} = vec4<f32>(0.0);`);
-  // Producer `pid` loads weight rows pid and pid + 64 (16 weights each, the
-  // step's half of its sub-block) and 8 of the step's 512 activation vec4s,
+  // Producer `pid` loads weight rows pid, pid + P, … (16 weights each, the
+  // step's half of its sub-block) and X of the step's 512 activation vec4s,
   // all loads first, then decodes and stores into stage `st`.
   const produce = (t: string, st: number, indent: string) => {
     const e = (s: string) => emit(`${indent}${s}`);
@@ -45,25 +52,25 @@ export function tiledWsWgsl(cfg: TileOutput & { vec4Out?: boolean; xT?: boolean 
     e(`  let kb = k_begin + (${t}) * BK;`);
     e(`  let j = (kb % BLOCK_WEIGHTS) / 32u;`);
     e(`  let h = (kb % 32u) / 16u;`);
-    for (const r of range(2)) {
+    for (const r of range(R)) {
       e(`  let base${r} = (min(n0 + pid + ${
-        64 * r
+        P * r
       }u, p.rows - 1u) * p.nb + kb / BLOCK_WEIGHTS) * BLOCK_VEC4;`);
       e(`  let hd${r} = w[base${r}];`);
       e(`  let qh${r} = w[base${r} + 1u + h];`);
       e(`  let qs${r} = w[base${r} + 3u + 2u * (j / 2u) + h];`);
     }
-    for (const x of range(8)) {
-      e(`  let mq${x} = m0 / 4u + (pid + ${64 * x}u) % 32u;`);
+    for (const x of range(X)) {
+      e(`  let mq${x} = m0 / 4u + (pid + ${P * x}u) % 32u;`);
       e(
         `  let xv${x} = select(vec4<f32>(0.0), x[(kb + (pid + ${
-          64 * x
+          P * x
         }u) / 32u) * mt4 + min(mq${x}, mt4 - 1u)], mq${x} < mt4);`,
       );
     }
-    for (const r of range(2)) {
+    for (const r of range(R)) {
       e(`  {`);
-      e(`    let wn = pid + ${64 * r}u;`);
+      e(`    let wn = pid + ${P * r}u;`);
       for (const line of subBlockScales(`hd${r}`)) e(`    ${line}`);
       for (const i of range(4)) {
         const c = "xyzw"[i];
@@ -76,8 +83,8 @@ export function tiledWsWgsl(cfg: TileOutput & { vec4Out?: boolean; xT?: boolean 
       }
       e(`  }`);
     }
-    for (const x of range(8)) {
-      e(`  xs${st}[(pid + ${64 * x}u) / 32u][(pid + ${64 * x}u) % 32u] = xv${x};`);
+    for (const x of range(X)) {
+      e(`  xs${st}[(pid + ${P * x}u) / 32u][(pid + ${P * x}u) % 32u] = xv${x};`);
     }
     e(`}`);
   };
@@ -135,7 +142,7 @@ var<workgroup> ws0: array<array<vec4<f32>, 32>, BK>;  // stage 0: [k][n / 4]
 var<workgroup> xs1: array<array<vec4<f32>, 32>, BK>;  // stage 1
 var<workgroup> ws1: array<array<vec4<f32>, 32>, BK>;
 
-@compute @workgroup_size(${WS_THREADS})
+@compute @workgroup_size(${256 + P})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${TILE_PROLOGUE}
 ${lines.join("\n")}
 }

@@ -85,6 +85,11 @@ export interface TiledConfig extends TileShape {
    */
   specialized?: boolean;
   /**
+   * Warp-specialized only: producer threads (default 64, two warps; 128 puts
+   * one producer warp beside each of an SM's four schedulers' consumers).
+   */
+  producers?: 64 | 128;
+  /**
    * Outer layout on transposed x without prefetch only: each sub-block in two
    * steps of 16 k through half the workgroup memory (16 KiB at 128×128), four
    * barriers a sub-block instead of two; only for comparison.
@@ -228,7 +233,7 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     ...(config.apart ? ["apart"] : []),
     ...(config.threads ?? 256) !== 256 ? [`t${config.threads}`] : [],
     ...(config.vec4Out && !config.split ? ["v4"] : []),
-    ...(config.specialized ? ["ws"] : []),
+    ...(config.specialized ? [`ws${config.producers === 128 ? "128" : ""}`] : []),
     ...(config.halves ? ["halves"] : []),
   ].join(":");
   return {

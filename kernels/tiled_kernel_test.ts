@@ -142,10 +142,10 @@ Deno.test("the K-major tiled kernel storing y a vec4 at a time matches the f64 r
   assert.match(spec.key, /:v4/);
 });
 
-Deno.test("the warp-specialized K-major tiled kernel (64 producer threads, two stages) matches the f64 reference", async () => {
-  if (device.limits.maxComputeInvocationsPerWorkgroup < WS_THREADS) return;
+Deno.test("the warp-specialized K-major tiled kernel (64 or 128 producer threads, two stages) matches the f64 reference", async () => {
+  if (device.limits.maxComputeInvocationsPerWorkgroup < WS_THREADS + 64) return;
   let seed = 600;
-  for (const bias of [true, false]) {
+  for (const [bias, producers] of [[true, 64], [false, 64], [true, 128], [false, 128]] as const) {
     const cfg = {
       tm: 128,
       tn: 128,
@@ -156,6 +156,7 @@ Deno.test("the warp-specialized K-major tiled kernel (64 producer threads, two s
       xT: true,
       prefetch: false,
       specialized: true,
+      producers,
     } as const;
     // Partial tiles, K of 3 blocks (48 steps of 16), split-K with slices of 1 block.
     await check(cfg, 130, 200, 768, 1, seed++);

@@ -68,8 +68,9 @@ export const VARIANTS: {
    * thread either way (default: the library's tile, 256).
    */
   threads?: 128 | 512;
-  /** The warp-specialized K-major kernel (128×128 tiles, 320 threads). */
+  /** The warp-specialized K-major kernel (128×128 tiles, 256 consumer threads and `producers`). */
   specialized?: boolean;
+  producers?: 64 | 128;
   /** Each sub-block in two steps of 16 k (16 KiB at 128×128: room for two workgroups an SM). */
   halves?: boolean;
 }[] = [
@@ -119,14 +120,15 @@ export const VARIANTS: {
     xT: true,
     halves: true,
   },
-  {
-    label: "outer xT ws",
+  ...([64, 128] as const).map((producers) => ({
+    label: `outer xT ws${producers === 128 ? "128" : ""}`,
     flat: false,
     prefetch: false,
-    layout: "outer",
+    layout: "outer" as const,
     xT: true,
     specialized: true,
-  },
+    producers,
+  })),
 ];
 
 /** The variants that exist for a tile of `tm` rows (`outer` from 64, warp-specialized at 128). */
@@ -173,6 +175,7 @@ export function candidates(
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
     {
       const { label, flat, prefetch, layout, bGroups, xT, apart, threads, specialized, halves } = v;
+      const producers = v.producers;
       const cfg = {
         ...tile,
         bias: false,
@@ -185,6 +188,7 @@ export function candidates(
         apart,
         threads,
         specialized,
+        producers,
         halves,
       };
       out.push(
