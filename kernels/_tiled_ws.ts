@@ -8,9 +8,8 @@
 // 16 (half a sub-block) fit the 32 KB of one stage of 32. Activations must be
 // transposed ([k][ceil(m / 4) vec4s], `transpose_x_kernel.ts`). The stage
 // indices are constants: the loop takes two steps an iteration. Timed 20–25%
-// slower than the library's form at M = 128…512 (H100, README "Tried and not
-// kept in this release"); our reading, unmeasured: 64 producers cannot
-// load and decode a step in the time 256 consumers compute it.
+// slower than the library's form at M = 128…512 with 64 producers, 9–12%
+// with 128 (README "Tried and not kept in this release").
 
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import {
