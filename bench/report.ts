@@ -161,8 +161,11 @@ export function crossoverText(c: Crossover): string {
     : "";
   // Reports written before this field (bench/results) have no transposedTiled.
   const slots = c.tiledWaveSlots ? `, K-split for ${c.tiledWaveSlots} workgroups at a time` : "";
+  const tall = c.tallTiledFromM
+    ? `, 256-row tiles from M = ${c.tallTiledFromM} where 48 KiB of workgroup memory are given`
+    : "";
   const form = c.transposedTiled
-    ? ` (f32 at 64- and 128-row tiles K-major on transposed activations${slots})`
+    ? ` (f32 at 64- and 128-row tiles K-major on transposed activations${tall}${slots})`
     : "";
   const band = c.tiledBand ? ` (tiled also at M = ${c.tiledBand[0]}…${c.tiledBand[1]})` : "";
   return `auto uses mat-vec up to M = ${c.maxMatvecM}${shared}${

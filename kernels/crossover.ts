@@ -50,6 +50,13 @@ export interface Crossover {
    * that). `KQUANT_SPLITS` overrides both.
    */
   tiledWaveSlots?: number;
+  /**
+   * f32 K-major only: from this M on, the tiled kernel runs 256-row tiles
+   * (256×128, 16×8 outputs a thread, 48 KiB of workgroup memory) where the
+   * device gives that much (absent: never). `KQUANT_TALL=M` overrides it
+   * (0: never).
+   */
+  tallTiledFromM?: number;
   /** Where the numbers came from (measured device class, default, or KQUANT_CROSSOVER). */
   source: string;
 }
@@ -144,8 +151,39 @@ export function crossoverFor(info?: GPUAdapterInfo): Crossover {
   const transposedTiled = form === "transposed" || (form !== "rows" && nvidia);
   // The 132 SMs of an H100 SXM or an H200, where the K-major tiled kernel runs one
   // workgroup an SM (tiled_kernel.ts `splitsForWaves` has the measurements).
-  return { ...crossoverOf(nvidia), transposedTiled, ...(nvidia ? { tiledWaveSlots: 132 } : {}) };
+  const slots = nvidia ? { tiledWaveSlots: 132 } : {};
+  const tall = tallFrom(nvidia && transposedTiled);
+  return {
+    ...crossoverOf(nvidia),
+    transposedTiled,
+    ...slots,
+    ...(tall ? { tallTiledFromM: tall } : {}),
+  };
 }
+
+/**
+ * Where the K-major tiled kernel takes 256-row tiles (0: never). NVIDIA:
+ * TALL_FROM_M; `KQUANT_TALL` overrides it.
+ */
+function tallFrom(kMajor: boolean): number {
+  const tuned = envVar("KQUANT_TALL");
+  if (tuned !== undefined && Number.isInteger(Number(tuned)) && Number(tuned) >= 0) {
+    return Number(tuned);
+  }
+  return kMajor ? TALL_FROM_M : 0;
+}
+
+/**
+ * 256-row tiles from M = 256 on NVIDIA: fewer barriers, decodes and
+ * workgroup-memory reads a FMA than 128-row ones, each thread 16×8 outputs
+ * (`bench/experiments/tiled_layouts.ts 128 256 512 "--only=outer xT"` at
+ * 11ffcf5's tree, H200, 14336×4096 / 4096×14336, no prefetch): M = 512
+ * 1484.1 / 1491.9 µs (split 4 / 14) against 1605.8 / 1594.2 for 128×128
+ * (split 2 / 7), 40.5 / 40.3 TFLOP/s; M = 256 808.0 / 865.6 (split 8 / 14)
+ * against 826.6 / 837.1 (split 4 / 14); at M = 128 half of each tile is
+ * padding (758.1 against 453.1).
+ */
+const TALL_FROM_M = 256;
 
 function crossoverOf(nvidia: boolean): Omit<Crossover, "transposedTiled"> {
   const tuned = (envVar("KQUANT_CROSSOVER") ?? "").split(",").map(Number);

@@ -17,6 +17,7 @@ Deno.test("crossoverFor() uses the measured values for NVIDIA (the K-major tiled
     maxInt8RowLaneM: 256,
     transposedTiled: true,
     tiledWaveSlots: 132,
+    tallTiledFromM: 256,
   };
   const { source, ...h200 } = crossoverFor(info("4318", "NVIDIA H200"));
   assert.deepEqual(h200, nvidia);

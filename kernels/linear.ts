@@ -30,6 +30,7 @@ import {
   tileFor,
 } from "./tiled_kernel.ts";
 import { tiledInt8Kernel } from "./tiled_int8_kernel.ts";
+import { outerTileBytes } from "./_tiled_outer.ts";
 import { ceilDiv } from "./dispatch.ts";
 import { type Crossover, crossoverFor, familyFor, type KernelFamily } from "./crossover.ts";
 import { rowLaneConfigFor, rowLaneGroups, rowLaneKernel, rowLaneSplits } from "./rowlane_kernel.ts";
@@ -78,6 +79,11 @@ export interface Q5KLinearOptions {
   maxBindingBytes?: number;
   /** @internal Overrides `crossover.transposedTiled` (tests the K-major tiled path anywhere). */
   transposedTiled?: boolean;
+  /**
+   * @internal Overrides `crossover.tallTiledFromM` and the 48 KiB those tiles
+   * need (tests them on lavapipe, which reports 32 KiB but runs them).
+   */
+  tallTiledFromM?: number;
 }
 
 /** The dispatches that run one batch size, resolved once. */
@@ -171,6 +177,8 @@ export class Q5KLinear {
   #quantized: { q: GrowingBuffer; scales: GrowingBuffer };
   #transposed: GrowingBuffer;
   #transposedTiled: boolean;
+  /** From this M the K-major kernel takes 256-row tiles (0: never), and whether regardless of the device's limit. */
+  #tall: { fromM: number; forced: boolean };
   #plans = new Map<number, Plan>();
   #destroyed = false;
 
@@ -184,6 +192,7 @@ export class Q5KLinear {
     bias: GPUBuffer | null,
     activations: Activations,
     transposedTiled: boolean | undefined,
+    tallTiledFromM: number | undefined,
   ) {
     this.device = device;
     this.n = n;
@@ -211,6 +220,10 @@ export class Q5KLinear {
     };
     this.#transposed = new GrowingBuffer(device, "q5_K linear K-major x");
     this.#transposedTiled = transposedTiled ?? this.crossover.transposedTiled ?? false;
+    this.#tall = {
+      fromM: tallTiledFromM ?? this.crossover.tallTiledFromM ?? 0,
+      forced: tallTiledFromM !== undefined,
+    };
   }
 
   /**
@@ -268,10 +281,23 @@ export class Q5KLinear {
         `Cannot ${action}: transposedTiled must be a boolean, current value is ${show(transposed)}`,
       );
     }
+    const tall = options.tallTiledFromM;
+    if (tall !== undefined) positiveInt(action, "tallTiledFromM", tall);
     const maxBinding = bindingLimit(device, options.maxBindingBytes);
     const blob = uploadBlob(device, action, "weights", weights, n, k, "n", maxBinding);
     const bias = options.bias ? uploadStorage(device, "q5_K linear bias", options.bias) : null;
-    return new Q5KLinear(device, n, k, variant, reduction, blob, bias, activations, transposed);
+    return new Q5KLinear(
+      device,
+      n,
+      k,
+      variant,
+      reduction,
+      blob,
+      bias,
+      activations,
+      transposed,
+      tall,
+    );
   }
 
   /**
@@ -362,15 +388,22 @@ export class Q5KLinear {
     const family = this.kernelFor(m, shared);
     const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
     const storage = this.device.limits.maxComputeWorkgroupStorageSize;
-    const { tm, tn, padded } = tileFor(storage, m);
+    const rowsTile = tileFor(storage, m);
     const int8 = this.activations === "int8";
     const lanes = rowLaneConfigFor(m, storage, false, false, int8);
     const chunks = this.#weights.chunks;
     const nb = this.k / 256;
     // The K-major tiled form needs tiles of 64 rows or more and its transposed
     // activations (rows padded to 4) in one binding.
-    const transposed = family === "tiled" && !int8 && this.#transposedTiled && tm >= 64 &&
+    const transposed = family === "tiled" && !int8 && this.#transposedTiled &&
+      rowsTile.tm >= 64 &&
       transposedXBytes(m, this.k) <= this.device.limits.maxStorageBufferBindingSize;
+    // From `tallTiledFromM`, 256-row tiles (48 KiB) where the device gives that much.
+    const tall = transposed && this.#tall.fromM > 0 && m >= this.#tall.fromM &&
+      (this.#tall.forced || storage >= outerTileBytes(256, 128));
+    const { tm, tn, padded } = tall
+      ? { ...rowsTile, tm: 256 as const, tn: 128 as const }
+      : rowsTile;
     const tiles = ceilDiv(this.n, tn) * ceilDiv(m, tm);
     const slots = this.crossover.tiledWaveSlots;
     // Split-K only with one weight binding (the partial sums index all of N).

@@ -169,6 +169,8 @@ Deno.test("Q5KLinear rejects bad input before dispatching, and keeps working", a
   assert.throws(create(blob, { n, k, activations: "int4" }), RangeError, '"int4"');
   assert.throws(create(blob, { n, k, activations: 8 }), RangeError, "current value is 8");
   assert.throws(create(blob, { n, k, transposedTiled: "yes" }), TypeError, '"yes"');
+  assert.throws(create(blob, { n, k, tallTiledFromM: 0 }), RangeError, "tallTiledFromM");
+  assert.throws(create(blob, { n, k, tallTiledFromM: "256" }), TypeError, '"256"');
   assert.throws(create(blob, null as never), TypeError);
   assert.throws(() => Q5KLinear.create({} as never, blob, { n, k }), TypeError, "device");
 
@@ -459,10 +461,28 @@ Deno.test("Q5KLinear's K-major tiled form on transposed activations: bias, split
     }
     layer.destroy();
   }
+  // 256-row tiles from M = 129 here (NVIDIA: from 256 where 48 KiB are given;
+  // lavapipe reports 32 KiB but runs them): partial tiles, a split, y as vec4s.
+  for (const [n, k] of [[200, 768], [256, 4096]] as const) {
+    const blob = makeQ5KBlob(n, k, { seed: n + k + 1, mode: "quantized" });
+    const layer = Q5KLinear.create(device, blob, {
+      n,
+      k,
+      variant: "tiled",
+      transposedTiled: true,
+      tallTiledFromM: 129,
+    });
+    for (const m of [300, 129, 128]) {
+      const x = uniformF32(m * k, m + n + 1);
+      const c = compareNmse(await layer.run(x, m), reference(blob, x, m, n, k), 1e-10);
+      assert.ok(c.ok, `256-row tiles n=${n} k=${k} m=${m}: ${c.detail}`);
+    }
+    layer.destroy();
+  }
   const keys = pipelineKeys(device);
   assert.ok(keys.includes("x-transpose"), keys.join(" "));
   const outer = keys.filter((key) => key.startsWith("q5k-tiled-outer") && key.includes(":xT"));
-  for (const tile of [":m128:", ":m64:"]) {
+  for (const tile of [":m256:", ":m128:", ":m64:"]) {
     assert.ok(outer.some((key) => key.includes(tile)), `${tile} in ${outer.join(" ")}`);
   }
   assert.ok(outer.some((key) => key.endsWith(":xT:v4")), outer.join(" "));

@@ -42,7 +42,8 @@ import {
 
 /** Tile edges: M (activation rows) and N (weight rows). */
 export interface TileShape {
-  tm: 16 | 32 | 64 | 128;
+  /** 256 only K-major (16×8 outputs a thread, 48 KiB), for comparison. */
+  tm: 16 | 32 | 64 | 128 | 256;
   /** 256 only K-major on 512 threads (`threads`), for comparison. */
   tn: 64 | 128 | 256;
 }

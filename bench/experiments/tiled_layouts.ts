@@ -73,6 +73,8 @@ export const VARIANTS: {
   producers?: 64 | 128;
   /** Each sub-block in two steps of 16 k (16 KiB at 128×128: room for two workgroups an SM). */
   halves?: boolean;
+  /** 256-row tiles (256×128, 16×8 outputs a thread, 48 KiB where the adapter allows it). */
+  tall?: boolean;
 }[] = [
   { label: "flat", flat: true, prefetch: true, layout: "rows" },
   { label: "rows", flat: false, prefetch: true, layout: "rows" },
@@ -112,6 +114,14 @@ export const VARIANTS: {
     xT: true,
     threads: 512 as const,
   })),
+  ...[true, false].map((prefetch) => ({
+    label: `outer xT tm256${prefetch ? "" : " no-prefetch"}`,
+    flat: false,
+    prefetch,
+    layout: "outer" as const,
+    xT: true,
+    tall: true,
+  })),
   {
     label: "outer xT halves no-prefetch",
     flat: false,
@@ -136,7 +146,8 @@ export function variantsFor(tm: number, workgroupBytes = 49152): typeof VARIANTS
   return VARIANTS.filter((v) =>
     v.layout === "rows" ||
     (tm >= 64 && (!v.specialized || tm === 128) &&
-      (v.threads !== 512 || (tm === 128 && workgroupBytes >= outerTileBytes(128, 256))))
+      (v.threads !== 512 || (tm === 128 && workgroupBytes >= outerTileBytes(128, 256))) &&
+      (!v.tall || (tm === 128 && workgroupBytes >= outerTileBytes(256, 128))))
   );
 }
 
@@ -164,6 +175,8 @@ export function candidates(
     .flatMap((v) => {
       const tile = v.threads === 128
         ? { ...libraryTile, tn: 64 as const }
+        : v.tall
+        ? { ...libraryTile, tm: 256 as const }
         : v.threads === 512
         ? { ...libraryTile, tn: 256 as const }
         : libraryTile;

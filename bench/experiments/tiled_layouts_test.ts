@@ -21,12 +21,13 @@ async function compiles(wgsl: string): Promise<string | null> {
 }
 
 Deno.test("every tiled-layout candidate of a split is distinct WGSL that compiles", async () => {
-  // The 512-thread variants' 48 KiB tile exists only where the adapter allows it.
+  // The 48 KiB tiles (512 threads on 128×256, 256×128) exist only where the adapter allows them.
   const bytes = device.limits.maxComputeWorkgroupStorageSize;
-  const t512 = bytes >= 49152 ? 2 : 0;
-  assert.equal(variantsFor(128, 49152).filter((v) => v.threads === 512).length, 2);
-  assert.equal(variantsFor(128, 32768).filter((v) => v.threads === 512).length, 0);
-  assert.equal(variantsFor(64, 49152).filter((v) => v.threads === 512).length, 0);
+  const t512 = bytes >= 49152 ? 4 : 0;
+  const big = (v: { threads?: number; tall?: boolean }) => v.threads === 512 || !!v.tall;
+  assert.equal(variantsFor(128, 49152).filter(big).length, 4);
+  assert.equal(variantsFor(128, 32768).filter(big).length, 0);
+  assert.equal(variantsFor(64, 49152).filter(big).length, 0);
   for (const m of [16, 64, 512]) {
     const list = candidates(m, 4096, 14336, 65535, "", bytes);
     const bySplit = Map.groupBy(list, (c) => c.label.split(" split ")[1]);
@@ -36,8 +37,8 @@ Deno.test("every tiled-layout candidate of a split is distinct WGSL that compile
       assert.ok(list.some((c) => c.label.startsWith(`${v.label} `)), `m=${m} ${v.label}`);
     }
     for (const [split, group] of bySplit) {
-      // The 128- and 512-thread variants (128×64, 128×256 tiles) take their own split counts.
-      const library = group.filter((c) => !/ t(128|512)/.test(c.label));
+      // The 128- and 512-thread and 256-row variants (128×64, 128×256, 256×128 tiles) take their own split counts.
+      const library = group.filter((c) => !/ t(128|512)| tm256/.test(c.label));
       if (library.length) {
         assert.equal(library.length, m > 64 ? 14 : m === 64 ? 12 : 5, `m=${m} split ${split}`);
       }
