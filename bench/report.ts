@@ -162,7 +162,7 @@ export function crossoverText(c: Crossover): string {
   // Reports written before this field (bench/results) have no transposedTiled.
   const slots = c.tiledWaveSlots ? `, K-split for ${c.tiledWaveSlots} workgroups at a time` : "";
   const tall = c.tallTiledFromM
-    ? `, 256-row tiles from M = ${c.tallTiledFromM} where 48 KiB of workgroup memory are given`
+    ? `, 256-row tiles from M = ${c.tallTiledFromM} where M fills an even count of 128-row ones and 48 KiB of workgroup memory are given`
     : "";
   const form = c.transposedTiled
     ? ` (f32 at 64- and 128-row tiles K-major on transposed activations${tall}${slots})`

@@ -13,7 +13,8 @@ Deno.test("crossoverText() names the shared-pass limit and the K-major tiled for
     "auto uses mat-vec up to M = 2 (in a shared pass up to 1), lane-per-row up to 84 (tiled also " +
       "at M = 57…64), tiled above " +
       "(f32 at 64- and 128-row tiles K-major on transposed activations, 256-row tiles from " +
-      "M = 256 where 48 KiB of workgroup memory are given, K-split for 132 workgroups at a time) " +
+      "M = 129 where M fills an even count of 128-row ones and 48 KiB of workgroup memory are " +
+      "given, K-split for 132 workgroups at a time) " +
       "(int8: mat-vec up to 8, lane-per-row up to 256): measured for NVIDIA (H200 and H100, Vulkan; " +
       "bench/results/h200.json, h100.json)",
   );

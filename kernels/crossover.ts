@@ -53,8 +53,9 @@ export interface Crossover {
   /**
    * f32 K-major only: from this M on, the tiled kernel runs 256-row tiles
    * (256×128, 16×8 outputs a thread, 48 KiB of workgroup memory) where the
-   * device gives that much (absent: never). `KQUANT_TALL=M` overrides it
-   * (0: never).
+   * device gives that much and they pad M to no more rows than 128-row tiles
+   * do (`tallTiles`: M = 129…256, 385…512, …; absent: never). `KQUANT_TALL=M`
+   * overrides it (0: never).
    */
   tallTiledFromM?: number;
   /** Where the numbers came from (measured device class, default, or KQUANT_CROSSOVER). */
@@ -174,16 +175,19 @@ function tallFrom(kMajor: boolean): number {
 }
 
 /**
- * 256-row tiles from M = 256 on NVIDIA: fewer barriers, decodes and
- * workgroup-memory reads a FMA than 128-row ones, each thread 16×8 outputs
- * (`bench/experiments/tiled_layouts.ts 128 256 512 "--only=outer xT"` at
- * 11ffcf5's tree, H200, 14336×4096 / 4096×14336, no prefetch): M = 512
- * 1484.1 / 1491.9 µs (split 4 / 14) against 1605.8 / 1594.2 for 128×128
- * (split 2 / 7), 40.5 / 40.3 TFLOP/s; M = 256 808.0 / 865.6 (split 8 / 14)
- * against 826.6 / 837.1 (split 4 / 14); at M = 128 half of each tile is
- * padding (758.1 against 453.1).
+ * 256-row tiles on NVIDIA from M = 129 wherever they pad M no further than
+ * 128-row tiles: fewer barriers, decodes and workgroup-memory reads a FMA,
+ * each thread 16×8 outputs. H200, the library's path at f4747b0 (`bench --op
+ * linear --variant tiled --m 129,160,192,224,256,320,384,512` with
+ * KQUANT_TALL=129 against 0, two rounds alike; 4096×4096 / 14336×4096 /
+ * 4096×14336, µs): M = 512 455.1 / 1486.3 / 1470.2 against 467.8 / 1596.8 /
+ * 1597.3 (40.5 and 40.9 TFLOP/s for the two larger shapes), M = 256 253.3 /
+ * 809.7 / 763.0 against 253.2 / 821.6 / 810.9, M = 129 240.6 / 762.8 / 750.0
+ * against 242.8 / 795.2 / 801.1; but M = 320 447.0 / 1441.0 / 1451.9 against
+ * 363.9 / 1238.0 / 1200.4 and M = 384 449.9 / 1455.4 / 1457.5 against 370.3 /
+ * 1251.9 / 1211.0, where two 256-row tiles are mostly padding.
  */
-const TALL_FROM_M = 256;
+const TALL_FROM_M = 129;
 
 function crossoverOf(nvidia: boolean): Omit<Crossover, "transposedTiled"> {
   const tuned = (envVar("KQUANT_CROSSOVER") ?? "").split(",").map(Number);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type Crossover, crossoverFor, familyFor } from "./crossover.ts";
-import { splitsFor, splitsForWaves, tileBytes, tileFor } from "./tiled_kernel.ts";
+import { splitsFor, splitsForWaves, tallTiles, tileBytes, tileFor } from "./tiled_kernel.ts";
 import { matvecConfigFor } from "./matvec_config.ts";
 import { columnGroup, rowLaneConfigFor, rowLaneSplits } from "./rowlane_kernel.ts";
 
@@ -17,7 +17,7 @@ Deno.test("crossoverFor() uses the measured values for NVIDIA (the K-major tiled
     maxInt8RowLaneM: 256,
     transposedTiled: true,
     tiledWaveSlots: 132,
-    tallTiledFromM: 256,
+    tallTiledFromM: 129,
   };
   const { source, ...h200 } = crossoverFor(info("4318", "NVIDIA H200"));
   assert.deepEqual(h200, nvidia);
@@ -225,4 +225,12 @@ Deno.test("matvecConfigFor() keeps lane groups valid for the subgroup size", () 
   const none = matvecConfigFor(1, 4096, 0, false, false);
   assert.equal(none.reduce, "workgroup");
   assert.equal(matvecConfigFor(100, 256, 32, false, false).cols, 8);
+});
+
+Deno.test("tallTiles() takes 256-row tiles from its M where they pad no more rows than 128-row ones", () => {
+  const at = (fromM: number) =>
+    [128, 129, 256, 257, 384, 385, 512, 513, 768].map((m) => tallTiles(m, fromM));
+  assert.deepEqual(at(129), [false, true, true, false, false, true, true, false, true]);
+  assert.deepEqual(at(300), [false, false, false, false, false, true, true, false, true]);
+  assert.ok(at(0).every((t) => !t));
 });

@@ -26,6 +26,7 @@ import {
   splitsFor,
   splitsForWaves,
   splitStride,
+  tallTiles,
   tiledKernel,
   tileFor,
 } from "./tiled_kernel.ts";
@@ -398,8 +399,9 @@ export class Q5KLinear {
     const transposed = family === "tiled" && !int8 && this.#transposedTiled &&
       rowsTile.tm >= 64 &&
       transposedXBytes(m, this.k) <= this.device.limits.maxStorageBufferBindingSize;
-    // From `tallTiledFromM`, 256-row tiles (48 KiB) where the device gives that much.
-    const tall = transposed && this.#tall.fromM > 0 && m >= this.#tall.fromM &&
+    // From `tallTiledFromM`, 256-row tiles (48 KiB) where the device gives that
+    // much and they pad M no further than 128-row ones.
+    const tall = transposed && tallTiles(m, this.#tall.fromM) &&
       (this.#tall.forced || storage >= outerTileBytes(256, 128));
     const { tm, tn, padded } = tall
       ? { ...rowsTile, tm: 256 as const, tn: 128 as const }

@@ -181,6 +181,15 @@ export function exactSplits(nb: number, z: number): number {
   return Math.ceil(nb / Math.ceil(nb / z));
 }
 
+/**
+ * Whether the K-major tiled kernel takes 256-row tiles at batch size `m`:
+ * from `fromM` (0: never), where they pad M to no more rows than 128-row
+ * tiles do (an even count of 128-row tiles: M = 129…256, 385…512, …).
+ */
+export function tallTiles(m: number, fromM: number): boolean {
+  return fromM > 0 && m >= fromM && ceilDiv(m, 128) % 2 === 0;
+}
+
 /** Workgroup memory a tile needs: activations and weights, 32 (or 36 padded) bytes per K-vec4 row. */
 export function tileBytes(shape: TileShape, padded: boolean): number {
   return (shape.tm + shape.tn) * (BK / 4 + (padded ? 1 : 0)) * 16;
