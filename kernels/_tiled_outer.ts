@@ -169,6 +169,7 @@ export function tiledOuterWgsl(
     emitStepLoop(cfg.prefetch, load, () => stage(), compute, emit);
   }
   const vecStores = emitOuterStores(cfg, RM, RN, TX, emit);
+  const steps = cfg.halves ? `${HK}` : "BK";
 
   return /* wgsl */ `${Q5K_WGSL}
 const TM = ${TM}u;        // tile edge in M
@@ -177,8 +178,8 @@ const BK = ${BK}u;        // K-step: one sub-block
 ${TILED_PARAMS}
 ${tiledBindings(false, cfg.bias, vecStores)}
 
-var<workgroup> xs: array<array<vec4<f32>, ${TM / 4}>, ${HK}>;  // [k][m / 4]
-var<workgroup> ws: array<array<vec4<f32>, ${TN / 4}>, ${HK}>;  // [k][n / 4]
+var<workgroup> xs: array<array<vec4<f32>, ${TM / 4}>, ${steps}>;  // [k][m / 4]
+var<workgroup> ws: array<array<vec4<f32>, ${TN / 4}>, ${steps}>;  // [k][n / 4]
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${

@@ -34,6 +34,28 @@ function check(cfg: TiledConfig, m: number, n: number, k: number, splits: number
 
 const storage = device.limits.maxComputeWorkgroupStorageSize;
 
+/** The K-major kernel on transposed activations, with a bias and no split, at a TM×TN tile. */
+const outerXT = <M extends 64 | 128 | 256, N extends 64 | 128>(tm: M, tn: N) => ({
+  tm,
+  tn,
+  padded: true,
+  bias: true,
+  split: false,
+  layout: "outer" as const,
+  xT: true,
+});
+
+/** One tile's shape: M×N rows of K = 256, one weight binding, no split. */
+const oneTile = (m: number, n: number): TiledShape => ({
+  m,
+  n,
+  k: 256,
+  row0: 0,
+  rows: n,
+  maxWorkgroupsPerDimension: 65535,
+  splits: 1,
+});
+
 /**
  * Whether a rows-layout tile fits this device's workgroup memory padded
  * (true), only unpadded (false) or not at all (null), as `tileFor` decides:
@@ -65,14 +87,14 @@ Deno.test("the K-major layout needs 32 KiB of workgroup memory for 128×128 tile
   assert.equal(outerTileBytes(64, 128), 24576);
   const wgsl = tiledKernel(
     { tm: 64, tn: 64, padded: true, bias: false, split: false, layout: "outer" },
-    { m: 64, n: 64, k: 256, row0: 0, rows: 64, maxWorkgroupsPerDimension: 65535, splits: 1 },
+    oneTile(64, 64),
   ).wgsl;
   assert.match(wgsl, /var<workgroup> xs: array<array<vec4<f32>, 16>, BK>/);
   assert.throws(
     () =>
       tiledKernel(
         { tm: 32, tn: 128, padded: true, bias: false, split: false, layout: "outer" },
-        { m: 32, n: 128, k: 256, row0: 0, rows: 128, maxWorkgroupsPerDimension: 65535, splits: 1 },
+        oneTile(32, 128),
       ),
     /K-major tile 32x128/,
   );
@@ -98,17 +120,7 @@ Deno.test("the K-major tiled kernel reading transposed activations, its row thre
   for (const [tm, tn] of [[128, 128], [64, 128], [128, 64]] as const) {
     if (outerTileBytes(tm, tn) > device.limits.maxComputeWorkgroupStorageSize) continue;
     for (const [prefetch, apart] of [[true, false], [false, true], [true, true]]) {
-      const cfg = {
-        tm,
-        tn,
-        padded: true,
-        bias: true,
-        split: false,
-        layout: "outer",
-        xT: true,
-        prefetch,
-        apart,
-      } as const;
+      const cfg = { ...outerXT(tm, tn), prefetch, apart } as const;
       // M short of a tile and not a multiple of 4 (the transposed rows are padded).
       await check(cfg, 130, 200, 768, 1, seed++);
       await check(cfg, 70, 136, 768, 3, seed++);
@@ -136,7 +148,7 @@ Deno.test("the K-major tiled kernel storing y a vec4 at a time matches the f64 r
   }
   const spec = tiledKernel(
     { tm: 64, tn: 64, padded: true, bias: true, split: false, layout: "outer", vec4Out: true },
-    { m: 64, n: 64, k: 256, row0: 0, rows: 64, maxWorkgroupsPerDimension: 65535, splits: 1 },
+    oneTile(64, 64),
   );
   assert.match(spec.wgsl, /var<storage, read_write> y: array<vec4<f32>>/);
   assert.match(spec.key, /:v4/);
@@ -147,13 +159,8 @@ Deno.test("the warp-specialized K-major tiled kernel (64 or 128 producer threads
   let seed = 600;
   for (const [bias, producers] of [[true, 64], [false, 64], [true, 128], [false, 128]] as const) {
     const cfg = {
-      tm: 128,
-      tn: 128,
-      padded: true,
+      ...outerXT(128, 128),
       bias,
-      split: false,
-      layout: "outer",
-      xT: true,
       prefetch: false,
       specialized: true,
       producers,
@@ -167,17 +174,8 @@ Deno.test("the warp-specialized K-major tiled kernel (64 or 128 producer threads
   assert.throws(
     () =>
       tiledKernel(
-        {
-          tm: 64,
-          tn: 128,
-          padded: true,
-          bias: false,
-          split: false,
-          layout: "outer",
-          xT: true,
-          specialized: true,
-        },
-        { m: 64, n: 128, k: 256, row0: 0, rows: 128, maxWorkgroupsPerDimension: 65535, splits: 1 },
+        { ...outerXT(64, 128), bias: false, specialized: true },
+        oneTile(64, 128),
       ),
     /warp-specialized tile 64x128/,
   );
@@ -189,17 +187,7 @@ Deno.test("the K-major tiled kernel on 256-row tiles (16×8 outputs a thread, 48
   assert.equal(outerTileBytes(256, 128), 49152);
   let seed = 700;
   for (const [bias, vec4Out] of [[true, false], [false, true]]) {
-    const cfg = {
-      tm: 256,
-      tn: 128,
-      padded: true,
-      bias,
-      split: false,
-      layout: "outer",
-      xT: true,
-      prefetch: false,
-      vec4Out,
-    } as const;
+    const cfg = { ...outerXT(256, 128), bias, prefetch: false, vec4Out } as const;
     // Partial tiles in M and N, split-K, K of 3 blocks.
     await check(cfg, 300, 200, 768, 1, seed++);
     await check({ ...cfg, vec4Out: false }, 257, 136, 768, 3, seed++);
@@ -210,54 +198,20 @@ Deno.test("the K-major tiled kernel on 256-row tiles (16×8 outputs a thread, 48
 Deno.test("the K-major tiled kernel in half steps (16 k, half the workgroup memory) matches the f64 reference", async () => {
   let seed = 660;
   for (const [tm, tn] of [[128, 128], [64, 128]] as const) {
-    const cfg = {
-      tm,
-      tn,
-      padded: true,
-      bias: true,
-      split: false,
-      layout: "outer",
-      xT: true,
-      prefetch: false,
-      halves: true,
-    } as const;
+    const cfg = { ...outerXT(tm, tn), prefetch: false, halves: true } as const;
     // Partial tiles, K of 3 blocks, split-K, vec4 stores.
     await check(cfg, 130, 200, 768, 1, seed++);
     await check({ ...cfg, bias: false }, 70, 136, 768, 3, seed++);
     await check({ ...cfg, vec4Out: true }, 9, 136, 512, 1, seed++);
   }
-  const spec = tiledKernel(
-    {
-      tm: 128,
-      tn: 128,
-      padded: true,
-      bias: false,
-      split: false,
-      layout: "outer",
-      xT: true,
-      prefetch: false,
-      halves: true,
-    },
-    { m: 128, n: 128, k: 256, row0: 0, rows: 128, maxWorkgroupsPerDimension: 65535, splits: 1 },
-  );
+  const base = { ...outerXT(128, 128), bias: false, prefetch: false } as const;
+  const spec = tiledKernel({ ...base, halves: true }, oneTile(128, 128));
   // 16 k of each operand: 16 KiB, and four barriers a sub-block.
   assert.match(spec.wgsl, /var<workgroup> xs: array<array<vec4<f32>, 32>, 16>/);
   assert.equal(spec.wgsl.match(/workgroupBarrier\(\)/g)?.length, 4);
   assert.match(spec.key, /:halves/);
   assert.throws(
-    () =>
-      tiledKernel(
-        {
-          tm: 128,
-          tn: 128,
-          padded: true,
-          bias: false,
-          split: false,
-          layout: "outer",
-          halves: true,
-        },
-        { m: 128, n: 128, k: 256, row0: 0, rows: 128, maxWorkgroupsPerDimension: 65535, splits: 1 },
-      ),
+    () => tiledKernel({ ...base, xT: false, halves: true }, oneTile(128, 128)),
     /half steps need xT/,
   );
 });
@@ -285,22 +239,14 @@ Deno.test("the K-major tiled kernel on 128 threads (TN = 64, 8×8 outputs a thre
   assert.throws(
     () =>
       tiledKernel(
-        {
-          tm: 128,
-          tn: 128,
-          padded: true,
-          bias: false,
-          split: false,
-          layout: "outer",
-          threads: 128,
-        },
-        { m: 128, n: 128, k: 256, row0: 0, rows: 128, maxWorkgroupsPerDimension: 65535, splits: 1 },
+        { ...outerXT(128, 128), bias: false, xT: false, threads: 128 },
+        oneTile(128, 128),
       ),
     /K-major tile 128x128 on 128 threads/,
   );
   const spec = tiledKernel(
     { tm: 128, tn: 64, padded: true, bias: false, split: false, layout: "outer", threads: 128 },
-    { m: 128, n: 64, k: 256, row0: 0, rows: 64, maxWorkgroupsPerDimension: 65535, splits: 1 },
+    oneTile(128, 64),
   );
   assert.match(spec.wgsl, /@workgroup_size\(128\)/);
   assert.match(spec.key, /:t128/);

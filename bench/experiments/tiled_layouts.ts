@@ -50,6 +50,18 @@ export interface Candidate {
   partBytes: number;
 }
 
+/** K-major variants on transposed x with `extra`, with and without the register prefetch. */
+function outerXT(tag: string, extra: { threads?: 128 | 512; tall?: boolean }) {
+  return [true, false].map((prefetch) => ({
+    label: `outer xT ${tag}${prefetch ? "" : " no-prefetch"}`,
+    flat: false,
+    prefetch,
+    layout: "outer" as const,
+    xT: true,
+    ...extra,
+  }));
+}
+
 /**
  * The kernel variants compared: workgroup memory as rows, one flat array or
  * K-major (`outer`, tiles of 64 rows or more only), register prefetch.
@@ -98,30 +110,9 @@ export const VARIANTS: {
       apart,
     }))
   ),
-  ...[true, false].map((prefetch) => ({
-    label: `outer xT t128${prefetch ? "" : " no-prefetch"}`,
-    flat: false,
-    prefetch,
-    layout: "outer" as const,
-    xT: true,
-    threads: 128 as const,
-  })),
-  ...[true, false].map((prefetch) => ({
-    label: `outer xT t512${prefetch ? "" : " no-prefetch"}`,
-    flat: false,
-    prefetch,
-    layout: "outer" as const,
-    xT: true,
-    threads: 512 as const,
-  })),
-  ...[true, false].map((prefetch) => ({
-    label: `outer xT tm256${prefetch ? "" : " no-prefetch"}`,
-    flat: false,
-    prefetch,
-    layout: "outer" as const,
-    xT: true,
-    tall: true,
-  })),
+  ...outerXT("t128", { threads: 128 }),
+  ...outerXT("t512", { threads: 512 }),
+  ...outerXT("tm256", { tall: true }),
   {
     label: "outer xT halves no-prefetch",
     flat: false,
