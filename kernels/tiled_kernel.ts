@@ -15,8 +15,10 @@
  * bounds clamp (WebGPU clamps every dynamic index) is on a row the thread keeps
  * for the whole kernel. Grids short of 768 workgroups split K (a second kernel
  * adds the slices); the K-major form on NVIDIA splits K into the fewest whole
- * waves of one workgroup an SM instead (`splitsForWaves`). The WGSL is
- * generated unrolled.
+ * waves of one workgroup an SM instead (`splitsForWaves`), and takes 256×128
+ * tiles, 16×8 outputs a thread, where M fills an even count of 128-row tiles
+ * and the device gives their 48 KiB (`tallTiles`). The WGSL is generated
+ * unrolled.
  *
  * @module
  */
