@@ -14,3 +14,16 @@ export async function testDevice(): Promise<GPUDevice> {
   globalThis.addEventListener("unload", () => device.destroy());
   return device;
 }
+
+/**
+ * Whether tests can run the K-major tiled kernel's 48 KiB tiles on `device`:
+ * where it reports 48 KiB of workgroup memory, or on Vulkan, where lavapipe
+ * reports 32 KiB but runs them (Deno 2.9.6 does not check a shader's
+ * workgroup memory against the limit). Deno's GL backend and Metal hold to
+ * their 32 KiB (GL returned wrong sums for a 36 KB tile at 91c6956).
+ */
+export function runs48KiBTiles(device: GPUDevice): boolean {
+  if (device.limits.maxComputeWorkgroupStorageSize >= 49152) return true;
+  const backend = Deno.env.get("DENO_WEBGPU_BACKEND");
+  return backend === "vulkan" || (!backend && Deno.build.os === "linux");
+}
