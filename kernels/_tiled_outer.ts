@@ -61,6 +61,9 @@ export function tiledOuterWgsl(
   if (cfg.halves && (!cfg.xT || cfg.prefetch || E % 2)) {
     throw new Error(`internal: half steps need xT, no prefetch and an even ${E}`);
   }
+  // The activation vec4s a half step stages (every one without halves: phase -1).
+  const vec4sOf = (phase: number) =>
+    range(cfg.xT ? E : 0).filter((e) => phase < 0 || (e < E / 2) === (phase === 0));
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
   for (const i of range(RM)) {
@@ -82,7 +85,7 @@ export function tiledOuterWgsl(
     emit(`${indent}let kk${e} = (lid + ${WG * e}u) / ${TM / 4}u;`);
     emit(`${indent}let mq${e} = m0 / 4u + (lid + ${WG * e}u) % ${TM / 4}u;`);
   };
-  const load = (kb: string, indent: string, es = range(cfg.xT ? E : 0), words = true) => {
+  const load = (kb: string, indent: string, es = vec4sOf(-1), words = true) => {
     for (const e of es) {
       emit(`${indent}{`);
       placeT(e, `${indent}  `);
@@ -108,8 +111,7 @@ export function tiledOuterWgsl(
   emitRowAndRange(emit, cfg.apart);
   // `phase` (halves only): stage k 16·phase…16·phase + 15 of the sub-block.
   const stage = (phase = -1) => {
-    const es = range(cfg.xT ? E : 0).filter((e) => phase < 0 || (e < E / 2) === (phase === 0));
-    for (const e of es) {
+    for (const e of vec4sOf(phase)) {
       emit(`    {`);
       emit(`      let kk${e} = (lid + ${WG * e}u) / ${TM / 4}u${phase > 0 ? ` - ${HK}u` : ""};`);
       emit(`      xs[kk${e}][(lid + ${WG * e}u) % ${TM / 4}u] = xr${e};`);
@@ -158,7 +160,7 @@ export function tiledOuterWgsl(
     // then the second half's activations once the first half is computed.
     emit(`  for (var kb = k_begin; kb < k_end; kb += BK) {`);
     for (const phase of [0, 1]) {
-      load("kb", "    ", range(E).filter((e) => (e < E / 2) === (phase === 0)), phase === 0);
+      load("kb", "    ", vec4sOf(phase), phase === 0);
       stage(phase);
       emit(`    workgroupBarrier();`);
       compute();

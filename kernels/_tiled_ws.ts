@@ -21,8 +21,10 @@ import {
 } from "./_tiled_parts.ts";
 import { emitOuterStores } from "./_tiled_outer.ts";
 
-/** Threads of the warp-specialized kernel: 256 consumers and 64 producers (128 with `producers: 128`). */
-export const WS_THREADS = 320;
+/** Threads of the warp-specialized kernel: 256 consumers and its producers. */
+export function wsThreads(producers: 64 | 128 = 64): number {
+  return 256 + producers;
+}
 
 const BK = 16;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -141,7 +143,7 @@ var<workgroup> ws0: array<array<vec4<f32>, 32>, BK>;  // stage 0: [k][n / 4]
 var<workgroup> xs1: array<array<vec4<f32>, 32>, BK>;  // stage 1
 var<workgroup> ws1: array<array<vec4<f32>, 32>, BK>;
 
-@compute @workgroup_size(${256 + P})
+@compute @workgroup_size(${wsThreads(P)})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${TILE_PROLOGUE}
 ${lines.join("\n")}
 }

@@ -44,7 +44,7 @@ import {
 
 /** Tile edges: M (activation rows) and N (weight rows). */
 export interface TileShape {
-  /** 256 only K-major (16×8 outputs a thread, 48 KiB), for comparison. */
+  /** 256 only K-major (16×8 outputs a thread, 48 KiB; `tallTiles`). */
   tm: 16 | 32 | 64 | 128 | 256;
   /** 256 only K-major on 512 threads (`threads`), for comparison. */
   tn: 64 | 128 | 256;
@@ -82,9 +82,9 @@ export interface TiledConfig extends TileShape {
    */
   threads?: 128 | 256 | 512;
   /**
-   * Outer layout on transposed x at 128×128 only: 64 producer threads load
+   * Outer layout on transposed x at 128×128 only: `producers` threads load
    * and decode each K-step (of 16) while 256 others compute the last one
-   * (`_tiled_ws.ts`, 320 threads a workgroup); only for comparison.
+   * (`_tiled_ws.ts`); only for comparison.
    */
   specialized?: boolean;
   /**

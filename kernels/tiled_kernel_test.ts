@@ -9,7 +9,7 @@ import {
   type TiledShape,
 } from "./tiled_kernel.ts";
 import { outerTileBytes } from "./_tiled_outer.ts";
-import { WS_THREADS } from "./_tiled_ws.ts";
+import { wsThreads } from "./_tiled_ws.ts";
 import { assertTiledSpec } from "../conformance/tiled_grid_run.ts";
 
 const device = await testDevice();
@@ -155,7 +155,7 @@ Deno.test("the K-major tiled kernel storing y a vec4 at a time matches the f64 r
 });
 
 Deno.test("the warp-specialized K-major tiled kernel (64 or 128 producer threads, two stages) matches the f64 reference", async () => {
-  if (device.limits.maxComputeInvocationsPerWorkgroup < WS_THREADS + 64) return;
+  if (device.limits.maxComputeInvocationsPerWorkgroup < wsThreads(128)) return;
   let seed = 600;
   for (const [bias, producers] of [[true, 64], [false, 64], [true, 128], [false, 128]] as const) {
     const cfg = {

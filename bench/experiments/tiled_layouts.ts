@@ -177,34 +177,18 @@ export function candidates(
   runs.sort((a, b) => a.splits - b.splits);
   for (const { v, tile, splits } of runs) {
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
-    {
-      const { label, flat, prefetch, layout, bGroups, xT, apart, threads, specialized, halves } = v;
-      const producers = v.producers;
-      const cfg = {
-        ...tile,
-        bias: false,
-        split: splits > 1,
-        flat,
-        prefetch,
-        layout,
-        bGroups,
-        xT,
-        apart,
-        threads,
-        specialized,
-        producers,
-        halves,
-      };
-      out.push(
-        splitCandidate(`${label} ${tile.tm}x${tile.tn} split ${splits}`, tiledKernel(cfg, shape), {
-          m,
-          n,
-          splits,
-          maxWorkgroupsPerDimension,
-          stride: splitStride(cfg, n),
-        }),
-      );
-    }
+    // The variant's kernel options as they are (`tall` is its tile, above).
+    const { label, tall: _tall, ...options } = v;
+    const cfg = { ...tile, bias: false, split: splits > 1, ...options };
+    out.push(
+      splitCandidate(`${label} ${tile.tm}x${tile.tn} split ${splits}`, tiledKernel(cfg, shape), {
+        m,
+        n,
+        splits,
+        maxWorkgroupsPerDimension,
+        stride: splitStride(cfg, n),
+      }),
+    );
   }
   return out;
 }
