@@ -8,12 +8,14 @@
  * loads from memory (each made the index xor one cached word), the weights
  * read as if interleaved across rows (same words, coalesced), the mat-vec's
  * activations read as if adjacent lanes took adjacent vectors — and with the
- * first three cut together. The cut kernels compute nonsense; only their time
- * counts. Timed per pass over rotating weight copies. A measuring aid for
- * kernel work, not a benchmark of the library.
+ * first three cut together; and a bare streaming read of the same weight
+ * bytes. The cut kernels compute nonsense; only their time counts. Timed per
+ * pass over rotating weight copies, or with `--shared` 8 dispatches a pass
+ * (as `record()` runs a model step), each on the next copy. A measuring aid
+ * for kernel work, not a benchmark of the library.
  *
  * ```sh
- * deno run -A bench/experiments/matvec_ablation.ts [M ...]
+ * deno run -A bench/experiments/matvec_ablation.ts [--shared] [M ...]
  * ```
  *
  * @module
@@ -104,6 +106,31 @@ fn cheap_q(v: u32) -> vec4<f32> {
 }
 `;
 
+/**
+ * A grid-stride vec4 read of the weights' `vec4s` words, bound like the
+ * mat-vec (uniforms, w, x, y), that stores only on a condition the data never
+ * meets: what the weight bytes cost with no work on them.
+ */
+export function bareReadKernel(vec4s: number): KernelSpec {
+  const groups = Math.min(Math.ceil(vec4s / 256), 16384);
+  return {
+    name: "bare read of the weights",
+    key: "experiment-bare-read",
+    wgsl: `struct P { n: u32, stride: u32, a: u32, b: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  var acc = vec4<u32>(0u);
+  for (var i = g.x; i < p.n; i += p.stride) { acc ^= w[i]; }
+  if (all(acc == vec4<u32>(0xdeadbeefu))) { y[0] = x[0].x; }
+}`,
+    workgroups: [groups, 1, 1],
+    uniforms: new Uint32Array([vec4s, groups * 256, 0, 0]),
+  };
+}
+
 function variant(spec: KernelSpec, label: string, wgsl: string): KernelSpec {
   return { ...spec, key: `${spec.key}:${label}`, wgsl: wgsl + CHEAP_Q };
 }
@@ -147,13 +174,16 @@ export function ablationCandidates(
       one(c.label, c.cut(spec.wgsl))
     ),
     one("first three cut", all),
+    { label: "bare read", specs: [bareReadKernel((n * k / 256) * 11)], partBytes: 0 },
     { ...base, label: `${base.label} again` },
   ];
 }
 
 if (import.meta.main) {
   const device = await requestDevice();
-  const ms = Deno.args.length ? intList("M", Deno.args.join(",")) : [1, 2, 4, 8];
+  const shared = Deno.args.includes("--shared");
+  const args = Deno.args.filter((a) => a !== "--shared");
+  const ms = args.length ? intList("M", args.join(",")) : [1, 2, 4, 8];
   const sg = device.features.has("subgroups") ? subgroupLayout(device).minSize : 0;
   const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
   const { maxMatvecM } = crossoverFor(device.adapterInfo);
@@ -165,5 +195,6 @@ if (import.meta.main) {
     (m, n, k) => ablationCandidates(m, n, k, sg, maxDim, maxMatvecM),
     log,
     [[14336, 4096], [4096, 14336], [4096, 4096]],
+    { ops: shared ? 8 : 1 },
   );
 }

@@ -349,6 +349,11 @@ export interface TimingInputs {
   activations?: (device: GPUDevice, mMax: number, k: number) => GPUBuffer[];
   /** Default "TFLOP/s". */
   unit?: string;
+  /**
+   * Dispatches of a candidate recorded into one pass, each on the next weight
+   * copy (default 1: a pass per dispatch); times are per dispatch.
+   */
+  ops?: number;
 }
 
 /** The f32 activations of `mMax` rows of K, values in [-0.5, 0.5). */
@@ -368,7 +373,7 @@ export async function timeCandidates(
   candidatesFor: (m: number, n: number, k: number) => Candidate[],
   log: (line: string) => void,
   shapes: [number, number][] = [[14336, 4096], [4096, 14336]],
-  { activations = f32Activations, unit = "TFLOP/s" }: TimingInputs = {},
+  { activations = f32Activations, unit = "TFLOP/s", ops = 1 }: TimingInputs = {},
 ): Promise<void> {
   const timer = new GpuTimer(device);
   const cache = new DispatchCache(device, "experiment");
@@ -386,18 +391,21 @@ export async function timeCandidates(
           ? device.createBuffer({ size: c.partBytes, usage: GPUBufferUsage.STORAGE })
           : null;
         let turn = 0;
-        const t = await timer.measure((encoder, timestampWrites) => {
+        const timing = await timer.measure((encoder, timestampWrites) => {
           const pass = encoder.beginComputePass({ timestampWrites });
-          const w = ws[turn++ % copies];
-          dispatch(device, pass, c.specs[0], cache, [w, ...xs, part ?? y]);
-          if (part) dispatch(device, pass, c.specs[1], cache, [part, y]);
+          for (let i = 0; i < ops; i++) {
+            const w = ws[turn++ % copies];
+            dispatch(device, pass, c.specs[0], cache, [w, ...xs, part ?? y]);
+            if (part) dispatch(device, pass, c.specs[1], cache, [part, y]);
+          }
           pass.end();
         }, measure);
+        const t = { medianUs: timing.medianUs / ops };
         const tflops = (2 * m * n * k) / t.medianUs / 1e6;
         log(
-          `${n}x${k}\tM=${m}\t${c.label}\t${t.medianUs.toFixed(1)} µs\t${
-            tflops.toFixed(1)
-          } ${unit}`,
+          `${n}x${k}\tM=${m}\t${c.label}${ops > 1 ? ` (${ops} a pass)` : ""}\t${
+            t.medianUs.toFixed(1)
+          } µs\t${tflops.toFixed(1)} ${unit}`,
         );
         part?.destroy();
       }
