@@ -168,9 +168,16 @@ export function crossoverText(c: Crossover): string {
     ? ` (f32 at 64- and 128-row tiles K-major on transposed activations${tall}${slots})`
     : "";
   const band = c.tiledBand ? ` (tiled also at M = ${c.tiledBand[0]}…${c.tiledBand[1]})` : "";
+  const wide = c.maxWideMatvecM
+    ? `; where WGSL has dot4I8Packed, before those mat-vec on 24-bit activations up to M = ${c.maxWideMatvecM}${
+      c.maxSharedPassWideMatvecM !== undefined && c.maxSharedPassWideMatvecM < c.maxWideMatvecM
+        ? ` (in a shared pass ${c.maxSharedPassWideMatvecM})`
+        : ""
+    }`
+    : "";
   return `auto uses mat-vec up to M = ${c.maxMatvecM}${shared}${
     lanes(c.maxMatvecM, c.maxRowLaneM)
-  }${band}, tiled above${form} (int8: mat-vec up to ${c.maxInt8MatvecM}${
+  }${band}, tiled above${form}${wide} (int8: mat-vec up to ${c.maxInt8MatvecM}${
     lanes(c.maxInt8MatvecM, c.maxInt8RowLaneM)
   }): ${c.source}`;
 }

@@ -14,7 +14,8 @@ Deno.test("crossoverText() names the shared-pass limit and the K-major tiled for
       "at M = 57…64), tiled above " +
       "(f32 at 64- and 128-row tiles K-major on transposed activations, 256-row tiles from " +
       "M = 129 where M fills an even count of 128-row ones and 48 KiB of workgroup memory are " +
-      "given, K-split for 132 workgroups at a time) " +
+      "given, K-split for 132 workgroups at a time); where WGSL has dot4I8Packed, before those " +
+      "mat-vec on 24-bit activations up to M = 3 (in a shared pass 2) " +
       "(int8: mat-vec up to 8, lane-per-row up to 256): measured for NVIDIA (H200 and H100, Vulkan; " +
       "bench/results/h200.json, h100.json)",
   );

@@ -169,6 +169,12 @@ function storage(device: GPUDevice, label: string, bytes: number): GPUBuffer {
 
 const q5kBytes = (rows: number, k: number) => rows * (k / 256) * 176;
 
+/** The family a layer runs at M, with `-int24` where it holds the activations as 24 bits. */
+export function familyLabel(layer: Q5KLinear, m: number, shared: boolean): string {
+  const family = layer.kernelFor(m, shared);
+  return layer.activationsFor(m, shared) === "int24" ? `${family}-int24` : family;
+}
+
 /** Bytes of weights the bench cycles through, so they come from memory and not from L2 (50 MB on an H200). */
 export const ROTATION_BYTES = 256 * 2 ** 20;
 
@@ -352,7 +358,9 @@ export async function runBench(
                 : int8
                 ? (variant.slice(0, -"-int8".length) as "rowlane" | "tiled")
                 : variant as "auto" | "matvec" | "rowlane" | "tiled",
-              activations: int8 ? "int8" : "f32",
+              // auto: the library's default (24-bit activations for the
+              // mat-vec where measured faster); a forced family: f32 products.
+              activations: int8 ? "int8" : variant === "auto" ? "auto" : "f32",
             }),
         );
         for (const [i, m] of config.ms.entries()) {
@@ -366,7 +374,7 @@ export async function runBench(
           const label = variant === "int8"
             ? "matvec-int8"
             : variant === "auto"
-            ? `auto(${layers[0].kernelFor(m)})`
+            ? `auto(${familyLabel(layers[0], m, false)})`
             : variant;
           const sharedUs = m <= SHARED_PASS_MAX_M
             ? await measureShared(
@@ -377,9 +385,9 @@ export async function runBench(
             : undefined;
           // Where auto's shared-pass family (record()) is not its one-pass one.
           const shared = variant === "auto" && sharedUs !== undefined
-            ? layers[0].kernelFor(m, true)
+            ? familyLabel(layers[0], m, true)
             : undefined;
-          const sharedKernel = shared !== layers[0].kernelFor(m) ? shared : undefined;
+          const sharedKernel = shared !== familyLabel(layers[0], m, false) ? shared : undefined;
           timings.set(`${m}/${variant}`, { t, label, sharedUs, sharedKernel });
           done++;
           progress(

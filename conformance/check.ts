@@ -99,6 +99,9 @@ async function guardedRun(
   };
 }
 
+/** What a conformance run multiplies with: a layer's activations, or `"int24"` (the 24-bit mat-vec, forced). */
+export type RunActivations = Activations | "int24";
+
 /**
  * Runs a linear case through `Q5KLinear.encode` with guarded output.
  *
@@ -109,10 +112,18 @@ export async function checkLinear(
   data: LinearData,
   variant: LinearVariant,
   reduction: Reduction = "auto",
-  activations: Activations = "f32",
+  activations: RunActivations = "f32",
 ): Promise<CaseResult> {
   const { m, n, k } = data.case;
-  const layer = Q5KLinear.create(device, data.blob, { n, k, variant, reduction, activations });
+  const wide = activations === "int24";
+  const layer = Q5KLinear.create(device, data.blob, {
+    n,
+    k,
+    variant,
+    reduction,
+    activations: wide ? "auto" : activations,
+    ...(wide ? { wideMatvecM: 1 << 20 } : {}),
+  });
   const x = uploadStorage(device, "conformance x", data.x);
   const { out, guardDetail } = await guardedRun(
     device,
@@ -122,7 +133,8 @@ export async function checkLinear(
   x.destroy();
   const family = layer.kernelFor(m);
   const int8 = activations === "int8";
-  const label = `${variant === "auto" ? `auto→${family}` : variant}${int8 ? "-int8" : ""}${
+  const tag = layer.activationsFor(m) === "f32" ? "" : `-${layer.activationsFor(m)}`;
+  const label = `${variant === "auto" ? `auto→${family}` : variant}${tag}${
     family === "matvec" ? `/${layer.reduction}` : ""
   }`;
   layer.destroy();

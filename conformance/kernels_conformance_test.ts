@@ -12,8 +12,9 @@ const device = await testDevice();
 /** Worst NMSE seen per variant, printed at the end for the issue notes. */
 const worst = new Map<string, number>();
 
-Deno.test("the conformance runs cover auto, both mat-vec reductions where granted, lane-per-row, tiled and int8", () => {
+Deno.test("the conformance runs cover auto, both mat-vec reductions where granted, lane-per-row, tiled, 24-bit and int8", () => {
   const runs = linearRuns(device).map(([v, r, a]) => `${v}/${r}/${a}`);
+  assert.equal(runs.includes("matvec/auto/int24"), hasPackedDot());
   assert.equal(runs.includes("matvec/auto/int8"), hasPackedDot());
   assert.equal(runs.includes("tiled/auto/int8"), hasPackedDot());
   assert.equal(runs.includes("rowlane/auto/int8"), hasPackedDot());

@@ -5,21 +5,20 @@
  * @module
  */
 
-import { type CaseResult, checkEmbedding, checkLinear } from "./check.ts";
+import { type CaseResult, checkEmbedding, checkLinear, type RunActivations } from "./check.ts";
 import { readManifest } from "./vectors.ts";
 import { type CaseData, liveData, vectorData } from "./sources.ts";
 import { type ConformanceCase, LIVE_CASES } from "./cases.ts";
 import type { LlamaCppOracle } from "./oracle.ts";
-import {
-  type Activations,
-  hasPackedDot,
-  type LinearVariant,
-  type Reduction,
-} from "../kernels/linear.ts";
+import { hasPackedDot, type LinearVariant, type Reduction } from "../kernels/linear.ts";
 
-/** Every linear variant/reduction/activations triple the device supports. */
-export function linearRuns(device: GPUDevice): [LinearVariant, Reduction, Activations][] {
-  const runs: [LinearVariant, Reduction, Activations][] = [
+/**
+ * Every linear variant/reduction/activations triple the device supports;
+ * `"int24"` is the mat-vec on 24-bit activations (`activations: "auto"`
+ * where the crossover asks for it), forced at every M.
+ */
+export function linearRuns(device: GPUDevice): [LinearVariant, Reduction, RunActivations][] {
+  const runs: [LinearVariant, Reduction, RunActivations][] = [
     ["auto", "auto", "f32"],
     ["matvec", "workgroup", "f32"],
   ];
@@ -28,6 +27,7 @@ export function linearRuns(device: GPUDevice): [LinearVariant, Reduction, Activa
   }
   runs.push(["rowlane", "auto", "f32"], ["tiled", "auto", "f32"]);
   if (hasPackedDot()) {
+    runs.push(["matvec", "auto", "int24"]);
     runs.push(["matvec", "auto", "int8"], ["rowlane", "auto", "int8"], ["tiled", "auto", "int8"]);
   }
   return runs;

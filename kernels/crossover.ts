@@ -26,6 +26,18 @@ export interface Crossover {
   /** With `activations: "int8"`: mat-vec up to this. */
   maxInt8MatvecM: number;
   /**
+   * With `activations: "auto"` (the default) where WGSL has `dot4I8Packed`:
+   * mat-vec on activations held as 24 bits per 32 values (three int8 digit
+   * planes, f32-class accuracy) for M up to this, one pass per op or in a
+   * shared pass, ahead of the f32 kernels (absent or 0: never).
+   */
+  maxWideMatvecM?: number;
+  /**
+   * The same in `record()`, where an op shares its compute pass (at most
+   * `maxWideMatvecM`; absent: `maxWideMatvecM`).
+   */
+  maxSharedPassWideMatvecM?: number;
+  /**
    * With `activations: "int8"`: above `maxInt8MatvecM` and up to this, the
    * lane-per-row kernel; tiled above (equal to `maxInt8MatvecM`: no range).
    */
@@ -128,8 +140,27 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * 33.2 µs on the H200), while one pass per op keeps mat-vec up to 2: its
  * split-K reduction, a second dispatch, costs more in a pass of its own.
  *
- * `KQUANT_CROSSOVER=A[,B[,C[,D[,E]]]]` overrides the five numbers (E: the
- * shared-pass mat-vec limit) for experiments.
+ * The mat-vec on 24-bit activations (`maxWideMatvecM`, NVIDIA: up to M = 3):
+ * emulated first (`bench/experiments/wide_int.ts` at 6fcf0d2, H200, the
+ * int8 mat-vec doing the products of two further digit planes, 8 ops a
+ * pass, 14336×4096 / 4096×14336) at M = 1, 2, 4 21.7 / 25.2, 25.6 / 28.3,
+ * 38.6 / 37.8 µs against the f32 path's 27.2 / 27.7, 33.8 / 34.9, 43.0 /
+ * 44.1 (the library's `auto`, same machine), but at M = 8 79.2 / 79.6
+ * against 55.6 / 58.9; one pass per op at M = 1 and 2 26.9 / 30.1 and 31.2
+ * / 34.4 against 32.7 / 32.7 and 46.8 / 46.5. The library's kernel (H200,
+ * `bench --op linear --variant auto --m 1,2,3,4,5,8` against `matvec` and
+ * `rowlane`, bench/results/h200-int24.json; 14336×4096 / 4096×14336, µs
+ * per pass, then in a shared pass): M = 1 30.7 / 31.5 and 22.6 / 27.2
+ * against the f32 mat-vec's 33.0 / 33.0 and 27.3 / 27.8; M = 2 35.7 / 36.8
+ * and 26.6 / 33.2 against 47.1 / 47.0 (mat-vec) and 33.8 / 34.8
+ * (lane-per-row); M = 3 43.1 / 45.7 and 34.1 / 43.2 against lane-per-row's
+ * 49.2 / 53.3 and 39.3 / 40.4, so up to M = 3 one pass per op, 2 in a shared
+ * pass; M = 4 (24-bit up to 4, the same run) 52.4 / 53.8 and 42.9 / 53.8
+ * against 53.1 / 57.3 and 42.9 / 44.0, not there.
+ *
+ * `KQUANT_CROSSOVER=A[,B[,C[,D[,E[,F]]]]]` overrides the numbers (E: the
+ * shared-pass mat-vec limit, F: the 24-bit mat-vec limit, 0 for none) for
+ * experiments.
  *
  * @param info The adapter's info (vendor, architecture).
  * @returns The crossover and where it came from.
@@ -200,6 +231,7 @@ function crossoverOf(nvidia: boolean): Omit<Crossover, "transposedTiled"> {
       maxRowLaneM: rowLane,
       maxInt8MatvecM: int8,
       maxInt8RowLaneM: Math.max(int8, tuned[3] >= 1 ? tuned[3] : int8),
+      ...(tuned[5] >= 1 ? { maxWideMatvecM: tuned[5] } : {}),
       source: "KQUANT_CROSSOVER",
     };
   }
@@ -211,6 +243,8 @@ function crossoverOf(nvidia: boolean): Omit<Crossover, "transposedTiled"> {
       tiledBand: [57, 64],
       maxInt8MatvecM: 8,
       maxInt8RowLaneM: 256,
+      maxWideMatvecM: 3,
+      maxSharedPassWideMatvecM: 2,
       source: "measured for NVIDIA (H200 and H100, Vulkan; bench/results/h200.json, h100.json)",
     };
   }
@@ -224,18 +258,33 @@ function crossoverOf(nvidia: boolean): Omit<Crossover, "transposedTiled"> {
   };
 }
 
+/**
+ * Up to which M the 24-bit mat-vec runs (0: never), in a shared pass or not.
+ *
+ * @param c The crossover.
+ * @param shared The op shares its compute pass with others (`record()`).
+ * @returns The limit.
+ */
+export function wideMatvecLimit(c: Crossover, shared: boolean): number {
+  const all = c.maxWideMatvecM ?? 0;
+  return shared ? Math.min(all, c.maxSharedPassWideMatvecM ?? all) : all;
+}
+
 /** The kernel families `"auto"` chooses between. */
 export type KernelFamily = "matvec" | "rowlane" | "tiled";
 
 /**
  * The family `"auto"` runs for batch size `m` under a crossover: mat-vec up
- * to its limit (the shared-pass one for f32 when `shared`), the lane-per-row
- * kernel up to its, tiled above.
+ * to its limit (the shared-pass one for f32 when `shared`; the 24-bit one
+ * when `wide` and above those), the lane-per-row kernel up to its, tiled
+ * above.
  *
  * @param c The crossover, from {@linkcode crossoverFor}.
  * @param m Batch size.
  * @param int8 Activations quantized to 8 bits (the opt-in int8 path).
  * @param shared The op shares its compute pass with others (`record()`).
+ * @param wide f32 activations may be held as 24 bits per 32 for the
+ *   mat-vec (`activations: "auto"` on a runtime with `dot4I8Packed`).
  * @returns The kernel family.
  * @throws {TypeError} If c lacks a limit or a flag is not a boolean.
  * @throws {RangeError} If m is not a positive integer.
@@ -245,7 +294,13 @@ export type KernelFamily = "matvec" | "rowlane" | "tiled";
  * familyFor(crossoverFor(), 9, false, false); // "tiled" for an unknown device
  * ```
  */
-export function familyFor(c: Crossover, m: number, int8: boolean, shared: boolean): KernelFamily {
+export function familyFor(
+  c: Crossover,
+  m: number,
+  int8: boolean,
+  shared: boolean,
+  wide = false,
+): KernelFamily {
   const action = "choose a kernel family";
   const limits = [
     "maxMatvecM",
@@ -267,7 +322,7 @@ export function familyFor(c: Crossover, m: number, int8: boolean, shared: boolea
     }
   }
   positiveInt(action, "m", m);
-  for (const [name, flag] of [["int8", int8], ["shared", shared]] as const) {
+  for (const [name, flag] of [["int8", int8], ["shared", shared], ["wide", wide]] as const) {
     if (typeof flag !== "boolean") {
       throw new TypeError(
         `Cannot ${action}: ${name} must be a boolean, current value is ${show(flag)}`,
@@ -283,8 +338,18 @@ export function familyFor(c: Crossover, m: number, int8: boolean, shared: boolea
       `Cannot ${action}: crossover.tiledBand must be two integers, current value is ${show(band)}`,
     );
   }
+  for (const key of ["maxWideMatvecM", "maxSharedPassWideMatvecM"] as const) {
+    const value = c[key];
+    if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
+      throw new TypeError(
+        `Cannot ${action}: crossover.${key} must be an integer of at least 0, current value is ${
+          show(value)
+        }`,
+      );
+    }
+  }
   const matvec = int8 ? c.maxInt8MatvecM : shared ? c.maxSharedPassMatvecM : c.maxMatvecM;
-  if (m <= matvec) return "matvec";
+  if (m <= matvec || (!int8 && wide && m <= wideMatvecLimit(c, shared))) return "matvec";
   if (!int8 && band && m >= band[0] && m <= band[1]) return "tiled";
   return m <= (int8 ? c.maxInt8RowLaneM : c.maxRowLaneM) ? "rowlane" : "tiled";
 }

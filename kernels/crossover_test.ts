@@ -15,6 +15,8 @@ Deno.test("crossoverFor() uses the measured values for NVIDIA (the K-major tiled
     tiledBand: [57, 64],
     maxInt8MatvecM: 8,
     maxInt8RowLaneM: 256,
+    maxWideMatvecM: 3,
+    maxSharedPassWideMatvecM: 2,
     transposedTiled: true,
     tiledWaveSlots: 132,
     tallTiledFromM: 129,
@@ -47,6 +49,15 @@ Deno.test("familyFor() switches to lane-per-row at a smaller M in a shared pass,
   assert.deepEqual(at(false, true), families("m r r r r t t r r t t t"));
   assert.deepEqual(at(true, false), families("m m m m r r r r r r r t"));
   assert.deepEqual(at(true, true), families("m m m m r r r r r r r t"));
+  // With 24-bit activations (wide) mat-vec up to 3 first, one pass or shared; not for int8.
+  const wide = (int8: boolean, shared: boolean) =>
+    [1, 2, 3, 4, 5, 57].map((m) => familyFor(nvidia, m, int8, shared, true));
+  assert.deepEqual(wide(false, false), families("m m m r r t"));
+  assert.deepEqual(wide(false, true), families("m m r r r t"));
+  assert.deepEqual(wide(true, false), families("m m m m m r"));
+  assert.equal(nvidia.maxWideMatvecM, 3);
+  assert.equal(crossoverFor(undefined).maxWideMatvecM, undefined);
+  assert.equal(familyFor(crossoverFor(undefined), 9, false, false, true), "tiled");
   // The band never takes M below the mat-vec limit.
   assert.equal(familyFor({ ...nvidia, tiledBand: [1, 64] }, 2, false, false), "matvec");
   // Elsewhere one limit for both: mat-vec up to 8, tiled above.
@@ -72,6 +83,18 @@ Deno.test("familyFor() rejects a bad crossover, M or flag by name and keeps work
   assert.throws(
     () => familyFor(c, 2, false, undefined as unknown as boolean),
     /shared must be a boolean, current value is undefined/,
+  );
+  assert.throws(
+    () => familyFor(c, 2, false, false, "yes" as unknown as boolean),
+    /wide must be a boolean, current value is "yes"/,
+  );
+  assert.throws(
+    () => familyFor({ ...c, maxWideMatvecM: -1 }, 2, false, false, true),
+    /crossover.maxWideMatvecM must be an integer of at least 0, current value is -1/,
+  );
+  assert.throws(
+    () => familyFor({ ...c, maxSharedPassWideMatvecM: 0.5 }, 2, false, true, true),
+    /crossover.maxSharedPassWideMatvecM must be an integer of at least 0, current value is 0.5/,
   );
   const { maxSharedPassMatvecM: _, ...old } = c;
   assert.throws(

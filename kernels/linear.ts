@@ -33,7 +33,13 @@ import {
 import { tiledInt8Kernel } from "./tiled_int8_kernel.ts";
 import { outerTileBytes } from "./_tiled_outer.ts";
 import { ceilDiv } from "./dispatch.ts";
-import { type Crossover, crossoverFor, familyFor, type KernelFamily } from "./crossover.ts";
+import {
+  type Crossover,
+  crossoverFor,
+  familyFor,
+  type KernelFamily,
+  wideMatvecLimit,
+} from "./crossover.ts";
 import { rowLaneConfigFor, rowLaneGroups, rowLaneKernel, rowLaneSplits } from "./rowlane_kernel.ts";
 import { subgroupLayout } from "./subgroup_layout.ts";
 import {
@@ -49,8 +55,8 @@ import {
 export type LinearVariant = "auto" | "matvec" | "rowlane" | "tiled";
 /** How mat-vec partial sums are reduced. */
 export type Reduction = "auto" | "subgroup" | "workgroup";
-/** What the mat-vec kernel multiplies the weights with. */
-export type Activations = "f32" | "int8";
+/** What the kernels multiply the weights with (see {@linkcode Q5KLinearOptions.activations}). */
+export type Activations = "auto" | "f32" | "int8";
 
 /** Options of {@linkcode Q5KLinear.create}. */
 export interface Q5KLinearOptions {
@@ -68,12 +74,18 @@ export interface Q5KLinearOptions {
   /** Mat-vec reduction; `"auto"` uses subgroups where the device granted them. */
   reduction?: Reduction;
   /**
-   * `"f32"` (default): exact f32 products. `"int8"` (opt-in): activations
-   * are quantized to 8 bits per 32 values on the GPU first and multiplied
-   * with `dot4I8Packed` by every kernel family, as llama.cpp does; faster,
-   * with NMSE around 1e-5 instead of 1e-13 against the f64 reference (held
-   * to llama.cpp's 5e-4 bound). Needs the WGSL feature
-   * `packed_4x8_integer_dot_product`.
+   * `"auto"` (default): f32 accuracy (NMSE around 1e-14 to 1e-13 against
+   * the f64 reference), by the faster of two ways: f32 products, or, for the
+   * mat-vec at M up to `crossover.maxWideMatvecM` where WGSL has
+   * `dot4I8Packed` (NVIDIA: M ≤ 3, 2 in a shared pass, and not M = 1 of rows
+   * longer than 31 blocks; measured), activations held as 24 bits
+   * per 32 values (three int8 digits, exact to 2⁻²³ of the run's largest)
+   * and multiplied exactly by `dot4I8Packed`. `"f32"`: f32 products always.
+   * `"int8"` (opt-in): activations quantized to 8 bits per 32 values on the
+   * GPU first and multiplied with `dot4I8Packed` by every kernel family, as
+   * llama.cpp does; faster, with NMSE around 1e-5 (held to llama.cpp's 5e-4
+   * bound). `"int8"` needs the WGSL feature `packed_4x8_integer_dot_product`.
+   * {@linkcode Q5KLinear.activationsFor} says which runs at a batch size.
    */
   activations?: Activations;
   /** @internal Caps storage bindings below the device limit (tests the chunked path). */
@@ -85,6 +97,8 @@ export interface Q5KLinearOptions {
    * need (tests them on lavapipe, which reports 32 KiB but runs them).
    */
   tallTiledFromM?: number;
+  /** @internal Overrides `crossover.maxWideMatvecM` (tests the 24-bit mat-vec anywhere `dot4I8Packed` exists). */
+  wideMatvecM?: number;
 }
 
 /** The dispatches that run one batch size, resolved once. */
@@ -110,8 +124,19 @@ const TRANSPOSED_TILED = { layout: "outer", xT: true, prefetch: false } as const
 
 const VARIANTS: readonly LinearVariant[] = ["auto", "matvec", "rowlane", "tiled"];
 const REDUCTIONS: readonly Reduction[] = ["auto", "subgroup", "workgroup"];
-const ACTIVATIONS: readonly Activations[] = ["f32", "int8"];
+const ACTIVATIONS: readonly Activations[] = ["auto", "f32", "int8"];
 const PACKED_DOT = "packed_4x8_integer_dot_product";
+
+/**
+ * The 24-bit mat-vec skips M = 1 on rows of more than this many blocks, where
+ * it did not pay: 4096×14336 (56 blocks) at M = 1 took 31.5 µs per pass and
+ * 27.2 in a shared pass against the f32 mat-vec's 33.0 and 27.8 on an H200,
+ * 34.7 and 31.1 against 34.9 and 28.0 on an H100, while 14336×4096 (16
+ * blocks) took 30.7 / 22.6 against 33.0 / 27.3 and 33.7 / 23.9 against 35.0
+ * / 27.4 (bench/results/h200-int24.json, h100-int24.json and the same runs'
+ * `--variant matvec` rows).
+ */
+const WIDE_M1_MAX_BLOCKS = 31;
 
 /** Whether this runtime's WGSL has `dot4I8Packed` (the int8 path needs it). */
 export function hasPackedDot(): boolean {
@@ -161,13 +186,14 @@ export class Q5KLinear {
   readonly reduction: "subgroup" | "workgroup";
   /**
    * `"auto"` uses mat-vec for M up to this, one pass per op (`run()`,
-   * `encode()`; `crossover.maxInt8MatvecM` with int8 activations). In
-   * `record()` see {@linkcode Q5KLinear.kernelFor}.
+   * `encode()`; `crossover.maxInt8MatvecM` with int8 activations, at least
+   * `crossover.maxWideMatvecM` where the 24-bit mat-vec runs). In `record()`
+   * see {@linkcode Q5KLinear.kernelFor}.
    */
   readonly maxMatvecM: number;
   /** Where `"auto"` switches kernel families on this device, and why. */
   readonly crossover: Crossover;
-  /** What the mat-vec kernel multiplies with (see {@linkcode Q5KLinearOptions.activations}). */
+  /** The activations requested at creation (see {@linkcode Q5KLinearOptions.activations}). */
   readonly activations: Activations;
   #weights: GpuBlob;
   #bias: GPUBuffer | null;
@@ -178,6 +204,8 @@ export class Q5KLinear {
   #quantized: { q: GrowingBuffer; scales: GrowingBuffer };
   #transposed: GrowingBuffer;
   #transposedTiled: boolean;
+  /** Whether the mat-vec may hold f32 activations as 24 bits (`"auto"` with `dot4I8Packed`). */
+  #wide: boolean;
   /** From this M the K-major kernel takes 256-row tiles (0: never), and whether regardless of the device's limit. */
   #tall: { fromM: number; forced: boolean };
   #plans = new Map<number, Plan>();
@@ -194,16 +222,22 @@ export class Q5KLinear {
     activations: Activations,
     transposedTiled: boolean | undefined,
     tallTiledFromM: number | undefined,
+    wideMatvecM: number | undefined,
   ) {
     this.device = device;
     this.n = n;
     this.k = k;
     this.variant = variant;
     this.reduction = reduction;
-    this.crossover = crossoverFor(device.adapterInfo);
+    const measured = crossoverFor(device.adapterInfo);
+    this.crossover = wideMatvecM === undefined
+      ? measured
+      : { ...measured, maxWideMatvecM: wideMatvecM, maxSharedPassWideMatvecM: wideMatvecM };
+    this.#wide = activations === "auto" && hasPackedDot() &&
+      (this.crossover.maxWideMatvecM ?? 0) > 0;
     this.maxMatvecM = activations === "int8"
       ? this.crossover.maxInt8MatvecM
-      : this.crossover.maxMatvecM;
+      : Math.max(this.crossover.maxMatvecM, this.#wide ? this.crossover.maxWideMatvecM ?? 0 : 0);
     this.#weights = weights;
     this.#bias = bias;
     this.activations = activations;
@@ -216,8 +250,8 @@ export class Q5KLinear {
     };
     this.#part = new GrowingBuffer(device, "q5_K linear split-K partials");
     this.#quantized = {
-      q: new GrowingBuffer(device, "q5_K linear int8 x"),
-      scales: new GrowingBuffer(device, "q5_K linear int8 x scales"),
+      q: new GrowingBuffer(device, "q5_K linear quantized x"),
+      scales: new GrowingBuffer(device, "q5_K linear quantized x scales"),
     };
     this.#transposed = new GrowingBuffer(device, "q5_K linear K-major x");
     this.#transposedTiled = transposedTiled ?? this.crossover.transposedTiled ?? false;
@@ -262,7 +296,7 @@ export class Q5KLinear {
       );
     }
     const reduction = wanted === "auto" ? (usable ? "subgroup" : "workgroup") : wanted;
-    const activations = oneOf(action, "activations", options.activations ?? "f32", ACTIVATIONS);
+    const activations = oneOf(action, "activations", options.activations ?? "auto", ACTIVATIONS);
     if (activations === "int8" && !hasPackedDot()) {
       throw new RangeError(
         `Cannot ${action}: activations "int8" needs the WGSL language feature ${PACKED_DOT}, which this runtime lacks; current value is "int8"`,
@@ -284,6 +318,8 @@ export class Q5KLinear {
     }
     const tall = options.tallTiledFromM;
     if (tall !== undefined) positiveInt(action, "tallTiledFromM", tall);
+    const wide = options.wideMatvecM;
+    if (wide !== undefined && wide !== 0) positiveInt(action, "wideMatvecM", wide);
     const maxBinding = bindingLimit(device, options.maxBindingBytes);
     const blob = uploadBlob(device, action, "weights", weights, n, k, "n", maxBinding);
     const bias = options.bias ? uploadStorage(device, "q5_K linear bias", options.bias) : null;
@@ -298,6 +334,7 @@ export class Q5KLinear {
       activations,
       transposed,
       tall,
+      wide,
     );
   }
 
@@ -314,8 +351,41 @@ export class Q5KLinear {
    * @throws {TypeError} If shared is not a boolean.
    */
   kernelFor(m: number, shared = false): KernelFamily {
-    const family = familyFor(this.crossover, m, this.activations === "int8", shared);
+    const family = familyFor(
+      this.crossover,
+      m,
+      this.activations === "int8",
+      shared,
+      this.#wideAt(m),
+    );
     return this.variant === "auto" ? family : this.variant;
+  }
+
+  /**
+   * What the kernels multiply the weights with at batch size `m`: `"int8"`
+   * with int8 activations; `"int24"` where the mat-vec holds the f32
+   * activations as 24 bits per 32 (`activations: "auto"`, M up to
+   * `crossover.maxWideMatvecM`, in a shared pass `maxSharedPassWideMatvecM`,
+   * `dot4I8Packed` in WGSL; not at M = 1 of rows longer than 31 blocks,
+   * K > 7936, where it did not pay); `"f32"` otherwise.
+   *
+   * @param m Batch size.
+   * @param shared Whether the op shares its compute pass (default false).
+   * @returns `"f32"`, `"int24"` or `"int8"`.
+   * @throws {RangeError} If m is not a positive integer.
+   * @throws {TypeError} If shared is not a boolean.
+   */
+  activationsFor(m: number, shared = false): "f32" | "int24" | "int8" {
+    const family = this.kernelFor(m, shared);
+    if (this.activations === "int8") return "int8";
+    return this.#wideAt(m) && family === "matvec" && m <= wideMatvecLimit(this.crossover, shared)
+      ? "int24"
+      : "f32";
+  }
+
+  /** Whether the 24-bit mat-vec may run at `m` (not at M = 1 of long rows). */
+  #wideAt(m: number): boolean {
+    return this.#wide && !(m === 1 && this.k / 256 > WIDE_M1_MAX_BLOCKS);
   }
 
   #check(action: string, m: unknown): number {
@@ -354,7 +424,7 @@ export class Q5KLinear {
    * Records y = x·Wᵀ (+ bias) into a compute pass the caller has open, so that
    * several layers share one pass: on an H200 an empty dispatch cost 0.7–4.2
    * µs of GPU time inside an open pass against 6.3 µs as a pass of its own.
-   * The layer's dispatches (one more for int8 activations or split-K) follow
+   * The layer's dispatches (one more for quantized activations or split-K) follow
    * each other in the pass; WebGPU orders them after earlier writes to x.
    * With `variant: "auto"` the kernel is chosen for a shared pass
    * (`kernelFor(m, true)`): on NVIDIA the lane-per-row kernel from M = 2.
@@ -387,6 +457,8 @@ export class Q5KLinear {
     let plan = this.#plans.get(key);
     if (plan) return plan;
     const family = this.kernelFor(m, shared);
+    const wide = this.activationsFor(m, shared) === "int24";
+    const planes = wide ? 3 : 1;
     const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
     const storage = this.device.limits.maxComputeWorkgroupStorageSize;
     const rowsTile = tileFor(storage, m);
@@ -422,8 +494,11 @@ export class Q5KLinear {
     // y a vec4 at a time where every chunk starts at a multiple of 4 columns.
     const vec4Out = transposed && this.n % 4 === 0 && chunks.every((c) => c.row0 % 4 === 0);
     plan = {
-      quant: int8
-        ? { spec: quantizeXKernel(m, this.k, maxDim), bytes: quantizedXBytes(m, this.k) }
+      quant: int8 || wide
+        ? {
+          spec: quantizeXKernel(m, this.k, maxDim, planes),
+          bytes: quantizedXBytes(m, this.k, planes),
+        }
         : null,
       transpose: transposed
         ? { spec: transposeXKernel(m, this.k, maxDim), bytes: transposedXBytes(m, this.k) }
@@ -446,7 +521,8 @@ export class Q5KLinear {
               this.#subgroupMinSize,
               this.reduction === "workgroup",
               this.#bias !== null,
-              int8,
+              int8 || wide,
+              planes,
             ),
             shape,
           )

@@ -84,7 +84,12 @@ Deno.test("Q5KLinear splits weights over several bindings when one is too small"
 });
 
 Deno.test("Q5KLinear auto picks mat-vec, lane-per-row and tiled at the device's crossover", () => {
-  const layer = Q5KLinear.create(device, makeQ5KBlob(16, 256), { n: 16, k: 256 });
+  // f32 activations: the 24-bit mat-vec's own limit is linear_wide_test.ts's.
+  const layer = Q5KLinear.create(device, makeQ5KBlob(16, 256), {
+    n: 16,
+    k: 256,
+    activations: "f32",
+  });
   const { maxMatvecM, maxRowLaneM, maxInt8MatvecM, maxInt8RowLaneM } = layer.crossover;
   assert.equal(layer.maxMatvecM, maxMatvecM);
   assert.equal(layer.kernelFor(1), "matvec");

@@ -44,9 +44,16 @@ export interface MatvecConfig {
    * How the int8 combine makes each int32 sum of packed products a float:
    * `"convert"` (default) after the sum; `"biased"` starts the sum at the bits
    * of 1.5·2²³, so a bit-cast and one subtraction give it exactly and the
-   * start folds into the first product's accumulate (|Σ| < 2²²).
+   * start folds into the first product's accumulate (|Σ| < 2²²). Never with
+   * three planes.
    */
   int8Sum?: "convert" | "biased";
+  /**
+   * int8 combine only: 3 when the activations come as three digit planes of
+   * 24 bits per 32 (quantize_x_kernel.ts), each weight word meeting all three
+   * (absent: one plane, 8 bits).
+   */
+  planes?: 3;
   /** Super-blocks each lane loads before computing (U), to keep more loads in flight. */
   unroll: 1 | 2 | 4;
   /** Activation columns per pass (C), 1..8. */
@@ -73,6 +80,9 @@ export const MATVEC_MAX_COLS = 8;
  * @param subgroupMinSize The device's smallest subgroup size, or 0 for no subgroups.
  * @param forceWorkgroup Use the workgroup-memory reduction even with subgroups.
  * @param int8 Activations come quantized to 8 bits (the opt-in int8 path).
+ * @param planes With int8, 3 for activations of 24 bits in three digit planes
+ *   (the int8 layout otherwise; measured in its emulation,
+ *   `bench/experiments/wide_int.ts`).
  */
 export function matvecConfigFor(
   m: number,
@@ -81,6 +91,7 @@ export function matvecConfigFor(
   forceWorkgroup: boolean,
   bias: boolean,
   int8 = false,
+  planes: 1 | 3 = 1,
 ): MatvecConfig {
   const cols = Math.min(m, MATVEC_MAX_COLS);
   const useSubgroups = !forceWorkgroup && subgroupMinSize >= 8;
@@ -139,6 +150,8 @@ export function matvecConfigFor(
   if (words[5] === "shift" || words[5] === "mask" || words[5] === "unit") decode = words[5];
   if (!int8 && (words[6] === "factored" || words[6] === "affine")) combine = words[6];
   if (int8 && (words[7] === "convert" || words[7] === "biased")) int8Sum = words[7];
+  // Three planes join their sums without the bias (_matvec_bodies.ts int8Body).
+  if (planes === 3) int8Sum = "convert";
   if (decode === "unit" && combine !== "factored") decode = "shift";
   // A power of two (lane groups must tile the workgroup), at most the row's blocks.
   slots = 2 ** Math.floor(Math.log2(Math.min(slots, 256 / lanesPerBlock)));
@@ -151,6 +164,7 @@ export function matvecConfigFor(
     decode,
     combine,
     ...(int8 ? { int8Sum } : {}),
+    ...(int8 && planes === 3 ? { planes } : {}),
     unroll,
     cols,
     reduce: useSubgroups ? "subgroup" : "workgroup",

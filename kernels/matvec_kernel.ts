@@ -47,14 +47,17 @@ export function matvecKernel(cfg: MatvecConfig, shape: MatvecShape): KernelSpec 
     );
   }
   const biased = cfg.combine === "int8" && cfg.int8Sum === "biased";
+  const wide = cfg.combine === "int8" && cfg.planes === 3;
   const key =
     `q5k-matvec:r${cfg.rows}:s${cfg.slots}:${cfg.slotLayout}:${cfg.decode}:${cfg.combine}:t${cfg.lanesPerBlock}:u${cfg.unroll}:c${cfg.cols}:${cfg.reduce}:${
       cfg.bias ? "bias" : "nobias"
-    }${biased ? ":biased" : ""}`;
+    }${biased ? ":biased" : ""}${wide ? ":planes3" : ""}`;
   return {
     name:
       `q5_K matvec (rows=${cfg.rows}, slots=${cfg.slots} ${cfg.slotLayout}, decode=${cfg.decode}, ${cfg.combine}${
         biased ? " biased" : ""
+      }${
+        wide ? " 24-bit x" : ""
       }, lanes/block=${cfg.lanesPerBlock}, unroll=${cfg.unroll}, cols=${cfg.cols}, ${cfg.reduce} reduce)`,
     key,
     wgsl: cachedWgsl(key, () => matvecWgsl(cfg)),
@@ -299,7 +302,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read> w: array<${vec}>;
 ${
     int8
-      ? `@group(0) @binding(2) var<storage, read> x: array<vec4<u32>>;  // 16 int8 activations
+      ? `@group(0) @binding(2) var<storage, read> x: array<vec4<u32>>;  // 16 int8 activations${
+        cfg.planes === 3 ? " (digit planes of 24-bit ones)" : ""
+      }
 @group(0) @binding(3) var<storage, read> xs: array<vec2<f32>>; // (scale, exact sum) per 32
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 ${cfg.bias ? "@group(0) @binding(5) var<storage, read> bias: array<f32>;" : ""}`
