@@ -67,10 +67,13 @@ bench flags:
   --m LIST              batch sizes, e.g. 1,2,8 (default 1,2,3,4,5,8,16,32,64,128,256,512)
   --op OP               linear | embedding | all (default all)
   --variant V           auto | matvec | rowlane | tiled | int8 | rowlane-int8 | tiled-int8 |
-                        all (default auto; all shows the crossovers; rowlane = the
-                        lane-per-row kernel for small batches; int8, rowlane-int8,
-                        tiled-int8 = the mat-vec, lane-per-row and tiled kernels with the
-                        opt-in 8-bit activations, reported apart)
+                        all (default auto; all shows the crossovers; auto = the
+                        library's default, 24-bit activations for the small-M mat-vec
+                        where measured faster; matvec, rowlane, tiled = one family with
+                        f32 products; rowlane = the lane-per-row kernel for small
+                        batches; int8, rowlane-int8, tiled-int8 = the mat-vec,
+                        lane-per-row and tiled kernels with the opt-in 8-bit
+                        activations, reported apart)
   --table ROWSxK        embedding table (default 128256x4096)
   --ids LIST            embedding id counts (default 1,16,128,512,4096)
   --min-time SECONDS    GPU time to sample per case (default 1; 0.1 on a software adapter)
