@@ -149,14 +149,17 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * against 55.6 / 58.9; one pass per op at M = 1 and 2 26.9 / 30.1 and 31.2
  * / 34.4 against 32.7 / 32.7 and 46.8 / 46.5. The library's kernel (H200,
  * `bench --op linear --variant auto --m 1,2,3,4,5,8` against `matvec` and
- * `rowlane`, bench/results/h200-int24.json; 14336×4096 / 4096×14336, µs
- * per pass, then in a shared pass): M = 1 30.7 / 31.5 and 22.6 / 27.2
+ * `rowlane` on 9897dd9's working tree before its limits, 24-bit up to M = 3
+ * everywhere; 14336×4096 / 4096×14336, µs per pass, then in a shared
+ * pass): M = 1 30.7 / 31.5 and 22.6 / 27.2
  * against the f32 mat-vec's 33.0 / 33.0 and 27.3 / 27.8; M = 2 35.7 / 36.8
  * and 26.6 / 33.2 against 47.1 / 47.0 (mat-vec) and 33.8 / 34.8
  * (lane-per-row); M = 3 43.1 / 45.7 and 34.1 / 43.2 against lane-per-row's
  * 49.2 / 53.3 and 39.3 / 40.4, so up to M = 3 one pass per op, 2 in a shared
- * pass; M = 4 (24-bit up to 4, the same run) 52.4 / 53.8 and 42.9 / 53.8
- * against 53.1 / 57.3 and 42.9 / 44.0, not there.
+ * pass; M = 4 (24-bit up to 4 by `KQUANT_CROSSOVER=2,84,8,256,1,4`, the same
+ * machine) 52.4 / 53.8 and 42.9 / 53.8 against 53.1 / 57.3 and 42.9 / 44.0,
+ * not there. The runs with these limits: bench/results/h200-int24.json and
+ * h100-int24.json.
  *
  * `KQUANT_CROSSOVER=A[,B[,C[,D[,E[,F]]]]]` overrides the numbers (E: the
  * shared-pass mat-vec limit, F: the 24-bit mat-vec limit, 0 for none) for

@@ -133,8 +133,9 @@ const PACKED_DOT = "packed_4x8_integer_dot_product";
  * 27.2 in a shared pass against the f32 mat-vec's 33.0 and 27.8 on an H200,
  * 34.7 and 31.1 against 34.9 and 28.0 on an H100, while 14336×4096 (16
  * blocks) took 30.7 / 22.6 against 33.0 / 27.3 and 33.7 / 23.9 against 35.0
- * / 27.4 (bench/results/h200-int24.json, h100-int24.json and the same runs'
- * `--variant matvec` rows).
+ * / 27.4 (`bench --op linear --variant auto --m 1,2,3,4,5,8` on 9897dd9's
+ * working tree before this rule, against `--variant matvec` on the same
+ * machine, one run each).
  */
 const WIDE_M1_MAX_BLOCKS = 31;
 
