@@ -3,13 +3,13 @@
 // 8×8 outputs each from one stage of workgroup memory while 64 producer
 // threads load and decode the next K-step into the other stage, one barrier
 // a step. The one-workgroup-an-SM tiled kernel otherwise pays its loads,
-// decode and barriers between its FMAs (README "Where the time goes"); here
+// decode and barriers between its FMAs (bench/experiments/README.md "Where the time goes"); here
 // they run beside them, as in warp-specialized GEMMs. Two stages of K-steps of
 // 16 (half a sub-block) fit the 32 KB of one stage of 32. Activations must be
 // transposed ([k][ceil(m / 4) vec4s], `transpose_x_kernel.ts`). The stage
 // indices are constants: the loop takes two steps an iteration. Timed 20–25%
 // slower than the library's form at M = 128…512 with 64 producers, 9–12%
-// with 128 (README "Tried and not kept in this release").
+// with 128 (bench/experiments/README.md "Tried and not kept in this release").
 
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import {

@@ -118,8 +118,8 @@ export function matvecConfigFor(
     // Measured on an H200: 8 lanes per block, adjacent slots, 4 blocks per
     // lane group; one row for M = 1, two above. M = 1 of a long row (≥ 32
     // blocks) loads two blocks a lane ahead (4096×14336: 25.7 µs against
-    // 26.9 for the 8 slots before, H200; 29.4 against 31.6, H100; README
-    // "Tried and not kept" has the other settings).
+    // 26.9 for the 8 slots before, H200; 29.4 against 31.6, H100;
+    // bench/experiments/README.md "Tried and not kept" has the other settings).
     combine = "int8";
     lanesPerBlock = 8;
     slotLayout = "adjacent";

@@ -172,7 +172,7 @@ export function rowLaneConfigFor(
   if (lanes >= 1024) cfg.lanes = lanes;
   // Staged weights where workgroup memory allows (slower wherever measured,
   // H200: M = 4 of 14336×4096 52.5 → 72.1 µs with one row a lane, int8 M = 64
-  // 179 → 184; README "Tried and not kept").
+  // 179 → 184; bench/experiments/README.md "Tried and not kept").
   const columns = cfg.mc * perColumn;
   if (words[4] === "staged" && columns + stagedWeightBytes(cfg) <= maxWorkgroupStorage) {
     cfg.stagedWeights = true;

@@ -8,7 +8,7 @@
  * blocks a workgroup, words staged through workgroup memory or not, 1, 2 or
  * 4 ids a workgroup). (The gather
  * of several ids a thread and as a loop over ids were timed here at
- * fcba5d5 and 0ace920; README "Tried and not kept".) Prints µs and the
+ * fcba5d5 and 0ace920; bench/experiments/README.md "Tried and not kept".) Prints µs and the
  * bytes-moved rate. A measuring aid for kernel work, not a benchmark of the
  * library (the comparison kernels compute garbage).
  *

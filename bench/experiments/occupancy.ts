@@ -7,11 +7,11 @@
  * issue slots: a second workgroup beside it costs nothing), and is timed over
  * 132, 264 and 528 workgroups doing the same work each. Time that stays flat
  * from 132 to 264 workgroups means two fit an SM of the 132; time that
- * doubles means one. Then prints the ratios. On the H200 (README, "Tried and
- * not kept in this release") they never fell to 1: read them against each
- * other (1.5–1.7 against 1.84–1.89 there), not as counts. A
- * measuring aid for the tiled kernel's one-workgroup-an-SM bound (README,
- * "Where the time goes"), not a benchmark of the library.
+ * doubles means one. Then prints the ratios. On the H200 (README.md here,
+ * "Tried and not kept in this release") they never fell to 1: read them
+ * against each other (1.5–1.7 against 1.84–1.89 there), not as counts. A
+ * measuring aid for the tiled kernel's one-workgroup-an-SM bound (README.md
+ * here, "Where the time goes"), not a benchmark of the library.
  *
  * ```sh
  * deno run -A bench/experiments/occupancy.ts
