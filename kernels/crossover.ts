@@ -248,7 +248,8 @@ function crossoverOf(nvidia: boolean): Omit<Crossover, "transposedTiled"> {
       maxInt8RowLaneM: 256,
       maxWideMatvecM: 3,
       maxSharedPassWideMatvecM: 2,
-      source: "measured for NVIDIA (H200 and H100, Vulkan; bench/results/h200.json, h100.json)",
+      source:
+        "measured for NVIDIA (H200 and H100, Vulkan; bench/results/h200.json, h100.json, and h200-int24.json, h100-int24.json for the 24-bit mat-vec)",
     };
   }
   return {
