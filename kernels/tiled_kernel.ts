@@ -27,7 +27,6 @@ import { envVar } from "./_env.ts";
 import { cachedWgsl, type KernelSpec } from "./_gpu.ts";
 import { Q5K_WGSL } from "./_wgsl_q5k.ts";
 import { tiledOuterWgsl } from "./_tiled_outer.ts";
-import { tiledWsWgsl } from "./_tiled_ws.ts";
 import { ceilDiv, type ChunkShape, foldWorkgroups } from "./dispatch.ts";
 import {
   emitDecodeHeader,
@@ -81,17 +80,6 @@ export interface TiledConfig extends TileShape {
    * 64, 512 only with TN = 256, 8×8 outputs each); only for comparison.
    */
   threads?: 128 | 256 | 512;
-  /**
-   * Outer layout on transposed x at 128×128 only: `producers` threads load
-   * and decode each K-step (of 16) while 256 others compute the last one
-   * (`_tiled_ws.ts`); only for comparison.
-   */
-  specialized?: boolean;
-  /**
-   * Warp-specialized only: producer threads (default 64, two warps; 128 puts
-   * one producer warp beside each of an SM's four schedulers' consumers).
-   */
-  producers?: 64 | 128;
   /**
    * Outer layout on transposed x without prefetch only: each sub-block in two
    * steps of 16 k through half the workgroup memory (16 KiB at 128×128), four
@@ -245,22 +233,14 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
     ...(config.apart ? ["apart"] : []),
     ...(config.threads ?? 256) !== 256 ? [`t${config.threads}`] : [],
     ...(config.vec4Out && !config.split ? ["v4"] : []),
-    ...(config.specialized ? [`ws${config.producers === 128 ? "128" : ""}`] : []),
     ...(config.halves ? ["halves"] : []),
   ].join(":");
   return {
-    name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${cfg.specialized ? "16, warp-specialized" : BK}${
-      cfg.split ? ", split-K" : ""
-    })`,
+    name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
     key,
     wgsl: cachedWgsl(
       key,
-      () =>
-        cfg.layout !== "outer"
-          ? tiledWgsl(cfg)
-          : cfg.specialized
-          ? tiledWsWgsl(cfg)
-          : tiledOuterWgsl(cfg),
+      () => cfg.layout !== "outer" ? tiledWgsl(cfg) : tiledOuterWgsl(cfg),
     ),
     ...tiledGrid(cfg, shape),
   };

@@ -9,7 +9,6 @@ import {
   type TiledShape,
 } from "./tiled_kernel.ts";
 import { outerTileBytes } from "./_tiled_outer.ts";
-import { wsThreads } from "./_tiled_ws.ts";
 import { assertTiledSpec } from "../conformance/tiled_grid_run.ts";
 
 const device = await testDevice();
@@ -152,33 +151,6 @@ Deno.test("the K-major tiled kernel storing y a vec4 at a time matches the f64 r
   );
   assert.match(spec.wgsl, /var<storage, read_write> y: array<vec4<f32>>/);
   assert.match(spec.key, /:v4/);
-});
-
-Deno.test("the warp-specialized K-major tiled kernel (64 or 128 producer threads, two stages) matches the f64 reference", async () => {
-  if (device.limits.maxComputeInvocationsPerWorkgroup < wsThreads(128)) return;
-  let seed = 600;
-  for (const [bias, producers] of [[true, 64], [false, 64], [true, 128], [false, 128]] as const) {
-    const cfg = {
-      ...outerXT(128, 128),
-      bias,
-      prefetch: false,
-      specialized: true,
-      producers,
-    } as const;
-    // Partial tiles, K of 3 blocks (48 steps of 16), split-K with slices of 1 block.
-    await check(cfg, 130, 200, 768, 1, seed++);
-    await check(cfg, 70, 136, 768, 3, seed++);
-    await check({ ...cfg, vec4Out: true }, 9, 136, 512, 1, seed++);
-    await check(cfg, 9, 70, 512, 2, seed++);
-  }
-  assert.throws(
-    () =>
-      tiledKernel(
-        { ...outerXT(64, 128), bias: false, specialized: true },
-        oneTile(64, 128),
-      ),
-    /warp-specialized tile 64x128/,
-  );
 });
 
 Deno.test("the K-major tiled kernel on 256-row tiles (16×8 outputs a thread, 48 KiB) matches the f64 reference", async () => {

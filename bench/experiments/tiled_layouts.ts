@@ -41,6 +41,7 @@ import { sinkKernel } from "./pass_cost.ts";
 import { hasPackedDot } from "../../kernels/linear.ts";
 import { intList } from "../../cli/args.ts";
 import { weightCopies } from "../sweep.ts";
+import { wsTiledKernel } from "./_tiled_ws.ts";
 
 /** One candidate: a label and the kernels of one product (tiled, then split-K reduce). */
 export interface Candidate {
@@ -178,10 +179,11 @@ export function candidates(
   for (const { v, tile, splits } of runs) {
     const shape = { m, n, k, row0: 0, rows: n, maxWorkgroupsPerDimension, splits };
     // The variant's kernel options as they are (`tall` is its tile, above).
-    const { label, tall: _tall, ...options } = v;
+    const { label, tall: _tall, specialized, ...options } = v;
     const cfg = { ...tile, bias: false, split: splits > 1, ...options };
+    const spec = specialized ? wsTiledKernel(cfg, shape) : tiledKernel(cfg, shape);
     out.push(
-      splitCandidate(`${label} ${tile.tm}x${tile.tn} split ${splits}`, tiledKernel(cfg, shape), {
+      splitCandidate(`${label} ${tile.tm}x${tile.tn} split ${splits}`, spec, {
         m,
         n,
         splits,

@@ -1,5 +1,6 @@
 // The K-major tiled kernel with its work split between warps (for
-// comparison; not a default): 256 consumer threads compute a 128×128 tile's
+// comparison; not in the library, which held it as a tiledKernel option until
+// this file moved here): 256 consumer threads compute a 128×128 tile's
 // 8×8 outputs each from one stage of workgroup memory while 64 producer
 // threads load and decode the next K-step into the other stage, one barrier
 // a step. The one-workgroup-an-SM tiled kernel otherwise pays its loads,
@@ -11,15 +12,51 @@
 // slower than the library's form at M = 128…512 with 64 producers, 9–12%
 // with 128 (bench/experiments/README.md "Tried and not kept in this release").
 
-import { Q5K_WGSL } from "./_wgsl_q5k.ts";
+import { cachedWgsl, type KernelSpec } from "../../kernels/_gpu.ts";
+import { Q5K_WGSL } from "../../kernels/_wgsl_q5k.ts";
 import {
   subBlockScales,
   TILE_PROLOGUE,
   TILED_PARAMS,
   tiledBindings,
+  tiledGrid,
   type TileOutput,
-} from "./_tiled_parts.ts";
-import { emitOuterStores } from "./_tiled_outer.ts";
+} from "../../kernels/_tiled_parts.ts";
+import { emitOuterStores } from "../../kernels/_tiled_outer.ts";
+import type { TiledConfig, TiledShape } from "../../kernels/tiled_kernel.ts";
+
+/** Options of the warp-specialized kernel: the library's K-major tile on transposed x, and its producers. */
+export type WsConfig = TiledConfig & {
+  /** Producer threads (default 64, two warps; 128 puts one producer warp beside each of an SM's four schedulers' consumers). */
+  producers?: 64 | 128;
+};
+
+/**
+ * The warp-specialized kernel for a config and shape (128×128 tiles on
+ * transposed x only): K-steps of 16 in two stages of workgroup memory,
+ * `producers` threads loading and decoding beside 256 computing.
+ */
+export function wsTiledKernel(cfg: WsConfig, shape: TiledShape): KernelSpec {
+  const key = [
+    "q5k-tiled-outer",
+    cfg.prefetch === false ? "noprefetch" : "prefetch",
+    cfg.flat ? "flat" : "rows",
+    `m${cfg.tm}`,
+    `n${cfg.tn}`,
+    cfg.padded ? "pad" : "nopad",
+    cfg.bias ? "bias" : "nobias",
+    cfg.split ? "split" : "whole",
+    ...(cfg.xT ? ["xT"] : []),
+    ...(cfg.vec4Out && !cfg.split ? ["v4"] : []),
+    `ws${cfg.producers === 128 ? "128" : ""}`,
+  ].join(":");
+  return {
+    name: `q5_K tiled (${cfg.tm}x${cfg.tn}x16, warp-specialized${cfg.split ? ", split-K" : ""})`,
+    key,
+    wgsl: cachedWgsl(key, () => tiledWsWgsl(cfg)),
+    ...tiledGrid(cfg, shape),
+  };
+}
 
 /** Threads of the warp-specialized kernel: 256 consumers and its producers. */
 export function wsThreads(producers: 64 | 128 = 64): number {
