@@ -12,7 +12,12 @@ import {
 } from "../kernels/_gpu.ts";
 import { dequantizeQ5K } from "../kernels/dequantize.ts";
 import { makeQ5KBlob } from "../kernels/make_blob.ts";
-import { splitReduceKernel, type TiledShape } from "../kernels/tiled_kernel.ts";
+import {
+  splitReduceKernel,
+  splitStride,
+  type TiledConfig,
+  type TiledShape,
+} from "../kernels/tiled_kernel.ts";
 import { quantizedXBytes, quantizeXKernel } from "../kernels/quantize_x_kernel.ts";
 import { transposedXBytes, transposeXKernel } from "../kernels/transpose_x_kernel.ts";
 import { uniformF32 } from "../kernels/_rng.ts";
@@ -109,4 +114,32 @@ export async function assertTiledSpec(
   const c = compareNmse(got, want, bound);
   const where = `m=${run.m} n=${run.n} k=${run.k} splits=${run.splits}`;
   assert.ok(c.ok, `${name}${label} ${where}: ${c.detail}`);
+}
+
+/**
+ * Runs one tiled-kernel configuration of `kernel` (the library's or an
+ * experiment's, same config and shape) against the f64 reference within
+ * `bound`: m×n×k, `splits` K-slices (the bias then added by the reduction).
+ */
+export function assertTiledConfig<C extends TiledConfig>(
+  device: GPUDevice,
+  kernel: (cfg: C, shape: TiledShape) => KernelSpec,
+  cfg: C,
+  [m, n, k, splits, seed]: [number, number, number, number, number],
+  bound: number,
+  label: string,
+): Promise<void> {
+  const split = splits > 1;
+  const make = (shape: TiledShape) => kernel({ ...cfg, bias: cfg.bias && !split, split }, shape);
+  const run = {
+    m,
+    n,
+    k,
+    splits,
+    seed,
+    bias: cfg.bias,
+    transposed: cfg.xT,
+    stride: splitStride(cfg, n),
+  };
+  return assertTiledSpec(device, run, make, bound, label);
 }

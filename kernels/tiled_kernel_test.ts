@@ -1,34 +1,23 @@
 import assert from "node:assert/strict";
 import { runs48KiBTiles, testDevice } from "../conformance/test_device.ts";
 import { LINEAR_REF_NMSE } from "../conformance/check.ts";
-import {
-  splitStride,
-  tileBytes,
-  type TiledConfig,
-  tiledKernel,
-  type TiledShape,
-} from "./tiled_kernel.ts";
+import { tileBytes, type TiledConfig, tiledKernel, type TiledShape } from "./tiled_kernel.ts";
 import { outerTileBytes } from "./_tiled_outer.ts";
-import { assertTiledSpec } from "../conformance/tiled_grid_run.ts";
+import { assertTiledConfig } from "../conformance/tiled_grid_run.ts";
 
 const device = await testDevice();
 
 /** Runs one tiled configuration (with its split-K reduction) against the f64 reference. */
 function check(cfg: TiledConfig, m: number, n: number, k: number, splits: number, seed: number) {
-  const split = splits > 1;
-  const make = (shape: TiledShape) =>
-    tiledKernel({ ...cfg, bias: cfg.bias && !split, split }, shape);
-  const run = {
-    m,
-    n,
-    k,
-    splits,
-    seed,
-    bias: cfg.bias,
-    transposed: cfg.xT,
-    stride: splitStride(cfg, n),
-  };
-  return assertTiledSpec(device, run, make, LINEAR_REF_NMSE, ` ${cfg.layout ?? "rows"}`);
+  const label = ` ${cfg.layout ?? "rows"}`;
+  return assertTiledConfig(
+    device,
+    tiledKernel,
+    cfg,
+    [m, n, k, splits, seed],
+    LINEAR_REF_NMSE,
+    label,
+  );
 }
 
 const storage = device.limits.maxComputeWorkgroupStorageSize;

@@ -37,19 +37,12 @@ export type WsConfig = TiledConfig & {
  * `producers` threads loading and decoding beside 256 computing.
  */
 export function wsTiledKernel(cfg: WsConfig, shape: TiledShape): KernelSpec {
-  const key = [
-    "q5k-tiled-outer",
-    cfg.prefetch === false ? "noprefetch" : "prefetch",
-    cfg.flat ? "flat" : "rows",
-    `m${cfg.tm}`,
-    `n${cfg.tn}`,
-    cfg.padded ? "pad" : "nopad",
-    cfg.bias ? "bias" : "nobias",
-    cfg.split ? "split" : "whole",
-    ...(cfg.xT ? ["xT"] : []),
-    ...(cfg.vec4Out && !cfg.split ? ["v4"] : []),
-    `ws${cfg.producers === 128 ? "128" : ""}`,
-  ].join(":");
+  // Only what the WGSL depends on: the tile (128×128, checked), bias, split,
+  // vec4 stores and producers.
+  const v4 = cfg.vec4Out && !cfg.split ? ":v4" : "";
+  const key = `q5k-tiled-ws:m${cfg.tm}:n${cfg.tn}:${cfg.bias ? "bias" : "nobias"}:${
+    cfg.split ? "split" : "whole"
+  }${v4}:p${cfg.producers ?? 64}`;
   return {
     name: `q5_K tiled (${cfg.tm}x${cfg.tn}x16, warp-specialized${cfg.split ? ", split-K" : ""})`,
     key,

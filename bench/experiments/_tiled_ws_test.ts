@@ -1,28 +1,22 @@
 import assert from "node:assert/strict";
 import { testDevice } from "../../conformance/test_device.ts";
 import { LINEAR_REF_NMSE } from "../../conformance/check.ts";
-import { splitStride, type TiledShape } from "../../kernels/tiled_kernel.ts";
-import { assertTiledSpec } from "../../conformance/tiled_grid_run.ts";
+import { assertTiledConfig } from "../../conformance/tiled_grid_run.ts";
 import { type WsConfig, wsThreads, wsTiledKernel } from "./_tiled_ws.ts";
 
 const device = await testDevice();
 
 /** Runs one warp-specialized configuration (with its split-K reduction) against the f64 reference. */
 function check(cfg: WsConfig, m: number, n: number, k: number, splits: number, seed: number) {
-  const split = splits > 1;
-  const make = (shape: TiledShape) =>
-    wsTiledKernel({ ...cfg, bias: cfg.bias && !split, split }, shape);
-  const run = {
-    m,
-    n,
-    k,
-    splits,
-    seed,
-    bias: cfg.bias,
-    transposed: true,
-    stride: splitStride(cfg, n),
-  };
-  return assertTiledSpec(device, run, make, LINEAR_REF_NMSE, " warp-specialized");
+  const label = " warp-specialized";
+  return assertTiledConfig(
+    device,
+    wsTiledKernel,
+    cfg,
+    [m, n, k, splits, seed],
+    LINEAR_REF_NMSE,
+    label,
+  );
 }
 
 Deno.test("the warp-specialized K-major tiled kernel (64 or 128 producer threads, two stages) matches the f64 reference", async () => {
