@@ -115,6 +115,13 @@ export function formatTable(report: BenchReport): string {
     out.push(...lane("tiled is faster than lane-per-row", c.tiledOverRowLaneFromM));
     out.push(...lane("int8 lane-per-row is faster than int8 mat-vec", c.int8RowLaneFromM));
     out.push(...lane("int8 tiled is faster than int8 lane-per-row", c.int8TiledOverRowLaneFromM));
+    if (c.wideUpToM !== undefined) {
+      out.push(
+        `crossover ${c.n}×${c.k}: the 24-bit mat-vec is faster than every f32 family ${
+          c.wideUpToM === null ? "at no M from the smallest" : `up to M = ${c.wideUpToM}`
+        }`,
+      );
+    }
   }
   return out.join("\n");
 }

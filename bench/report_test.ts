@@ -55,3 +55,24 @@ Deno.test("formatTable() and formatCsv() name auto's shared-pass kernel where it
   assert.equal(csv[1].split(",")[column], "rowlane");
   assert.equal(csv[2].split(",")[column], "");
 });
+
+Deno.test("formatTable() states the 24-bit mat-vec's measured reach where it ran", () => {
+  const report = testReport([]);
+  report.measuredCrossover = [
+    { n: 4096, k: 4096, tiledFromM: 16, wideUpToM: 3 },
+    { n: 4096, k: 14336, tiledFromM: 16, wideUpToM: null },
+    { n: 256, k: 256, tiledFromM: null },
+  ];
+  const lines = formatTable(report).split("\n");
+  assert.ok(
+    lines.includes(
+      "crossover 4096×4096: the 24-bit mat-vec is faster than every f32 family up to M = 3",
+    ),
+  );
+  assert.ok(
+    lines.includes(
+      "crossover 4096×14336: the 24-bit mat-vec is faster than every f32 family at no M from the smallest",
+    ),
+  );
+  assert.equal(lines.filter((l) => l.includes("24-bit")).length, 2);
+});

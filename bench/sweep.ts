@@ -31,9 +31,11 @@ export interface BenchConfig {
   ops: ("linear" | "embedding")[];
   /**
    * `"int8"`, `"rowlane-int8"`, `"tiled-int8"`: the mat-vec, lane-per-row or
-   * tiled kernel with the opt-in 8-bit activations, at every M.
+   * tiled kernel with the opt-in 8-bit activations, at every M;
+   * `"matvec-int24"`: the mat-vec on the default path's 24-bit activations,
+   * at every M.
    */
-  variants: ("auto" | "matvec" | "rowlane" | "tiled" | "int8" | "rowlane-int8" | "tiled-int8")[];
+  variants: BenchVariant[];
   embedding: { rows: number; k: number; counts: number[] };
   measure: MeasureOptions;
   dense: boolean;
@@ -41,6 +43,17 @@ export interface BenchConfig {
   ggmlLib?: string;
   forceWallClock?: boolean;
 }
+
+/** A row family the bench times (see {@linkcode BenchConfig.variants}). */
+export type BenchVariant =
+  | "auto"
+  | "matvec"
+  | "rowlane"
+  | "tiled"
+  | "matvec-int24"
+  | "int8"
+  | "rowlane-int8"
+  | "tiled-int8";
 
 /** One measured case. */
 export interface BenchResult {
@@ -112,6 +125,12 @@ export interface BenchReport {
     tiledOverRowLaneFromM?: number | null;
     int8RowLaneFromM?: number | null;
     int8TiledOverRowLaneFromM?: number | null;
+    /**
+     * Up to which M the mat-vec on 24-bit activations beats every f32
+     * family that ran, at each M up to it (null: not at the smallest M);
+     * where `matvec-int24` ran.
+     */
+    wideUpToM?: number | null;
   }[];
   llamaCpp?: { backend: string; libDir: string };
   date: string;
@@ -315,9 +334,10 @@ export async function runBench(
   );
   const results: BenchResult[] = [];
   const isInt8 = (v: string) => v === "int8" || v.endsWith("-int8");
-  if (config.variants.some(isInt8) && !hasPackedDot()) {
-    progress("int8: skipped, this runtime's WGSL lacks packed_4x8_integer_dot_product");
-    config = { ...config, variants: config.variants.filter((v) => !isInt8(v)) };
+  const packed = (v: string) => isInt8(v) || v === "matvec-int24";
+  if (config.variants.some(packed) && !hasPackedDot()) {
+    progress("int8, int24: skipped, this runtime's WGSL lacks packed_4x8_integer_dot_product");
+    config = { ...config, variants: config.variants.filter((v) => !packed(v)) };
   }
   const linearCases = config.ops.includes("linear")
     ? config.shapes.length * config.ms.length * config.variants.length
@@ -347,20 +367,23 @@ export async function runBench(
       >();
       for (const variant of config.variants) {
         const int8 = isInt8(variant);
+        const wide = variant === "matvec-int24";
         const layers = Array.from(
           { length: copies },
           () =>
             Q5KLinear.create(device, blob, {
               n,
               k,
-              variant: variant === "int8"
+              variant: variant === "int8" || variant === "matvec-int24"
                 ? "matvec"
                 : int8
                 ? (variant.slice(0, -"-int8".length) as "rowlane" | "tiled")
                 : variant as "auto" | "matvec" | "rowlane" | "tiled",
               // auto: the library's default (24-bit activations for the
-              // mat-vec where measured faster); a forced family: f32 products.
-              activations: int8 ? "int8" : variant === "auto" ? "auto" : "f32",
+              // mat-vec where measured faster); matvec-int24: those at every
+              // M; a forced family: f32 products.
+              activations: int8 ? "int8" : variant === "auto" || wide ? "auto" : "f32",
+              forceWide: wide,
             }),
         );
         for (const [i, m] of config.ms.entries()) {
@@ -537,6 +560,9 @@ export async function runBench(
           tiledOverRowLaneFromM: tiledFrom(results, n, k, "rowlane", "tiled"),
         }
         : {}),
+      ...(config.variants.includes("matvec-int24")
+        ? { wideUpToM: wideUpTo(results, n, k, ["matvec", "rowlane", "tiled"]) }
+        : {}),
     }))
     : [];
   const report: BenchReport = {
@@ -565,6 +591,33 @@ export async function runBench(
   timer.destroy();
   uniforms.destroy();
   return report;
+}
+
+/**
+ * The largest M up to which the mat-vec on 24-bit activations (results
+ * labelled `matvec-int24`) is faster than every one of the `f32` labels
+ * measured at each M up to it; null where it is not at the smallest M.
+ */
+export function wideUpTo(
+  results: BenchResult[],
+  n: number,
+  k: number,
+  f32: string[],
+  wide = "matvec-int24",
+): number | null {
+  const rows = results.filter((r) => r.op === "linear" && r.n === n && r.k === k);
+  const ms = [...new Set(rows.filter((r) => r.variant === wide).map((r) => r.m))].sort((a, b) =>
+    a - b
+  );
+  let upTo: number | null = null;
+  for (const m of ms) {
+    const at = rows.filter((r) => r.m === m);
+    const mine = at.find((r) => r.variant === wide)!.medianUs;
+    const best = Math.min(...at.filter((r) => f32.includes(r.variant)).map((r) => r.medianUs));
+    if (!(mine < best)) break;
+    upTo = m;
+  }
+  return upTo;
 }
 
 /**

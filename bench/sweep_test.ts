@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type BenchResult, tiledFrom, warmupFor } from "./sweep.ts";
+import { type BenchResult, tiledFrom, warmupFor, wideUpTo } from "./sweep.ts";
 import type { Timing } from "./timing.ts";
 
 function row(variant: string, m: number, medianUs: number): BenchResult {
@@ -17,6 +17,26 @@ function row(variant: string, m: number, medianUs: number): BenchResult {
     pctOfCeiling: 1,
   };
 }
+
+Deno.test("wideUpTo finds the M up to which the 24-bit mat-vec beats every f32 family", () => {
+  const f32 = ["matvec", "rowlane", "tiled"];
+  const results = [
+    row("matvec-int24", 1, 20),
+    row("matvec", 1, 25),
+    row("rowlane", 1, 30),
+    row("matvec-int24", 2, 30),
+    row("matvec", 2, 40),
+    row("rowlane", 2, 33),
+    row("matvec-int24", 4, 50),
+    row("rowlane", 4, 48), // behind here
+    row("matvec-int24", 8, 60),
+    row("rowlane", 8, 70), // ahead again, but the run stopped at 4
+  ];
+  assert.equal(wideUpTo(results, 64, 256, f32), 2);
+  assert.equal(wideUpTo(results.slice(1), 64, 256, f32), 2); // no 24-bit row at M = 1
+  assert.equal(wideUpTo([row("matvec-int24", 1, 30), row("matvec", 1, 25)], 64, 256, f32), null);
+  assert.equal(wideUpTo(results, 64, 512, f32), null); // no rows of that shape
+});
 
 Deno.test("tiledFrom finds the M from which tiled stays faster, for any pair of labels", () => {
   const results = [

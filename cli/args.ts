@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import type { BenchVariant } from "../bench/sweep.ts";
 
 /** A mistake in the command line: printed as one line plus usage, exit code 2. */
 export class UsageError extends Error {
@@ -23,7 +24,7 @@ export interface BenchOptions {
   shapes?: { n: number; k: number }[];
   ms?: number[];
   ops: ("linear" | "embedding")[];
-  variants: ("auto" | "matvec" | "rowlane" | "tiled" | "int8" | "rowlane-int8" | "tiled-int8")[];
+  variants: BenchVariant[];
   table?: { rows: number; k: number };
   ids?: number[];
   minTimeMs?: number;
@@ -66,12 +67,14 @@ bench flags:
   --shape NxK           weight shape, repeatable (default 4096x4096, 14336x4096, 4096x14336)
   --m LIST              batch sizes, e.g. 1,2,8 (default 1,2,3,4,5,8,16,32,64,128,256,512)
   --op OP               linear | embedding | all (default all)
-  --variant V           auto | matvec | rowlane | tiled | int8 | rowlane-int8 | tiled-int8 |
+  --variant V           auto | matvec | rowlane | tiled | matvec-int24 | int8 | rowlane-int8 |
+                        tiled-int8 |
                         all (default auto; all shows the crossovers; auto = the
                         library's default, 24-bit activations for the small-M mat-vec
                         where measured faster; matvec, rowlane, tiled = one family with
                         f32 products; rowlane = the lane-per-row kernel for small
-                        batches; int8, rowlane-int8, tiled-int8 = the mat-vec,
+                        batches; matvec-int24 = the mat-vec on 24-bit activations at
+                        every M; int8, rowlane-int8, tiled-int8 = the mat-vec,
                         lane-per-row and tiled kernels with the opt-in 8-bit
                         activations, reported apart)
   --table ROWSxK        embedding table (default 128256x4096)
@@ -254,7 +257,17 @@ function parseBench(rest: string[]): Command {
   const variant = oneOf(
     "--variant",
     (v.variant as string | undefined) ?? "auto",
-    ["auto", "matvec", "rowlane", "tiled", "int8", "rowlane-int8", "tiled-int8", "all"] as const,
+    [
+      "auto",
+      "matvec",
+      "rowlane",
+      "tiled",
+      "matvec-int24",
+      "int8",
+      "rowlane-int8",
+      "tiled-int8",
+      "all",
+    ] as const,
   );
   let minTimeMs: number | undefined;
   if (v["min-time"] !== undefined) {
@@ -285,7 +298,16 @@ function parseBench(rest: string[]): Command {
       ms: v.m === undefined ? undefined : intList("--m", v.m as string),
       ops: op === "all" ? ["linear", "embedding"] : [op],
       variants: variant === "all"
-        ? ["auto", "matvec", "rowlane", "tiled", "int8", "rowlane-int8", "tiled-int8"]
+        ? [
+          "auto",
+          "matvec",
+          "rowlane",
+          "tiled",
+          "matvec-int24",
+          "int8",
+          "rowlane-int8",
+          "tiled-int8",
+        ]
         : [variant],
       table,
       ids: v.ids === undefined ? undefined : intList("--ids", v.ids as string),

@@ -42,6 +42,7 @@ Deno.test("parseCommand() reads bench flags into options", () => {
     "matvec",
     "rowlane",
     "tiled",
+    "matvec-int24",
     "int8",
     "rowlane-int8",
     "tiled-int8",
@@ -56,8 +57,18 @@ Deno.test("parseCommand() reads bench flags into options", () => {
   assert.equal(o.ggmlLib, "/x");
 });
 
-Deno.test("parseCommand() takes each variant alone, tiled-int8 included", () => {
-  for (const v of ["auto", "matvec", "rowlane", "tiled", "int8", "rowlane-int8", "tiled-int8"]) {
+Deno.test("parseCommand() takes each variant alone, matvec-int24 and tiled-int8 included", () => {
+  const variants = [
+    "auto",
+    "matvec",
+    "rowlane",
+    "tiled",
+    "matvec-int24",
+    "int8",
+    "rowlane-int8",
+    "tiled-int8",
+  ];
+  for (const v of variants) {
     const c = parseCommand(["bench", "--variant", v]);
     assert.equal(c.command, "bench");
     if (c.command !== "bench") return;

@@ -94,8 +94,9 @@ Deno.test("cli bench --json prints one object with every documented field", asyn
   assert.equal(typeof report.backend, "string");
   const linear = report.results.filter((x: { op: string }) => x.op === "linear");
   const emb = report.results.filter((x: { op: string }) => x.op === "embedding");
-  // 2 M × (auto, matvec, rowlane, tiled, matvec-int8, rowlane-int8, tiled-int8)
-  assert.equal(linear.length, 2 * 7);
+  // 2 M × (auto, matvec, rowlane, tiled, matvec-int24, matvec-int8, rowlane-int8, tiled-int8)
+  assert.equal(linear.length, 2 * 8);
+  assert.ok(linear.some((x: { variant: string }) => x.variant === "matvec-int24"));
   assert.ok(linear.some((x: { variant: string }) => x.variant === "rowlane"));
   assert.ok(linear.some((x: { variant: string }) => x.variant === "matvec-int8"));
   assert.ok(linear.some((x: { variant: string }) => x.variant === "tiled-int8"));
@@ -128,6 +129,7 @@ Deno.test("cli bench --json prints one object with every documented field", asyn
   assert.equal(report.measuredCrossover.length, 1);
   assert.ok("rowLaneFromM" in report.measuredCrossover[0]);
   assert.ok("tiledOverRowLaneFromM" in report.measuredCrossover[0]);
+  assert.ok("wideUpToM" in report.measuredCrossover[0]);
   assert.equal(typeof report.crossover.maxRowLaneM, "number");
 });
 
@@ -144,6 +146,7 @@ Deno.test("cli bench prints an aligned table, CSV, and an SVG chart", async () =
   assert.match(r.stdout, /crossover 256×256:/);
   assert.match(r.stdout, /crossover 256×256: lane-per-row is faster than mat-vec /);
   assert.match(r.stdout, /crossover 256×256: int8 lane-per-row is faster than int8 mat-vec /);
+  assert.match(r.stdout, /crossover 256×256: the 24-bit mat-vec is faster than every f32 family /);
   assert.match(r.stdout, /^crossover auto uses mat-vec up to M = \d+/m);
   const svg = await Deno.readTextFile(`${dir}/c.svg`);
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
@@ -159,7 +162,7 @@ Deno.test("cli bench prints an aligned table, CSV, and an SVG chart", async () =
     lines[0],
     "op,variant,m,n,k,medianUs,p10Us,p90Us,gbps,gflops,pctOfCeiling,denseUs,llamaCppUs,readUs,sharedPassUs,sharedPassKernel,cpuUs",
   );
-  assert.equal(lines.length, 1 + 2 * 7 + 2); // 2 M × 7 variants, 2 embedding id counts
+  assert.equal(lines.length, 1 + 2 * 8 + 2); // 2 M × 8 variants, 2 embedding id counts
   await Deno.remove(dir, { recursive: true });
 });
 

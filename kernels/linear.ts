@@ -99,6 +99,12 @@ export interface Q5KLinearOptions {
   tallTiledFromM?: number;
   /** @internal Overrides `crossover.maxWideMatvecM` (tests the 24-bit mat-vec anywhere `dot4I8Packed` exists). */
   wideMatvecM?: number;
+  /**
+   * @internal The mat-vec on 24-bit activations wherever the mat-vec runs,
+   * long rows at M = 1 included (`activations: "auto"` only; the bench's
+   * `matvec-int24` rows and the conformance runs).
+   */
+  forceWide?: boolean;
 }
 
 /** The dispatches that run one batch size, resolved once. */
@@ -207,6 +213,8 @@ export class Q5KLinear {
   #transposedTiled: boolean;
   /** Whether the mat-vec may hold f32 activations as 24 bits (`"auto"` with `dot4I8Packed`). */
   #wide: boolean;
+  /** Whether it does wherever the mat-vec runs (`forceWide`). */
+  #forceWide: boolean;
   /** From this M the K-major kernel takes 256-row tiles (0: never), and whether regardless of the device's limit. */
   #tall: { fromM: number; forced: boolean };
   #plans = new Map<number, Plan>();
@@ -224,6 +232,7 @@ export class Q5KLinear {
     transposedTiled: boolean | undefined,
     tallTiledFromM: number | undefined,
     wideMatvecM: number | undefined,
+    forceWide: boolean,
   ) {
     this.device = device;
     this.n = n;
@@ -234,8 +243,9 @@ export class Q5KLinear {
     this.crossover = wideMatvecM === undefined
       ? measured
       : { ...measured, maxWideMatvecM: wideMatvecM, maxSharedPassWideMatvecM: wideMatvecM };
-    this.#wide = activations === "auto" && hasPackedDot() &&
-      (this.crossover.maxWideMatvecM ?? 0) > 0;
+    this.#forceWide = forceWide && activations === "auto" && hasPackedDot();
+    this.#wide = this.#forceWide ||
+      (activations === "auto" && hasPackedDot() && (this.crossover.maxWideMatvecM ?? 0) > 0);
     this.maxMatvecM = activations === "int8"
       ? this.crossover.maxInt8MatvecM
       : Math.max(this.crossover.maxMatvecM, this.#wide ? this.crossover.maxWideMatvecM ?? 0 : 0);
@@ -321,6 +331,12 @@ export class Q5KLinear {
     if (tall !== undefined) positiveInt(action, "tallTiledFromM", tall);
     const wide = options.wideMatvecM;
     if (wide !== undefined && wide !== 0) positiveInt(action, "wideMatvecM", wide);
+    const forceWide = options.forceWide ?? false;
+    if (typeof forceWide !== "boolean") {
+      throw new TypeError(
+        `Cannot ${action}: forceWide must be a boolean, current value is ${show(forceWide)}`,
+      );
+    }
     const maxBinding = bindingLimit(device, options.maxBindingBytes);
     const blob = uploadBlob(device, action, "weights", weights, n, k, "n", maxBinding);
     const bias = options.bias ? uploadStorage(device, "q5_K linear bias", options.bias) : null;
@@ -336,6 +352,7 @@ export class Q5KLinear {
       transposed,
       tall,
       wide,
+      forceWide,
     );
   }
 
@@ -379,14 +396,14 @@ export class Q5KLinear {
   activationsFor(m: number, shared = false): "f32" | "int24" | "int8" {
     const family = this.kernelFor(m, shared);
     if (this.activations === "int8") return "int8";
-    return this.#wideAt(m) && family === "matvec" && m <= wideMatvecLimit(this.crossover, shared)
-      ? "int24"
-      : "f32";
+    const limit = this.#forceWide ? Infinity : wideMatvecLimit(this.crossover, shared);
+    return this.#wideAt(m) && family === "matvec" && m <= limit ? "int24" : "f32";
   }
 
   /** Whether the 24-bit mat-vec may run at `m` (not at M = 1 of long rows). */
   #wideAt(m: number): boolean {
-    return this.#wide && !(m === 1 && this.k / 256 > WIDE_M1_MAX_BLOCKS);
+    return this.#forceWide ||
+      (this.#wide && !(m === 1 && this.k / 256 > WIDE_M1_MAX_BLOCKS));
   }
 
   #check(action: string, m: unknown): number {

@@ -164,6 +164,23 @@ Deno.test("activationsFor() names what each batch size multiplies with, and reje
   assert.throws(() => make({ wideMatvecM: 1.5 }), RangeError, "1.5");
   assert.throws(() => make({ wideMatvecM: "2" }), TypeError, '"2"');
   assert.throws(() => make({ activations: "int24" }), RangeError, '"int24"');
+  assert.throws(
+    () => make({ forceWide: "yes" }),
+    TypeError,
+    'forceWide must be a boolean, current value is "yes"',
+  );
+  // forceWide: the 24-bit mat-vec wherever the mat-vec runs, long rows at M = 1 too.
+  const forced = Q5KLinear.create(device, makeQ5KBlob(4, 8192), {
+    n: 4,
+    k: 8192,
+    variant: "matvec",
+    forceWide: true,
+  });
+  assert.deepEqual([1, 9, 40].map((m) => forced.activationsFor(m)), [int24, int24, int24]);
+  forced.destroy();
+  const notAuto = make({ forceWide: true, activations: "f32", variant: "matvec" });
+  assert.equal(notAuto.activationsFor(1), "f32");
+  notAuto.destroy();
   const layer = make({});
   assert.equal(layer.activations, "auto");
   layer.destroy();
