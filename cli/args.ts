@@ -7,6 +7,18 @@
 import { parseArgs } from "node:util";
 import type { BenchVariant } from "../bench/sweep.ts";
 
+/** The row families `bench --variant` takes, in the order `all` runs them. */
+export const BENCH_VARIANTS = [
+  "auto",
+  "matvec",
+  "rowlane",
+  "tiled",
+  "matvec-int24",
+  "int8",
+  "rowlane-int8",
+  "tiled-int8",
+] as const satisfies readonly BenchVariant[];
+
 /** A mistake in the command line: printed as one line plus usage, exit code 2. */
 export class UsageError extends Error {
   override name = "UsageError";
@@ -257,17 +269,7 @@ function parseBench(rest: string[]): Command {
   const variant = oneOf(
     "--variant",
     (v.variant as string | undefined) ?? "auto",
-    [
-      "auto",
-      "matvec",
-      "rowlane",
-      "tiled",
-      "matvec-int24",
-      "int8",
-      "rowlane-int8",
-      "tiled-int8",
-      "all",
-    ] as const,
+    [...BENCH_VARIANTS, "all"] as const,
   );
   let minTimeMs: number | undefined;
   if (v["min-time"] !== undefined) {
@@ -297,18 +299,7 @@ function parseBench(rest: string[]): Command {
       shapes: (v.shape as string[] | undefined)?.map((s) => shape("--shape", s)),
       ms: v.m === undefined ? undefined : intList("--m", v.m as string),
       ops: op === "all" ? ["linear", "embedding"] : [op],
-      variants: variant === "all"
-        ? [
-          "auto",
-          "matvec",
-          "rowlane",
-          "tiled",
-          "matvec-int24",
-          "int8",
-          "rowlane-int8",
-          "tiled-int8",
-        ]
-        : [variant],
+      variants: variant === "all" ? [...BENCH_VARIANTS] : [variant],
       table,
       ids: v.ids === undefined ? undefined : intList("--ids", v.ids as string),
       minTimeMs,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseCommand, UsageError } from "./args.ts";
+import { BENCH_VARIANTS, parseCommand, UsageError } from "./args.ts";
 
 Deno.test("parseCommand() reads bench flags into options", () => {
   const c = parseCommand([
@@ -37,16 +37,8 @@ Deno.test("parseCommand() reads bench flags into options", () => {
   assert.deepEqual(o.shapes, [{ n: 14336, k: 4096 }, { n: 4096, k: 14336 }]);
   assert.deepEqual(o.ms, [1, 2, 8]);
   assert.deepEqual(o.ops, ["linear"]);
-  assert.deepEqual(o.variants, [
-    "auto",
-    "matvec",
-    "rowlane",
-    "tiled",
-    "matvec-int24",
-    "int8",
-    "rowlane-int8",
-    "tiled-int8",
-  ]);
+  assert.deepEqual(o.variants, [...BENCH_VARIANTS]);
+  assert.equal(o.variants.length, 8);
   assert.equal(o.minTimeMs, 500);
   assert.equal(o.iters, 50);
   assert.equal(o.backend, "vulkan");
@@ -58,17 +50,7 @@ Deno.test("parseCommand() reads bench flags into options", () => {
 });
 
 Deno.test("parseCommand() takes each variant alone, matvec-int24 and tiled-int8 included", () => {
-  const variants = [
-    "auto",
-    "matvec",
-    "rowlane",
-    "tiled",
-    "matvec-int24",
-    "int8",
-    "rowlane-int8",
-    "tiled-int8",
-  ];
-  for (const v of variants) {
+  for (const v of BENCH_VARIANTS) {
     const c = parseCommand(["bench", "--variant", v]);
     assert.equal(c.command, "bench");
     if (c.command !== "bench") return;
