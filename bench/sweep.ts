@@ -394,10 +394,11 @@ export async function runBench(
             warmup(i === 0),
           );
           note(t);
+          const onePass = familyLabel(layers[0], m, false);
           const label = variant === "int8"
             ? "matvec-int8"
             : variant === "auto"
-            ? `auto(${familyLabel(layers[0], m, false)})`
+            ? `auto(${onePass})`
             : variant;
           const sharedUs = m <= SHARED_PASS_MAX_M
             ? await measureShared(
@@ -410,7 +411,7 @@ export async function runBench(
           const shared = variant === "auto" && sharedUs !== undefined
             ? familyLabel(layers[0], m, true)
             : undefined;
-          const sharedKernel = shared !== familyLabel(layers[0], m, false) ? shared : undefined;
+          const sharedKernel = shared !== onePass ? shared : undefined;
           timings.set(`${m}/${variant}`, { t, label, sharedUs, sharedKernel });
           done++;
           progress(

@@ -133,7 +133,8 @@ export async function checkLinear(
   x.destroy();
   const family = layer.kernelFor(m);
   const int8 = activations === "int8";
-  const tag = layer.activationsFor(m) === "f32" ? "" : `-${layer.activationsFor(m)}`;
+  const multiplies = layer.activationsFor(m);
+  const tag = multiplies === "f32" ? "" : `-${multiplies}`;
   const label = `${variant === "auto" ? `auto→${family}` : variant}${tag}${
     family === "matvec" ? `/${layer.reduction}` : ""
   }`;

@@ -101,7 +101,11 @@ export function int8Body(cfg: MatvecConfig, emit: (s: string) => void): void {
   // folds into the first product's accumulate; "convert": an int-to-float
   // conversion after the sum.
   const wide = planes.length === 3;
-  const biased = cfg.int8Sum === "biased" && !wide;
+  const biased = cfg.int8Sum === "biased";
+  if (wide && biased) {
+    // matvecConfigFor never asks for it (see `joined` below).
+    throw new Error("internal: three activation planes with biased sums");
+  }
   const start = biased ? "1262485504i + " : "";
   const f = (v: string) => biased ? `(bitcast<f32>(${v}) - 12582912.0)` : `f32(${v})`;
   // The float of a sum over every plane (names i{side}{r}_{plane}). Three

@@ -138,3 +138,16 @@ Deno.test("matvecConfigFor() picks the measured shapes per column count", () => 
     }
   }
 });
+
+Deno.test("the 24-bit mat-vec never takes biased sums: the config leaves them out, the kernel refuses them", () => {
+  const cfg = matvecConfigFor(4, 4096, 32, false, false, true, 3);
+  assert.equal(cfg.planes, 3);
+  assert.equal(cfg.int8Sum, "convert");
+  assert.equal(matvecConfigFor(4, 4096, 32, false, false, true).int8Sum, "biased");
+  const shape = { m: 4, n: 64, k: 4096, row0: 0, rows: 64, maxWorkgroupsPerDimension: 65535 };
+  assert.doesNotMatch(matvecKernel(cfg, shape).wgsl, /1262485504i/);
+  assert.throws(
+    () => matvecKernel({ ...cfg, int8Sum: "biased" }, shape),
+    /three activation planes with biased sums/,
+  );
+});
