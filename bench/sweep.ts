@@ -383,7 +383,7 @@ export async function runBench(
               // mat-vec where measured faster); matvec-int24: those at every
               // M; a forced family: f32 products.
               activations: int8 ? "int8" : variant === "auto" || wide ? "auto" : "f32",
-              forceWide: wide,
+              ...(wide ? { wideMatvecM: maxM } : {}),
             }),
         );
         for (const [i, m] of config.ms.entries()) {

@@ -122,7 +122,7 @@ export async function checkLinear(
     variant,
     reduction,
     activations: wide ? "auto" : activations,
-    forceWide: wide,
+    ...(wide ? { wideMatvecM: m } : {}),
   });
   const x = uploadStorage(device, "conformance x", data.x);
   const { out, guardDetail } = await guardedRun(

@@ -15,7 +15,7 @@ import { hasPackedDot, type LinearVariant, type Reduction } from "../kernels/lin
 /**
  * Every linear variant/reduction/activations triple the device supports;
  * `"int24"` is the mat-vec on 24-bit activations (`activations: "auto"`
- * where the crossover asks for it), forced at every M (`forceWide`).
+ * where the crossover asks for it), forced at every M (`wideMatvecM`).
  */
 export function linearRuns(device: GPUDevice): [LinearVariant, Reduction, RunActivations][] {
   const runs: [LinearVariant, Reduction, RunActivations][] = [

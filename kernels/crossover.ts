@@ -140,26 +140,30 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * 33.2 µs on the H200), while one pass per op keeps mat-vec up to 2: its
  * split-K reduction, a second dispatch, costs more in a pass of its own.
  *
- * The mat-vec on 24-bit activations (`maxWideMatvecM`, NVIDIA: up to M = 3):
- * emulated first (`bench/experiments/wide_int.ts` at 6fcf0d2, H200, the
- * int8 mat-vec doing the products of two further digit planes, 8 ops a
- * pass, 14336×4096 / 4096×14336) at M = 1, 2, 4 21.7 / 25.2, 25.6 / 28.3,
- * 38.6 / 37.8 µs against the f32 path's 27.2 / 27.7, 33.8 / 34.9, 43.0 /
- * 44.1 (the library's `auto`, same machine), but at M = 8 79.2 / 79.6
- * against 55.6 / 58.9; one pass per op at M = 1 and 2 26.9 / 30.1 and 31.2
- * / 34.4 against 32.7 / 32.7 and 46.8 / 46.5. The library's kernel (H200,
- * `bench --op linear --variant auto --m 1,2,3,4,5,8` against `matvec` and
- * `rowlane` on 9897dd9's working tree before its limits, 24-bit up to M = 3
- * everywhere; 14336×4096 / 4096×14336, µs per pass, then in a shared
- * pass): M = 1 30.7 / 31.5 and 22.6 / 27.2
- * against the f32 mat-vec's 33.0 / 33.0 and 27.3 / 27.8; M = 2 35.7 / 36.8
- * and 26.6 / 33.2 against 47.1 / 47.0 (mat-vec) and 33.8 / 34.8
- * (lane-per-row); M = 3 43.1 / 45.7 and 34.1 / 43.2 against lane-per-row's
- * 49.2 / 53.3 and 39.3 / 40.4, so up to M = 3 one pass per op, 2 in a shared
- * pass; M = 4 (24-bit up to 4 by `KQUANT_CROSSOVER=2,84,8,256,1,4`, the same
- * machine) 52.4 / 53.8 and 42.9 / 53.8 against 53.1 / 57.3 and 42.9 / 44.0,
- * not there. The runs with these limits: bench/results/h200-int24.json and
- * h100-int24.json.
+ * The mat-vec on 24-bit activations (`maxWideMatvecM`, NVIDIA: up to M = 4,
+ * in a shared pass too): emulated first (`bench/experiments/wide_int.ts` at
+ * 6fcf0d2, H200, the int8 mat-vec doing the products of two further digit
+ * planes, 8 ops a pass, 14336×4096 / 4096×14336) at M = 1, 2, 4 21.7 / 25.2,
+ * 25.6 / 28.3, 38.6 / 37.8 µs against the f32 path's 27.2 / 27.7, 33.8 /
+ * 34.9, 43.0 / 44.1, but at M = 8 79.2 / 79.6 against 55.6 / 58.9. With its
+ * own layout (matvec_config.ts), `bench --op linear --m 1,2,3,4,5 --no-dense
+ * --min-time 0.3` with `--variant matvec-int24` against `matvec` and
+ * `rowlane` (the working tree of the commit that set these limits; 14336×4096
+ * / 4096×14336 / 4096×4096, µs per pass, then in a shared pass):
+ * - H200: M = 1 27.8 / 28.0 / 16.7 and 20.1 / 20.2 / 9.4 against the f32
+ *   mat-vec's 32.7 / 32.7 / 17.3 and 27.2 / 27.7 / 11.6; M = 3 42.6 / 42.1 /
+ *   21.1 and 33.9 / 31.3 / 14.2 against lane-per-row's 48.8 / 53.1 / 26.1
+ *   and 39.4 / 40.5 / 16.5; M = 4 51.3 / 50.6 / 23.5 and 42.0 / 38.6 / 16.5
+ *   against 52.9 / 57.1 / 27.2 and 43.0 / 44.1 / 17.7; M = 5 61.7 / 57.7 /
+ *   26.0 and 52.3 / 46.7 / 19.2 against 57.6 / 62.1 / 28.4 and 48.0 / 49.0 /
+ *   18.8, so not there.
+ * - H100: M = 1 31.9 / 31.5 / 19.3 and 22.1 / 21.8 / 10.3 against 34.8 /
+ *   34.9 / 17.8 (one pass per op at 4096×4096 is CPU-bound, two dispatches
+ *   against one) and 27.4 / 27.9 / 12.0; M = 4 55.6 / 54.0 / 25.4 and 44.5 /
+ *   39.9 / 17.2 against lane-per-row's 55.5 / 59.6 / 29.1 and 44.0 / 45.3 /
+ *   18.3 (14336×4096 the one row within 1% behind).
+ * The limits before that layout (3, 2 in a shared pass, f32 at M = 1 of rows
+ * over 31 blocks) came from bench/results/h200-int24.json and h100-int24.json.
  *
  * `KQUANT_CROSSOVER=A[,B[,C[,D[,E[,F]]]]]` overrides the numbers (E: the
  * shared-pass mat-vec limit, F: the 24-bit mat-vec limit, 0 for none) for
@@ -246,8 +250,8 @@ function crossoverOf(nvidia: boolean): Omit<Crossover, "transposedTiled"> {
       tiledBand: [57, 64],
       maxInt8MatvecM: 8,
       maxInt8RowLaneM: 256,
-      maxWideMatvecM: 3,
-      maxSharedPassWideMatvecM: 2,
+      maxWideMatvecM: 4,
+      maxSharedPassWideMatvecM: 4,
       source:
         "measured for NVIDIA (H200 and H100, Vulkan; bench/results/h200.json, h100.json, and h200-int24.json, h100-int24.json for the 24-bit mat-vec)",
     };

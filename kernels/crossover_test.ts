@@ -15,8 +15,8 @@ Deno.test("crossoverFor() uses the measured values for NVIDIA (the K-major tiled
     tiledBand: [57, 64],
     maxInt8MatvecM: 8,
     maxInt8RowLaneM: 256,
-    maxWideMatvecM: 3,
-    maxSharedPassWideMatvecM: 2,
+    maxWideMatvecM: 4,
+    maxSharedPassWideMatvecM: 4,
     transposedTiled: true,
     tiledWaveSlots: 132,
     tallTiledFromM: 129,
@@ -49,13 +49,17 @@ Deno.test("familyFor() switches to lane-per-row at a smaller M in a shared pass,
   assert.deepEqual(at(false, true), families("m r r r r t t r r t t t"));
   assert.deepEqual(at(true, false), families("m m m m r r r r r r r t"));
   assert.deepEqual(at(true, true), families("m m m m r r r r r r r t"));
-  // With 24-bit activations (wide) mat-vec up to 3 first, one pass or shared; not for int8.
-  const wide = (int8: boolean, shared: boolean) =>
-    [1, 2, 3, 4, 5, 57].map((m) => familyFor(nvidia, m, int8, shared, true));
-  assert.deepEqual(wide(false, false), families("m m m r r t"));
-  assert.deepEqual(wide(false, true), families("m m r r r t"));
+  // With 24-bit activations (wide) mat-vec up to 4 first, one pass or shared; not for int8.
+  const wide = (int8: boolean, shared: boolean, c: Crossover = nvidia) =>
+    [1, 2, 3, 4, 5, 57].map((m) => familyFor(c, m, int8, shared, true));
+  assert.deepEqual(wide(false, false), families("m m m m r t"));
+  assert.deepEqual(wide(false, true), families("m m m m r t"));
   assert.deepEqual(wide(true, false), families("m m m m m r"));
-  assert.equal(nvidia.maxWideMatvecM, 3);
+  // A lower shared-pass limit holds in a shared pass alone.
+  const lower = { ...nvidia, maxSharedPassWideMatvecM: 2 };
+  assert.deepEqual(wide(false, false, lower), families("m m m m r t"));
+  assert.deepEqual(wide(false, true, lower), families("m m r r r t"));
+  assert.equal(nvidia.maxWideMatvecM, 4);
   assert.equal(crossoverFor(undefined).maxWideMatvecM, undefined);
   assert.equal(familyFor(crossoverFor(undefined), 9, false, false, true), "tiled");
   // The band never takes M below the mat-vec limit.

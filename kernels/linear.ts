@@ -77,8 +77,7 @@ export interface Q5KLinearOptions {
    * `"auto"` (default): f32 accuracy (NMSE around 1e-14 to 1e-13 against
    * the f64 reference), by the faster of two ways: f32 products, or, for the
    * mat-vec at M up to `crossover.maxWideMatvecM` where WGSL has
-   * `dot4I8Packed` (NVIDIA: M ≤ 3, 2 in a shared pass, and not M = 1 of rows
-   * longer than 31 blocks; measured), activations held as 24 bits
+   * `dot4I8Packed` (NVIDIA: M ≤ 4; measured), activations held as 24 bits
    * per 32 values (three int8 digits, exact to 2⁻²³ of the run's largest)
    * and multiplied exactly by `dot4I8Packed`. `"f32"`: f32 products always.
    * `"int8"` (opt-in): activations quantized to 8 bits per 32 values on the
@@ -97,14 +96,13 @@ export interface Q5KLinearOptions {
    * need (tests them on lavapipe, which reports 32 KiB but runs them).
    */
   tallTiledFromM?: number;
-  /** @internal Overrides `crossover.maxWideMatvecM` (tests the 24-bit mat-vec anywhere `dot4I8Packed` exists). */
-  wideMatvecM?: number;
   /**
-   * @internal The mat-vec on 24-bit activations wherever the mat-vec runs,
-   * long rows at M = 1 included (`activations: "auto"` only; the bench's
-   * `matvec-int24` rows and the conformance runs).
+   * @internal Overrides `crossover.maxWideMatvecM` and
+   * `maxSharedPassWideMatvecM` (0: none): the tests, the bench's
+   * `matvec-int24` rows and the conformance runs take the 24-bit mat-vec
+   * anywhere `dot4I8Packed` exists, at every M they run.
    */
-  forceWide?: boolean;
+  wideMatvecM?: number;
 }
 
 /** The dispatches that run one batch size, resolved once. */
@@ -132,18 +130,6 @@ const VARIANTS: readonly LinearVariant[] = ["auto", "matvec", "rowlane", "tiled"
 const REDUCTIONS: readonly Reduction[] = ["auto", "subgroup", "workgroup"];
 const ACTIVATIONS: readonly Activations[] = ["auto", "f32", "int8"];
 const PACKED_DOT = "packed_4x8_integer_dot_product";
-
-/**
- * The 24-bit mat-vec skips M = 1 on rows of more than this many blocks, where
- * it did not pay: 4096×14336 (56 blocks) at M = 1 took 31.5 µs per pass and
- * 27.2 in a shared pass against the f32 mat-vec's 33.0 and 27.8 on an H200,
- * 34.7 and 31.1 against 34.9 and 28.0 on an H100, while 14336×4096 (16
- * blocks) took 30.7 / 22.6 against 33.0 / 27.3 and 33.7 / 23.9 against 35.0
- * / 27.4 (`bench --op linear --variant auto --m 1,2,3,4,5,8` on 9897dd9's
- * working tree before this rule, against `--variant matvec` on the same
- * machine, one run each).
- */
-const WIDE_M1_MAX_BLOCKS = 31;
 
 /** Whether this runtime's WGSL has `dot4I8Packed` (the int8 path needs it). */
 export function hasPackedDot(): boolean {
@@ -213,8 +199,6 @@ export class Q5KLinear {
   #transposedTiled: boolean;
   /** Whether the mat-vec may hold f32 activations as 24 bits (`"auto"` with `dot4I8Packed`). */
   #wide: boolean;
-  /** Whether it does wherever the mat-vec runs (`forceWide`). */
-  #forceWide: boolean;
   /** From this M the K-major kernel takes 256-row tiles (0: never), and whether regardless of the device's limit. */
   #tall: { fromM: number; forced: boolean };
   #plans = new Map<number, Plan>();
@@ -232,7 +216,6 @@ export class Q5KLinear {
     transposedTiled: boolean | undefined,
     tallTiledFromM: number | undefined,
     wideMatvecM: number | undefined,
-    forceWide: boolean,
   ) {
     this.device = device;
     this.n = n;
@@ -243,9 +226,8 @@ export class Q5KLinear {
     this.crossover = wideMatvecM === undefined
       ? measured
       : { ...measured, maxWideMatvecM: wideMatvecM, maxSharedPassWideMatvecM: wideMatvecM };
-    this.#forceWide = forceWide && activations === "auto" && hasPackedDot();
-    this.#wide = this.#forceWide ||
-      (activations === "auto" && hasPackedDot() && (this.crossover.maxWideMatvecM ?? 0) > 0);
+    this.#wide = activations === "auto" && hasPackedDot() &&
+      (this.crossover.maxWideMatvecM ?? 0) > 0;
     this.maxMatvecM = activations === "int8"
       ? this.crossover.maxInt8MatvecM
       : Math.max(this.crossover.maxMatvecM, this.#wide ? this.crossover.maxWideMatvecM ?? 0 : 0);
@@ -331,12 +313,6 @@ export class Q5KLinear {
     if (tall !== undefined) positiveInt(action, "tallTiledFromM", tall);
     const wide = options.wideMatvecM;
     if (wide !== undefined && wide !== 0) positiveInt(action, "wideMatvecM", wide);
-    const forceWide = options.forceWide ?? false;
-    if (typeof forceWide !== "boolean") {
-      throw new TypeError(
-        `Cannot ${action}: forceWide must be a boolean, current value is ${show(forceWide)}`,
-      );
-    }
     const maxBinding = bindingLimit(device, options.maxBindingBytes);
     const blob = uploadBlob(device, action, "weights", weights, n, k, "n", maxBinding);
     const bias = options.bias ? uploadStorage(device, "q5_K linear bias", options.bias) : null;
@@ -352,7 +328,6 @@ export class Q5KLinear {
       transposed,
       tall,
       wide,
-      forceWide,
     );
   }
 
@@ -374,7 +349,7 @@ export class Q5KLinear {
       m,
       this.activations === "int8",
       shared,
-      this.#wideAt(m),
+      this.#wide,
     );
     return this.variant === "auto" ? family : this.variant;
   }
@@ -384,8 +359,7 @@ export class Q5KLinear {
    * with int8 activations; `"int24"` where the mat-vec holds the f32
    * activations as 24 bits per 32 (`activations: "auto"`, M up to
    * `crossover.maxWideMatvecM`, in a shared pass `maxSharedPassWideMatvecM`,
-   * `dot4I8Packed` in WGSL; not at M = 1 of rows longer than 31 blocks,
-   * K > 7936, where it did not pay); `"f32"` otherwise.
+   * `dot4I8Packed` in WGSL); `"f32"` otherwise.
    *
    * @param m Batch size.
    * @param shared Whether the op shares its compute pass (default false).
@@ -396,14 +370,8 @@ export class Q5KLinear {
   activationsFor(m: number, shared = false): "f32" | "int24" | "int8" {
     const family = this.kernelFor(m, shared);
     if (this.activations === "int8") return "int8";
-    const limit = this.#forceWide ? Infinity : wideMatvecLimit(this.crossover, shared);
-    return this.#wideAt(m) && family === "matvec" && m <= limit ? "int24" : "f32";
-  }
-
-  /** Whether the 24-bit mat-vec may run at `m` (not at M = 1 of long rows). */
-  #wideAt(m: number): boolean {
-    return this.#forceWide ||
-      (this.#wide && !(m === 1 && this.k / 256 > WIDE_M1_MAX_BLOCKS));
+    const limit = wideMatvecLimit(this.crossover, shared);
+    return this.#wide && family === "matvec" && m <= limit ? "int24" : "f32";
   }
 
   #check(action: string, m: unknown): number {

@@ -125,6 +125,25 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "24-bit activations: rows of 32 blocks and more (8 a lane group, 4 rows above M = 1) keep f32 accuracy",
+  ignore: !packed,
+  fn: async () => {
+    // 37 rows: the last lane groups of the last workgroup hold fewer rows than they compute.
+    const [n, k] = [37, 8192];
+    const blob = makeQ5KBlob(n, k, { seed: 43, mode: "quantized" });
+    const layer = Q5KLinear.create(device, blob, { n, k, variant: "matvec", wideMatvecM: 3 });
+    for (const m of [1, 2, 3]) {
+      assert.equal(layer.activationsFor(m), "int24");
+      const x = spreadF32(m * k, 70 + m);
+      const c = compareNmse(await layer.run(x, m), reference(blob, x, m, n, k), 1e-12);
+      assert.ok(c.ok, `m=${m}: ${c.detail}`);
+    }
+    layer.destroy();
+  },
+});
+
 Deno.test("activationsFor() names what each batch size multiplies with, and rejects a bad M or flag", () => {
   const blob = makeQ5KBlob(16, 256);
   const make = (o: object) => Q5KLinear.create(device, blob, { n: 16, k: 256, ...o });
@@ -152,33 +171,30 @@ Deno.test("activationsFor() names what each batch size multiplies with, and reje
     assert.equal(layer.activationsFor(1), expected, JSON.stringify(opts));
     layer.destroy();
   }
-  // Rows of more than 31 blocks keep f32 at M = 1 (where 24 bits did not pay), not above.
+  // Long rows take it at M = 1 too (since their own layout; f32 before).
   const long = Q5KLinear.create(device, makeQ5KBlob(4, 8192), { n: 4, k: 8192, wideMatvecM: 3 });
-  assert.deepEqual([1, 2, 3].map((m) => long.activationsFor(m)), ["f32", int24, int24]);
+  assert.deepEqual([1, 2, 3].map((m) => long.activationsFor(m)), [int24, int24, int24]);
   assert.equal(long.kernelFor(1), "matvec");
   long.destroy();
-  const edge = Q5KLinear.create(device, makeQ5KBlob(4, 7936), { n: 4, k: 7936, wideMatvecM: 3 });
-  assert.equal(edge.activationsFor(1), int24);
-  edge.destroy();
   assert.throws(() => make({ wideMatvecM: -1 }), RangeError, "wideMatvecM");
   assert.throws(() => make({ wideMatvecM: 1.5 }), RangeError, "1.5");
   assert.throws(() => make({ wideMatvecM: "2" }), TypeError, '"2"');
   assert.throws(() => make({ activations: "int24" }), RangeError, '"int24"');
-  assert.throws(
-    () => make({ forceWide: "yes" }),
-    TypeError,
-    'forceWide must be a boolean, current value is "yes"',
-  );
-  // forceWide: the 24-bit mat-vec wherever the mat-vec runs, long rows at M = 1 too.
+  // The bench and conformance runs ask for it at every M they run, with the mat-vec forced.
   const forced = Q5KLinear.create(device, makeQ5KBlob(4, 8192), {
     n: 4,
     k: 8192,
     variant: "matvec",
-    forceWide: true,
+    wideMatvecM: 40,
   });
-  assert.deepEqual([1, 9, 40].map((m) => forced.activationsFor(m)), [int24, int24, int24]);
+  assert.deepEqual([1, 9, 40, 41].map((m) => forced.activationsFor(m)), [
+    int24,
+    int24,
+    int24,
+    "f32",
+  ]);
   forced.destroy();
-  const notAuto = make({ forceWide: true, activations: "f32", variant: "matvec" });
+  const notAuto = make({ wideMatvecM: 40, activations: "f32", variant: "matvec" });
   assert.equal(notAuto.activationsFor(1), "f32");
   notAuto.destroy();
   const layer = make({});

@@ -137,6 +137,19 @@ export function matvecConfigFor(
     // better; at M = 1 25.7 → 27.3 µs for 4096×14336, so not there).
     int8Sum = one ? "convert" : "biased";
   }
+  if (int8 && planes === 3) {
+    // Three planes load three activation words per weight word, so sharing
+    // them across more rows pays more than for int8: 2 rows at M = 1, and
+    // on long rows (≥ 32 blocks) 8 blocks a lane group and 4 rows above
+    // M = 1; no loads ahead. H200, `bench/experiments/wide_configs.ts --shared
+    // 1 2 3` (the mat-vec alone, 8 a pass; 14336×4096 / 4096×14336 /
+    // 4096×4096, µs): M = 1 19.1 / 19.0 / 8.8 against the int8 layout's 21.5
+    // / 24.8 / 8.7; M = 2 25.4 / 25.8 / 11.1 against 25.4 / 31.3 / 11.1;
+    // M = 3 32.9 / 30.0 / 13.4 against 32.9 / 40.0 / 13.4 (per pass alike).
+    rows = nb >= 32 && !one ? 4 : 2;
+    slots = Math.min(nb >= 32 ? 8 : 4, Math.max(1, nb));
+    unroll = 1;
+  }
   // "R,S,T,U[,adjacent|strided[,shift|mask[,factored|affine[,convert|biased]]]]"
   // (rows, slots, lanes per block, unroll, slot layout, decode, combine, int8
   // sum) for tuning experiments.

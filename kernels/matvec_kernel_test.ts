@@ -144,6 +144,13 @@ Deno.test("the 24-bit mat-vec never takes biased sums: the config leaves them ou
   assert.equal(cfg.planes, 3);
   assert.equal(cfg.int8Sum, "convert");
   assert.equal(matvecConfigFor(4, 4096, 32, false, false, true).int8Sum, "biased");
+  // Its own layout: 2 rows (4 above M = 1 on rows of 32 blocks and more), 8 blocks a lane group
+  // on those rows, 4 otherwise, nothing loaded ahead.
+  const layouts = [[1, 4096], [3, 4096], [1, 8192], [3, 14336], [2, 768]].map(([m, k]) => {
+    const c = matvecConfigFor(m, k, 32, false, false, true, 3);
+    return [c.rows, c.slots, c.unroll];
+  });
+  assert.deepEqual(layouts, [[2, 4, 1], [2, 4, 1], [2, 8, 1], [4, 8, 1], [2, 2, 1]]);
   const shape = { m: 4, n: 64, k: 4096, row0: 0, rows: 64, maxWorkgroupsPerDimension: 65535 };
   assert.doesNotMatch(matvecKernel(cfg, shape).wgsl, /1262485504i/);
   assert.throws(
