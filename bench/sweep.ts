@@ -597,7 +597,11 @@ export async function runBench(
 /**
  * The largest M up to which the mat-vec on 24-bit activations (results
  * labelled `matvec-int24`) is faster than every one of the `f32` labels
- * measured at each M up to it; null where it is not at the smallest M.
+ * measured at each M up to it, one pass per op and in a shared pass: a
+ * measure counts where both rows have it and, one pass per op, where neither
+ * was CPU-bound (its encoding outlasting the GPU time, so the time is the
+ * CPU's); an M with no measure that counts is no win. Null where it is not
+ * at the smallest M.
  */
 export function wideUpTo(
   results: BenchResult[],
@@ -610,12 +614,24 @@ export function wideUpTo(
   const ms = [...new Set(rows.filter((r) => r.variant === wide).map((r) => r.m))].sort((a, b) =>
     a - b
   );
+  const gpuBound = (r: BenchResult) => !(r.cpuUs !== undefined && r.cpuUs > r.medianUs);
   let upTo: number | null = null;
   for (const m of ms) {
     const at = rows.filter((r) => r.m === m);
-    const mine = at.find((r) => r.variant === wide)!.medianUs;
-    const best = Math.min(...at.filter((r) => f32.includes(r.variant)).map((r) => r.medianUs));
-    if (!(mine < best)) break;
+    const mine = at.find((r) => r.variant === wide)!;
+    let compared = 0;
+    let ahead = true;
+    for (const other of at.filter((r) => f32.includes(r.variant))) {
+      if (gpuBound(mine) && gpuBound(other)) {
+        compared++;
+        ahead &&= mine.medianUs < other.medianUs;
+      }
+      if (mine.sharedPassUs !== undefined && other.sharedPassUs !== undefined) {
+        compared++;
+        ahead &&= mine.sharedPassUs < other.sharedPassUs;
+      }
+    }
+    if (!(compared > 0 && ahead)) break;
     upTo = m;
   }
   return upTo;

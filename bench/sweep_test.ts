@@ -36,6 +36,28 @@ Deno.test("wideUpTo finds the M up to which the 24-bit mat-vec beats every f32 f
   assert.equal(wideUpTo(results.slice(1), 64, 256, f32), 2); // no 24-bit row at M = 1
   assert.equal(wideUpTo([row("matvec-int24", 1, 30), row("matvec", 1, 25)], 64, 256, f32), null);
   assert.equal(wideUpTo(results, 64, 512, f32), null); // no rows of that shape
+  // Shared-pass times count too; a CPU-bound row counts by its shared pass alone.
+  const timed = (variant: string, m: number, us: number, sharedPassUs: number, cpuUs = 1) => ({
+    ...row(variant, m, us),
+    sharedPassUs,
+    cpuUs,
+  });
+  const both = [
+    timed("matvec-int24", 1, 17, 9, 19), // CPU-bound, behind one pass per op
+    timed("matvec", 1, 16, 12),
+    timed("matvec-int24", 2, 19, 12),
+    timed("matvec", 2, 20, 15),
+    timed("matvec-int24", 3, 21, 16),
+    timed("rowlane", 3, 26, 15), // behind in a shared pass
+  ];
+  assert.equal(wideUpTo(both, 64, 256, f32), 2);
+  // Not CPU-bound, the pass per op behind counts against it.
+  assert.equal(wideUpTo([{ ...both[0], cpuUs: 1 }, both[1]], 64, 256, f32), null);
+  // CPU-bound with no shared pass: nothing counts, so no win.
+  const bare = [timed("matvec-int24", 1, 17, 9, 19), timed("matvec", 1, 25, 12)].map((
+    { sharedPassUs: _, ...r },
+  ) => r);
+  assert.equal(wideUpTo(bare, 64, 256, f32), null);
 });
 
 Deno.test("tiledFrom finds the M from which tiled stays faster, for any pair of labels", () => {
