@@ -17,7 +17,7 @@ Deno.test("crossoverText() names the shared-pass limit and the K-major tiled for
       "given, K-split for 132 workgroups at a time); where WGSL has dot4I8Packed, before those " +
       "mat-vec on 24-bit activations up to M = 4 " +
       "(int8: mat-vec up to 8, lane-per-row up to 256): measured for NVIDIA (H200 and H100, Vulkan; " +
-      "bench/results/h200.json, h100.json, and h200-int24.json, h100-int24.json for the 24-bit mat-vec)",
+      "bench/results/h200.json, h100.json)",
   );
   const lower = { ...crossoverFor(info("4318", "NVIDIA H200")), maxSharedPassWideMatvecM: 2 };
   assert.match(crossoverText(lower), /24-bit activations up to M = 4 \(in a shared pass 2\) /);

@@ -127,8 +127,9 @@ export interface BenchReport {
     int8TiledOverRowLaneFromM?: number | null;
     /**
      * Up to which M the mat-vec on 24-bit activations beats every f32
-     * family that ran, at each M up to it (null: not at the smallest M);
-     * where `matvec-int24` ran.
+     * family that ran, at each M up to it, one pass per op (where neither
+     * row is CPU-bound) and in a shared pass (null: not at the smallest M;
+     * see {@linkcode wideUpTo}); where `matvec-int24` ran.
      */
     wideUpToM?: number | null;
   }[];

@@ -148,8 +148,10 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  * 34.9, 43.0 / 44.1, but at M = 8 79.2 / 79.6 against 55.6 / 58.9. With its
  * own layout (matvec_config.ts), `bench --op linear --m 1,2,3,4,5 --no-dense
  * --min-time 0.3` with `--variant matvec-int24` against `matvec` and
- * `rowlane` (the working tree of the commit that set these limits; 14336×4096
- * / 4096×14336 / 4096×4096, µs per pass, then in a shared pass):
+ * `rowlane` (1a08929's kernels, on its working tree before these limits, which
+ * those rows do not depend on; the committed full runs at 1a08929 and 93bb0c2
+ * agree; 14336×4096 / 4096×14336 / 4096×4096, µs per pass, then in a shared
+ * pass):
  * - H200: M = 1 27.8 / 28.0 / 16.7 and 20.1 / 20.2 / 9.4 against the f32
  *   mat-vec's 32.7 / 32.7 / 17.3 and 27.2 / 27.7 / 11.6; M = 3 42.6 / 42.1 /
  *   21.1 and 33.9 / 31.3 / 14.2 against lane-per-row's 48.8 / 53.1 / 26.1
@@ -163,7 +165,9 @@ const NVIDIA = /^(0x)?10de$|^4318$|nvidia/i;
  *   39.9 / 17.2 against lane-per-row's 55.5 / 59.6 / 29.1 and 44.0 / 45.3 /
  *   18.3 (14336×4096 the one row within 1% behind).
  * The limits before that layout (3, 2 in a shared pass, f32 at M = 1 of rows
- * over 31 blocks) came from bench/results/h200-int24.json and h100-int24.json.
+ * over 31 blocks) came from `bench --op linear --m 1,2,3,4,5,8 --variant auto`
+ * runs at 9897dd9 (`bench/results/h200-int24.json`, `h100-int24.json` until
+ * the full runs at 1a08929 and 93bb0c2 replaced them).
  *
  * `KQUANT_CROSSOVER=A[,B[,C[,D[,E[,F]]]]]` overrides the numbers (E: the
  * shared-pass mat-vec limit, F: the 24-bit mat-vec limit, 0 for none) for
@@ -252,8 +256,7 @@ function crossoverOf(nvidia: boolean): Omit<Crossover, "transposedTiled"> {
       maxInt8RowLaneM: 256,
       maxWideMatvecM: 4,
       maxSharedPassWideMatvecM: 4,
-      source:
-        "measured for NVIDIA (H200 and H100, Vulkan; bench/results/h200.json, h100.json, and h200-int24.json, h100-int24.json for the 24-bit mat-vec)",
+      source: "measured for NVIDIA (H200 and H100, Vulkan; bench/results/h200.json, h100.json)",
     };
   }
   return {
