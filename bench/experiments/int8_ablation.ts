@@ -26,7 +26,7 @@ import {
   rowLaneKernel,
   rowLaneSplits,
 } from "../../kernels/rowlane_kernel.ts";
-import { quantizedXBytes } from "../../kernels/quantize_x_kernel.ts";
+import { quantizedXBytes, type XPlanes } from "../../kernels/quantize_x_kernel.ts";
 import { intList } from "../../cli/args.ts";
 import { type Candidate, splitCandidate, timeCandidates } from "./tiled_layouts.ts";
 
@@ -85,9 +85,18 @@ export function int8AblationCandidates(
   ];
 }
 
-/** Made-up quantized activations (their values do not change the work) and their (scale, sum) pairs. */
-function int8Activations(device: GPUDevice, mMax: number, k: number): GPUBuffer[] {
-  const sizes = quantizedXBytes(mMax, k);
+/**
+ * Made-up quantized activations of `planes` digit planes (their values do
+ * not change the work) and their (scale, sum) pairs, as `timeCandidates`
+ * binds them.
+ */
+export function quantizedActivations(
+  planes: XPlanes = 1,
+): (device: GPUDevice, mMax: number, k: number) => GPUBuffer[] {
+  return (device, mMax, k) => madeUp(device, quantizedXBytes(mMax, k, planes));
+}
+
+function madeUp(device: GPUDevice, sizes: { q: number; scales: number }): GPUBuffer[] {
   return [
     uploadStorage(device, "xq", new Uint8Array(sizes.q).map((_, i) => (i * 37) & 0x7f)),
     uploadStorage(
@@ -110,6 +119,6 @@ if (import.meta.main) {
     (m, n, k) => int8AblationCandidates(m, n, k, maxDim),
     log,
     undefined,
-    { activations: int8Activations, unit: "TOP/s" },
+    { activations: quantizedActivations(), unit: "TOP/s" },
   );
 }

@@ -16,13 +16,12 @@
  */
 
 import { requestDevice } from "../../kernels/device.ts";
-import { uploadStorage } from "../../kernels/_gpu.ts";
 import { type MatvecConfig, matvecConfigFor } from "../../kernels/matvec_config.ts";
 import { matvecKernel } from "../../kernels/matvec_kernel.ts";
-import { quantizedXBytes } from "../../kernels/quantize_x_kernel.ts";
 import { subgroupLayout } from "../../kernels/subgroup_layout.ts";
 import { intList } from "../../cli/args.ts";
 import { type Candidate, timeCandidates } from "./tiled_layouts.ts";
+import { quantizedActivations } from "./int8_ablation.ts";
 
 /** The variations tried: rows per lane group, slots and unroll (M = 1 also tries unroll 4). */
 export function wideVariations(m: number): Pick<MatvecConfig, "rows" | "slots" | "unroll">[] {
@@ -61,19 +60,6 @@ export function wideConfigCandidates(
   ];
 }
 
-/** Made-up 24-bit activations (three planes) and their (scale, sum) pairs. */
-function wideActivations(device: GPUDevice, mMax: number, k: number): GPUBuffer[] {
-  const sizes = quantizedXBytes(mMax, k, 3);
-  return [
-    uploadStorage(device, "xq", new Uint8Array(sizes.q).map((_, i) => (i * 37) & 0x7f)),
-    uploadStorage(
-      device,
-      "xsc",
-      new Float32Array(sizes.scales / 4).map((_, i) => i % 2 ? 3 : 0.01),
-    ),
-  ];
-}
-
 if (import.meta.main) {
   const device = await requestDevice();
   const shared = Deno.args.includes("--shared");
@@ -89,6 +75,6 @@ if (import.meta.main) {
     (m, n, k) => wideConfigCandidates(m, n, k, sg, maxDim),
     log,
     [[14336, 4096], [4096, 14336], [4096, 4096]],
-    { activations: wideActivations, unit: "TOP/s", ops: shared ? 8 : 1 },
+    { activations: quantizedActivations(3), unit: "TOP/s", ops: shared ? 8 : 1 },
   );
 }
