@@ -108,23 +108,33 @@ fn cheap_q(v: u32) -> vec4<f32> {
 
 /**
  * A grid-stride vec4 read of the weights' `vec4s` words, bound like the
- * mat-vec (uniforms, w, x, y), that stores only on a condition the data never
- * meets: what the weight bytes cost with no work on them.
+ * mat-vec (uniforms, w, x, y) or, with `bindings` `"quantized"`, like the
+ * mat-vec on quantized activations (uniforms, w, x, xs, y), that stores only
+ * on a condition the data never meets: what the weight bytes cost with no
+ * work on them.
  */
-export function bareReadKernel(vec4s: number): KernelSpec {
+export function bareReadKernel(vec4s: number, bindings: "f32" | "quantized" = "f32"): KernelSpec {
   const groups = Math.min(Math.ceil(vec4s / 256), 16384);
+  const quantized = bindings === "quantized";
+  const inputs = quantized
+    ? `@group(0) @binding(2) var<storage, read> x: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read> xs: array<vec2<f32>>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;`
+    : `@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;`;
   return {
-    name: "bare read of the weights",
-    key: "experiment-bare-read",
+    name: quantized ? "bare read of the weights (quantized bindings)" : "bare read of the weights",
+    key: quantized ? "experiment-bare-read-quantized" : "experiment-bare-read",
     wgsl: `struct P { n: u32, stride: u32, a: u32, b: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+${inputs}
 @compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   var acc = vec4<u32>(0u);
   for (var i = g.x; i < p.n; i += p.stride) { acc ^= w[i]; }
-  if (all(acc == vec4<u32>(0xdeadbeefu))) { y[0] = x[0].x; }
+  if (all(acc == vec4<u32>(0xdeadbeefu))) { y[0] = ${
+      quantized ? "xs[0].x + f32(x[0].x)" : "x[0].x"
+    }; }
 }`,
     workgroups: [groups, 1, 1],
     uniforms: new Uint32Array([vec4s, groups * 256, 0, 0]),

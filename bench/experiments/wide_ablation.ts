@@ -17,14 +17,11 @@
  * @module
  */
 
-import { requestDevice } from "../../kernels/device.ts";
-import type { KernelSpec } from "../../kernels/_gpu.ts";
 import { matvecConfigFor } from "../../kernels/matvec_config.ts";
 import { matvecKernel } from "../../kernels/matvec_kernel.ts";
-import { subgroupLayout } from "../../kernels/subgroup_layout.ts";
-import { intList } from "../../cli/args.ts";
-import { type Candidate, timeCandidates } from "./tiled_layouts.ts";
-import { quantizedActivations } from "./int8_ablation.ts";
+import type { Candidate } from "./tiled_layouts.ts";
+import { bareReadKernel } from "./matvec_ablation.ts";
+import { timeWide } from "./wide_configs.ts";
 
 const lowerProducts = (s: string) =>
   s.replace(
@@ -49,32 +46,6 @@ export const WIDE_CUTS: { label: string; cut: (wgsl: string) => string }[] = [
   },
 ];
 
-/**
- * A grid-stride vec4 read of the weights' `vec4s` words, bound like the
- * 24-bit mat-vec (uniforms, w, x, xs, y), that stores only on a condition the
- * data never meets: what the weight bytes cost with no work on them.
- */
-export function wideBareRead(vec4s: number): KernelSpec {
-  const groups = Math.min(Math.ceil(vec4s / 256), 16384);
-  return {
-    name: "bare read of the weights (24-bit bindings)",
-    key: "experiment-wide-bare-read",
-    wgsl: `struct P { n: u32, stride: u32, a: u32, b: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
-@group(0) @binding(2) var<storage, read> x: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read> xs: array<vec2<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@compute @workgroup_size(256) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
-  var acc = vec4<u32>(0u);
-  for (var i = g.x; i < p.n; i += p.stride) { acc ^= w[i]; }
-  if (all(acc == vec4<u32>(0xdeadbeefu))) { y[0] = xs[0].x + f32(x[0].x); }
-}`,
-    workgroups: [groups, 1, 1],
-    uniforms: new Uint32Array([vec4s, groups * 256, 0, 0]),
-  };
-}
-
 /** The library's 24-bit mat-vec for M, each cut alone, all cut together, a bare read, the library again. */
 export function wideAblationCandidates(
   m: number,
@@ -96,26 +67,11 @@ export function wideAblationCandidates(
     base,
     ...WIDE_CUTS.map((c) => one(c.label, c.cut(spec.wgsl))),
     one("products and lower loads cut", all),
-    { label: "bare read", specs: [wideBareRead((n * k / 256) * 11)], partBytes: 0 },
+    { label: "bare read", specs: [bareReadKernel((n * k / 256) * 11, "quantized")], partBytes: 0 },
     { ...base, label: "library 24-bit mat-vec again" },
   ];
 }
 
 if (import.meta.main) {
-  const device = await requestDevice();
-  const shared = Deno.args.includes("--shared");
-  const args = Deno.args.filter((a) => a !== "--shared");
-  const ms = args.length ? intList("M", args.join(",")) : [1, 2];
-  const sg = device.features.has("subgroups") ? subgroupLayout(device).minSize : 0;
-  const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
-  // deno-lint-ignore no-console
-  const log = (s: string) => console.log(s);
-  await timeCandidates(
-    device,
-    ms,
-    (m, n, k) => wideAblationCandidates(m, n, k, sg, maxDim),
-    log,
-    [[14336, 4096], [4096, 14336]],
-    { activations: quantizedActivations(3), unit: "TOP/s", ops: shared ? 8 : 1 },
-  );
+  await timeWide(wideAblationCandidates, [1, 2], [[14336, 4096], [4096, 14336]]);
 }

@@ -60,11 +60,20 @@ export function wideConfigCandidates(
   ];
 }
 
-if (import.meta.main) {
+/**
+ * Times the candidates `candidatesFor` gives for each M of the command line
+ * (`defaultMs` without), on 24-bit activations made up, per pass or with
+ * `--shared` 8 a pass: the driver of this script and `wide_ablation.ts`.
+ */
+export async function timeWide(
+  candidatesFor: (m: number, n: number, k: number, sg: number, maxDim: number) => Candidate[],
+  defaultMs: number[],
+  shapes: [number, number][],
+): Promise<void> {
   const device = await requestDevice();
   const shared = Deno.args.includes("--shared");
   const args = Deno.args.filter((a) => a !== "--shared");
-  const ms = args.length ? intList("M", args.join(",")) : [1, 2, 3];
+  const ms = args.length ? intList("M", args.join(",")) : defaultMs;
   const sg = device.features.has("subgroups") ? subgroupLayout(device).minSize : 0;
   const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
   // deno-lint-ignore no-console
@@ -72,9 +81,13 @@ if (import.meta.main) {
   await timeCandidates(
     device,
     ms,
-    (m, n, k) => wideConfigCandidates(m, n, k, sg, maxDim),
+    (m, n, k) => candidatesFor(m, n, k, sg, maxDim),
     log,
-    [[14336, 4096], [4096, 14336], [4096, 4096]],
+    shapes,
     { activations: quantizedActivations(3), unit: "TOP/s", ops: shared ? 8 : 1 },
   );
+}
+
+if (import.meta.main) {
+  await timeWide(wideConfigCandidates, [1, 2, 3], [[14336, 4096], [4096, 14336], [4096, 4096]]);
 }
