@@ -6,7 +6,22 @@
  */
 
 import { makeQ5KBlob, type Q5KBlobMode } from "../kernels/make_blob.ts";
-import { mulberry32, uniformF32 } from "../kernels/_rng.ts";
+import { quantizeQ5K } from "../kernels/quantize.ts";
+import { mulberry32, normalF32, uniformF32 } from "../kernels/_rng.ts";
+
+/**
+ * What a linear case's activations hold (default `"uniform"`, uniform[-1, 1)
+ * as test-backend-ops uses):
+ * - `"outliers"`: N(0, 1) with six channels ×60, as LLM activations have;
+ * - `"tiny"`: uniform ×1e-33, below where per-32 scales underflow;
+ * - `"huge"`: uniform ×1e36, where a factored min term overflows f32;
+ * - `"spike"`: uniform with one value of 1e38 in each row;
+ * - `"subnormal"`: uniform ×1e-30 with every other value subnormal (×1e-40).
+ */
+export type XKind = "uniform" | "outliers" | "tiny" | "huge" | "spike" | "subnormal";
+
+/** Weights from a blob mode, or `"llm"`: llama.cpp-quantized rows with log-normal scales and 0.1% ×8 outliers. */
+export type WeightKind = Q5KBlobMode | "llm";
 
 /** y = x·Wᵀ with an N×K Q5_K weight and M×K activations. */
 export interface LinearCase {
@@ -14,9 +29,14 @@ export interface LinearCase {
   m: number;
   n: number;
   k: number;
-  mode: Q5KBlobMode;
+  mode: WeightKind;
   seed: number;
+  /** The activations' kind; absent means `"uniform"`. */
+  x?: XKind;
 }
+
+/** Activation kinds outside 2⁻⁶⁴…2⁶⁴ per row, which only `run()` rescales (see kernels/_row_scale.ts). */
+export const EXTREME_X: readonly XKind[] = ["tiny", "huge", "spike", "subnormal"];
 
 /** Rows `ids` of a rows×K Q5_K table. */
 export interface EmbeddingCase {
@@ -34,25 +54,67 @@ export type ConformanceCase = LinearCase | EmbeddingCase;
 /** A printable name like `linear(q5_K, m=8, n=4096, k=14336, random, seed=1)`. */
 export function caseName(c: ConformanceCase): string {
   return c.op === "linear"
-    ? `linear(q5_K, m=${c.m}, n=${c.n}, k=${c.k}, ${c.mode}, seed=${c.seed})`
+    ? `linear(q5_K, m=${c.m}, n=${c.n}, k=${c.k}, ${c.mode}${
+      c.x ? `, x=${c.x}` : ""
+    }, seed=${c.seed})`
     : `embedding(q5_K, rows=${c.rows}, k=${c.k}, ids=${c.ids}, ${c.mode}, seed=${c.seed})`;
 }
 
 /** A file-system friendly form of {@linkcode caseName}. */
 export function caseSlug(c: ConformanceCase): string {
   return c.op === "linear"
-    ? `linear_m${c.m}_n${c.n}_k${c.k}_${c.mode}_s${c.seed}`
+    ? `linear_m${c.m}_n${c.n}_k${c.k}_${c.mode}${c.x ? `_x${c.x}` : ""}_s${c.seed}`
     : `embedding_r${c.rows}_k${c.k}_i${c.ids}_${c.mode}_s${c.seed}`;
 }
 
 /** The weight or table blob of a case, regenerated from its seed. */
 export function caseBlob(c: ConformanceCase): Uint8Array {
-  return makeQ5KBlob(c.op === "linear" ? c.n : c.rows, c.k, { seed: c.seed, mode: c.mode });
+  const rows = c.op === "linear" ? c.n : c.rows;
+  if (c.mode === "llm") return quantizeQ5K(llmWeights(rows, c.k, c.seed));
+  return makeQ5KBlob(rows, c.k, { seed: c.seed, mode: c.mode });
 }
 
-/** The activations of a linear case: uniform[-1, 1), as test-backend-ops uses. */
+/**
+ * Weights shaped like an LLM's: N(0, 0.02) rows scaled by a log-normal factor
+ * (σ = 0.5) each, with 0.1% of the values ×8.
+ */
+export function llmWeights(rows: number, k: number, seed: number): Float32Array {
+  const w = normalF32(rows * k, seed);
+  const scales = normalF32(rows, (seed ^ 0x51ed270b) >>> 0);
+  const rand = mulberry32((seed ^ 0x2545f491) >>> 0);
+  for (let r = 0; r < rows; r++) {
+    const s = 0.02 * Math.exp(0.5 * scales[r]);
+    for (let i = r * k; i < (r + 1) * k; i++) w[i] *= rand() < 0.001 ? 8 * s : s;
+  }
+  return w;
+}
+
+/** The activations of a linear case (see {@linkcode XKind}). */
 export function caseActivations(c: LinearCase): Float32Array {
-  return uniformF32(c.m * c.k, (c.seed ^ 0x9e3779b9) >>> 0);
+  const seed = (c.seed ^ 0x9e3779b9) >>> 0;
+  const length = c.m * c.k;
+  const x = c.x === "outliers" ? normalF32(length, seed) : uniformF32(length, seed);
+  switch (c.x ?? "uniform") {
+    case "outliers": {
+      const rand = mulberry32((seed ^ 0x68e31da4) >>> 0);
+      const channels = Array.from({ length: 6 }, () => Math.floor(rand() * c.k));
+      for (let r = 0; r < c.m; r++) for (const ch of channels) x[r * c.k + ch] *= 60;
+      break;
+    }
+    case "tiny":
+      for (let i = 0; i < length; i++) x[i] *= 1e-33;
+      break;
+    case "huge":
+      for (let i = 0; i < length; i++) x[i] *= 1e36;
+      break;
+    case "spike":
+      for (let r = 0; r < c.m; r++) x[r * c.k + ((r * 97 + 13) % c.k)] = 1e38;
+      break;
+    case "subnormal":
+      for (let i = 0; i < length; i++) x[i] *= i % 2 ? 1e-40 : 1e-30;
+      break;
+  }
+  return x;
 }
 
 /** The ids of an embedding case: the last and first rows, then seeded picks (repeats allowed). */
@@ -65,8 +127,15 @@ export function caseIds(c: EmbeddingCase): Int32Array {
   return ids;
 }
 
-function linear(m: number, n: number, k: number, mode: Q5KBlobMode, seed: number): LinearCase {
-  return { op: "linear", m, n, k, mode, seed };
+function linear(
+  m: number,
+  n: number,
+  k: number,
+  mode: WeightKind,
+  seed: number,
+  x?: XKind,
+): LinearCase {
+  return x ? { op: "linear", m, n, k, mode, seed, x } : { op: "linear", m, n, k, mode, seed };
 }
 
 function embedding(
@@ -104,6 +173,16 @@ export const VECTOR_CASES: readonly ConformanceCase[] = [
   linear(33, 64, 512, "quantized", 136),
   linear(100, 20, 512, "random", 137),
   linear(1, 16, 4096, "edge", 138),
+  // LLM-like weights and activations with outlier channels (the int8 path's
+  // bound is relative to the ideal per-32 scheme on them), M at every family.
+  linear(1, 256, 4096, "llm", 140, "outliers"),
+  linear(8, 256, 4096, "llm", 141, "outliers"),
+  linear(40, 64, 4096, "llm", 142, "outliers"),
+  // Finite extremes: every family and activation path, through run().
+  ...(["tiny", "huge", "spike", "subnormal"] as const).flatMap((x, i) => [
+    linear(1, 16, 512, "quantized", 150 + 2 * i, x),
+    linear(9, 40, 512, "quantized", 151 + 2 * i, x),
+  ]),
   // test-backend-ops GET_ROWS: 256 columns, 5 rows, 4 ids, batch 1 and 7.
   embedding(5, 256, 4, "quantized", 200),
   embedding(5, 256, 28, "quantized", 201),

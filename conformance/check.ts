@@ -7,8 +7,9 @@
  * @module
  */
 
-import { caseName, type EmbeddingCase, type LinearCase } from "./cases.ts";
-import { compareNmse, compareUlp, type Comparison } from "./compare.ts";
+import { caseName, type EmbeddingCase, EXTREME_X, type LinearCase } from "./cases.ts";
+import { compareNmse, compareUlp, type Comparison, idealInt8Nmse } from "./compare.ts";
+import { dequantizeQ5K } from "../kernels/dequantize.ts";
 import {
   type Activations,
   type LinearVariant,
@@ -22,12 +23,29 @@ import { readBack, uploadStorage } from "../kernels/_gpu.ts";
 export const LINEAR_REF_NMSE = 1e-10;
 /** Linear against llama.cpp's ggml_mul_mat: its test-backend-ops MUL_MAT bound. */
 export const LINEAR_LLAMA_NMSE = 5e-4;
+
+/**
+ * The bound against llama.cpp's ggml_mul_mat for one case: its
+ * test-backend-ops bound, or twice llama.cpp's own NMSE against the f64
+ * reference where that is larger. On activations with outlier channels its
+ * CPU MUL_MAT (activations as Q8_K, one scale per 256) lands 9e-4…1.2e-3
+ * from the f64 reference, while our f32 paths land within 1e-13 of it.
+ */
+export function llamaBound(mulMat: Float32Array, ref: Float64Array): number {
+  return Math.max(LINEAR_LLAMA_NMSE, 2 * compareNmse(mulMat, ref, Infinity).nmse);
+}
 /**
  * The opt-in int8-activation path against the f64 reference: 8-bit
  * activations carry ~1e-5 relative error, so it is held to the same bound
  * llama.cpp holds its own 8-bit-activation MUL_MAT to.
  */
 export const LINEAR_INT8_REF_NMSE = 5e-4;
+/**
+ * On activations with outlier channels, the int8 path against the f64
+ * reference: at most this multiple of the ideal per-32 scheme's NMSE on the
+ * same data ({@linkcode idealInt8Nmse}); f32 accumulation adds little to it.
+ */
+export const INT8_IDEAL_FACTOR = 1.5;
 /** Embedding against llama.cpp's rows: see embedding_kernel.ts for the one ulp. */
 export const EMBEDDING_MAX_ULP = 1;
 
@@ -124,23 +142,38 @@ export async function checkLinear(
     activations: wide ? "auto" : activations,
     ...(wide ? { wideMatvecM: m } : {}),
   });
-  const x = uploadStorage(device, "conformance x", data.x);
-  const { out, guardDetail } = await guardedRun(
-    device,
-    m * n * 4,
-    (encoder, y) => layer.encode(encoder, x, y, m),
-  );
-  x.destroy();
+  // Extreme activations go through run(), which keeps them in range; the
+  // others through encode() into a guarded output.
+  const viaRun = EXTREME_X.includes(data.case.x ?? "uniform");
+  let out: Float32Array;
+  let guardDetail = "";
+  if (viaRun) out = await layer.run(data.x, m);
+  else {
+    const x = uploadStorage(device, "conformance x", data.x);
+    ({ out, guardDetail } = await guardedRun(
+      device,
+      m * n * 4,
+      (encoder, y) => layer.encode(encoder, x, y, m),
+    ));
+    x.destroy();
+  }
   const family = layer.kernelFor(m);
   const int8 = activations === "int8";
   const multiplies = layer.activationsFor(m);
   const tag = multiplies === "f32" ? "" : `-${multiplies}`;
   const label = `${variant === "auto" ? `auto→${family}` : variant}${tag}${
     family === "matvec" ? `/${layer.reduction}` : ""
-  }`;
+  }${viaRun ? " via run()" : ""}`;
   layer.destroy();
-  const primary = compareNmse(out, data.ref, int8 ? LINEAR_INT8_REF_NMSE : LINEAR_REF_NMSE);
-  const llama = data.mulMat ? compareNmse(out, data.mulMat, LINEAR_LLAMA_NMSE) : undefined;
+  let bound = int8 ? LINEAR_INT8_REF_NMSE : LINEAR_REF_NMSE;
+  if (int8 && data.case.x === "outliers") {
+    const ideal = idealInt8Nmse(data.x, dequantizeQ5K(data.blob), data.ref, m, n, k);
+    bound = Math.min(bound, INT8_IDEAL_FACTOR * ideal);
+  }
+  const primary = compareNmse(out, data.ref, bound);
+  const llama = data.mulMat
+    ? compareNmse(out, data.mulMat, llamaBound(data.mulMat, data.ref))
+    : undefined;
   const ok = primary.ok && (llama?.ok ?? true) && guardDetail === "";
   const detail = [
     guardDetail,

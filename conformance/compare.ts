@@ -128,3 +128,37 @@ export function referenceLinear(
   }
   return y;
 }
+
+/**
+ * NMSE against `ref` of the ideal 8-bit scheme on the same data: x quantized
+ * per 32 values (d = max|x|/127, round to nearest, as llama.cpp's q8_1) and
+ * multiplied in f64 with the dequantized weights. The int8 path cannot beat
+ * it; on activations with outlier channels its bound is a small multiple of it.
+ */
+export function idealInt8Nmse(
+  x: Float32Array,
+  w: Float32Array,
+  ref: Float64Array,
+  m: number,
+  n: number,
+  k: number,
+): number {
+  const xq = new Float64Array(x.length);
+  for (let r = 0; r < x.length; r += 32) {
+    let amax = 0;
+    for (let i = r; i < r + 32; i++) amax = Math.max(amax, Math.abs(x[i]));
+    const d = amax / 127;
+    for (let i = r; i < r + 32; i++) xq[i] = d === 0 ? 0 : Math.round(x[i] / d) * d;
+  }
+  let num = 0;
+  let den = 0;
+  for (let j = 0; j < n; j++) {
+    for (let i = 0; i < m; i++) {
+      let s = 0;
+      for (let t = 0; t < k; t++) s += xq[i * k + t] * w[j * k + t];
+      num += (s - ref[i * n + j]) ** 2;
+      den += ref[i * n + j] ** 2;
+    }
+  }
+  return den === 0 ? 0 : num / den;
+}

@@ -34,5 +34,8 @@ Deno.test("the vector manifest covers every case, names llama.cpp, and stays und
     manifest.cases.filter((c) => c.case.op === "linear").map((c) => (c.case as { m: number }).m),
   );
   assert.ok(ms.has(1) && ms.has(130), "M from 1 to 130");
-  assert.ok(new Set(manifest.cases.map((c) => c.case.mode)).size === 3, "every blob mode");
+  assert.ok(
+    new Set(manifest.cases.map((c) => c.case.mode)).size === 4,
+    "every blob mode and LLM-like weights",
+  );
 });

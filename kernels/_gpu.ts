@@ -5,6 +5,7 @@
 
 import { envVar } from "./_env.ts";
 import { bufferRange, fitsBinding } from "./_validate.ts";
+import { deviceGone, hasOpenPass, isClosed, isDestroyed, ownerOf } from "./_tracking.ts";
 export interface KernelSpec {
   /** Human-readable name, used as the label of every GPU object. */
   name: string;
@@ -79,28 +80,6 @@ export function cachedWgsl(key: string, build: () => string): string {
   return wgsl;
 }
 
-/** Bytes a buffer or range makes available to a binding. */
-export function rangeBytes(r: BufferRange): number {
-  if (r instanceof GPUBuffer) return r.size;
-  return r.size ?? r.buffer.size - (r.offset ?? 0);
-}
-
-/** Throws a RangeError unless `range` holds `bytes` (`formula` says how they are counted). */
-export function mustHold(
-  action: string,
-  what: string,
-  range: BufferRange,
-  formula: string,
-  bytes: number,
-): void {
-  const have = rangeBytes(range);
-  if (have < bytes) {
-    throw new RangeError(
-      `Cannot ${action}: ${what} must hold ${formula} = ${bytes} bytes, current value is ${have}`,
-    );
-  }
-}
-
 /** One GPU buffer argument of an encode: its name, value, and the bytes it must hold (and `formula` for them). */
 export interface BufferArg {
   name: string;
@@ -109,15 +88,236 @@ export interface BufferArg {
   bytes: number;
 }
 
+/** A validated storage binding: exactly the bytes a kernel uses. */
+export interface Binding {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+}
+
 /**
- * Checks the buffer arguments of an encode: each is a buffer or range
- * (TypeError), its bytes fit one storage binding, and it holds them
- * (RangeError), all types first, then all limits, then all sizes.
+ * Checks the buffer arguments of an encode or record and returns the exact
+ * ranges to bind, so that nothing the device would reject reaches it: each is
+ * a buffer or range (TypeError) of this device, not destroyed, with STORAGE
+ * usage; its offset a multiple of `minStorageBufferOffsetAlignment` and its
+ * size of 4; the range inside the buffer; the bytes it must hold fitting one
+ * storage binding; and no two arguments on one buffer (a kernel writes y while
+ * it reads x, which WebGPU forbids within one buffer even for disjoint
+ * ranges). A binding covers exactly the bytes used, so a caller's buffer may be
+ * larger than one binding.
  */
-export function checkBuffers(action: string, device: GPUDevice, args: BufferArg[]): void {
+export function checkBuffers(action: string, device: GPUDevice, args: BufferArg[]): Binding[] {
   for (const a of args) bufferRange(action, a.name, a.value);
+  const bindings = args.map((a) => {
+    const r = a.value as BufferRange;
+    const buffer = r instanceof GPUBuffer ? r : r.buffer;
+    const offset = r instanceof GPUBuffer ? 0 : r.offset ?? 0;
+    const size = r instanceof GPUBuffer ? undefined : r.size;
+    checkBuffer(action, device, a.name, buffer, offset, size);
+    return { buffer, offset, size: size ?? buffer.size - offset };
+  });
   for (const a of args) fitsBinding(action, `${a.name} (${a.formula} bytes)`, a.bytes, device);
-  for (const a of args) mustHold(action, a.name, a.value as BufferRange, a.formula, a.bytes);
+  args.forEach((a, i) => {
+    if (bindings[i].size < a.bytes) {
+      throw new RangeError(
+        `Cannot ${action}: ${a.name} must hold ${a.formula} = ${a.bytes} bytes, current value is ${
+          bindings[i].size
+        }`,
+      );
+    }
+  });
+  for (let i = 0; i < args.length; i++) {
+    for (let j = i + 1; j < args.length; j++) {
+      if (bindings[i].buffer === bindings[j].buffer) {
+        throw new RangeError(
+          `Cannot ${action}: ${args[i].name} and ${
+            args[j].name
+          } must be different buffers (WebGPU forbids reading and writing one buffer in a dispatch), current value is the same buffer${
+            labelled(bindings[i].buffer)
+          }`,
+        );
+      }
+    }
+  }
+  return bindings.map((b, i) => ({ buffer: b.buffer, offset: b.offset, size: args[i].bytes }));
+}
+
+function labelled(buffer: GPUBuffer): string {
+  return buffer.label ? ` "${buffer.label}"` : "";
+}
+
+function checkBuffer(
+  action: string,
+  device: GPUDevice,
+  name: string,
+  buffer: GPUBuffer,
+  offset: number,
+  size: number | undefined,
+): void {
+  const owner = ownerOf(buffer);
+  if (owner !== undefined && owner !== device) {
+    throw new TypeError(
+      `Cannot ${action}: ${name} must be a buffer of this object's device, current value is a buffer${
+        labelled(buffer)
+      } of another device`,
+    );
+  }
+  if (isDestroyed(buffer)) {
+    throw new TypeError(
+      `Cannot ${action}: ${name} must not be destroyed, current value is a destroyed buffer${
+        labelled(buffer)
+      }`,
+    );
+  }
+  if ((buffer.usage & GPUBufferUsage.STORAGE) === 0) {
+    throw new TypeError(
+      `Cannot ${action}: ${name} must have GPUBufferUsage.STORAGE, current value is a buffer${
+        labelled(buffer)
+      } of usage ${buffer.usage}`,
+    );
+  }
+  const align = device.limits.minStorageBufferOffsetAlignment;
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset % align !== 0) {
+    throw new RangeError(
+      `Cannot ${action}: ${name} offset must be a non-negative multiple of minStorageBufferOffsetAlignment ${align}, current value is ${offset}`,
+    );
+  }
+  if (size !== undefined && (!Number.isSafeInteger(size) || size < 0 || size % 4 !== 0)) {
+    throw new RangeError(
+      `Cannot ${action}: ${name} size must be a non-negative multiple of 4, current value is ${size}`,
+    );
+  }
+  if (offset + (size ?? 0) > buffer.size) {
+    throw new RangeError(
+      `Cannot ${action}: ${name} offset + size must be at most the buffer's ${buffer.size} bytes, current value is ${
+        offset + (size ?? 0)
+      }`,
+    );
+  }
+}
+
+/**
+ * Checks that `encoder` (a command encoder or a compute pass) belongs to
+ * `device` and can still record: not finished or ended, and, for an encoder,
+ * no pass of its own open.
+ */
+export function checkRecorder(
+  action: string,
+  device: GPUDevice,
+  name: string,
+  recorder: GPUCommandEncoder | GPUComputePassEncoder,
+): void {
+  const owner = ownerOf(recorder);
+  if (owner !== undefined && owner !== device) {
+    throw new TypeError(
+      `Cannot ${action}: ${name} must belong to this object's device, current value is one of another device`,
+    );
+  }
+  if (isClosed(recorder)) {
+    throw new TypeError(
+      `Cannot ${action}: ${name} must still be recording, current value is ${
+        recorder instanceof GPUCommandEncoder ? "a finished encoder" : "an ended pass"
+      }`,
+    );
+  }
+  if (recorder instanceof GPUCommandEncoder && hasOpenPass(recorder)) {
+    throw new TypeError(
+      `Cannot ${action}: ${name} must have no pass open, current value is an encoder whose pass has not ended`,
+    );
+  }
+}
+
+/** Throws an Error naming the device's state if it was destroyed or lost. */
+export function checkDevice(action: string, device: GPUDevice): void {
+  const gone = deviceGone(device);
+  if (gone) throw new DeviceError(`Cannot ${action}: the device was ${gone}`, "lost");
+}
+
+/** What kind of failure the device reported. */
+export type DeviceErrorKind = "validation" | "out-of-memory" | "internal" | "lost";
+
+/**
+ * The device refused or lost the work of a `run()` or `lookup()`: the message
+ * says what failed, `kind` which class of GPU error it was.
+ */
+export class DeviceError extends Error {
+  override name = "DeviceError";
+  /** The GPU error's class: a validation or out-of-memory error, or a lost device. */
+  readonly kind: DeviceErrorKind;
+  /**
+   * @param message What failed.
+   * @param kind The GPU error's class.
+   */
+  constructor(message: string, kind: DeviceErrorKind) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+/**
+ * Submits `record`'s work and reads `size` bytes of `source` back, inside
+ * validation and out-of-memory error scopes: any error the device reports for
+ * this work rejects with a {@linkcode DeviceError} instead of resolving with
+ * bytes nobody wrote. Everything from the push of the scopes to their pop is
+ * synchronous, so concurrent calls never see each other's errors.
+ */
+export async function submitAndRead(
+  device: GPUDevice,
+  action: string,
+  record: (encoder: GPUCommandEncoder) => void,
+  source: GPUBuffer,
+  size: number,
+): Promise<ArrayBuffer> {
+  checkDevice(action, device);
+  device.pushErrorScope("out-of-memory");
+  device.pushErrorScope("validation");
+  let staging: GPUBuffer | null = null;
+  let thrown: unknown = null;
+  try {
+    const encoder = device.createCommandEncoder({ label: action });
+    record(encoder);
+    staging = device.createBuffer({
+      label: "kquant readback",
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    encoder.copyBufferToBuffer(source, 0, staging, 0, size);
+    device.queue.submit([encoder.finish()]);
+  } catch (error) {
+    thrown = error;
+  }
+  const scopes = [device.popErrorScope(), device.popErrorScope()];
+  const [validation, oom] = await Promise.all(scopes.map((p) => p.catch(() => null)));
+  const reported = validation ?? oom;
+  if (thrown || reported) {
+    staging?.destroy();
+    if (thrown) throw thrown;
+    const kind = validation ? "validation" : "out-of-memory";
+    throw new DeviceError(
+      `Cannot ${action}: the device reported a${
+        kind === "validation" ? " validation" : "n out-of-memory"
+      } error: ${reported!.message}`,
+      kind,
+    );
+  }
+  try {
+    await staging!.mapAsync(GPUMapMode.READ);
+  } catch (error) {
+    staging!.destroy();
+    const gone = deviceGone(device);
+    throw new DeviceError(
+      `Cannot ${action}: ${
+        gone
+          ? `the device was ${gone}`
+          : `reading the result back failed: ${(error as Error).message}`
+      }`,
+      gone ? "lost" : "internal",
+    );
+  }
+  const out = staging!.getMappedRange().slice(0);
+  staging!.unmap();
+  staging!.destroy();
+  return out;
 }
 
 function asBinding(range: BufferRange): GPUBufferBinding {
@@ -311,6 +511,13 @@ export class GrowingBuffer {
   get(bytes: number): GPUBuffer {
     if (this.#current && this.#current.size >= bytes) return this.#current;
     const limit = this.device.limits.maxStorageBufferBindingSize;
+    // Callers check sizes first; a scratch buffer beyond one binding would be
+    // kept and bound whole by every later call, which the device rejects.
+    if (bytes > limit) {
+      throw new RangeError(
+        `Cannot grow ${this.label}: it must fit one storage binding of maxStorageBufferBindingSize ${limit} bytes, current value is ${bytes}`,
+      );
+    }
     const doubled = 2 * (this.#current?.size ?? 0);
     const size = Math.ceil(Math.max(16, bytes, Math.min(doubled, limit)) / 16) * 16;
     if (this.#current) this.#retired.push(this.#current);

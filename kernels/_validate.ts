@@ -136,3 +136,24 @@ export function bufferRange(
     }`,
   );
 }
+
+/**
+ * Throws a TypeError naming the first key of `options` that is neither public
+ * nor internal (a typo such as `activation` would otherwise run the default).
+ */
+export function knownKeys(
+  action: string,
+  options: object,
+  keys: readonly string[],
+  internal: readonly string[] = [],
+): void {
+  for (const key of Object.keys(options)) {
+    if (!keys.includes(key) && !internal.includes(key)) {
+      throw new TypeError(
+        `Cannot ${action}: options has no key "${key}" (accepted: ${
+          keys.join(", ")
+        }), current value is ${show((options as Record<string, unknown>)[key])}`,
+      );
+    }
+  }
+}

@@ -5,6 +5,7 @@
  */
 
 import { probeSubgroupLayout } from "./subgroup_layout.ts";
+import { keepAdapter } from "./_tracking.ts";
 
 /** Options of {@linkcode requestDevice}. */
 export interface RequestDeviceOptions {
@@ -105,6 +106,8 @@ export async function requestDeviceFrom(
     }
   }
   device ??= await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+  // The caller may drop the adapter; Deno must not free it while the device lives.
+  keepAdapter(device, adapter);
   // The mat-vec butterflies assume consecutive invocations form a subgroup: check once.
   await probeSubgroupLayout(device);
   return device;

@@ -5,15 +5,19 @@
  */
 
 import {
+  type Binding,
   type BufferRange,
   checkBuffers,
+  checkDevice,
+  checkRecorder,
   dispatch,
   DispatchCache,
   GrowingBuffer,
   type KernelSpec,
   MAX_PLANS,
-  readBack,
+  submitAndRead,
 } from "./_gpu.ts";
+import { watchDevice } from "./_tracking.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
 import { embeddingKernel } from "./embedding_kernel.ts";
 import {
@@ -21,6 +25,7 @@ import {
   deviceAndOptions,
   fitsBinding,
   instance,
+  knownKeys,
   positiveInt,
   show,
 } from "./_validate.ts";
@@ -96,6 +101,8 @@ export class Q5KEmbedding {
   static create(device: GPUDevice, table: Uint8Array, options: Q5KEmbeddingOptions): Q5KEmbedding {
     const action = "create Q5_K embedding";
     deviceAndOptions(action, device, options);
+    knownKeys(action, options, ["rows", "k"], ["maxBindingBytes"]);
+    checkDevice(action, device);
     const maxBinding = bindingLimit(device, options.maxBindingBytes);
     const blob = uploadBlob(
       device,
@@ -107,6 +114,7 @@ export class Q5KEmbedding {
       "rows",
       maxBinding,
     );
+    watchDevice(device);
     return new Q5KEmbedding(device, options.rows, options.k, blob);
   }
 
@@ -118,6 +126,7 @@ export class Q5KEmbedding {
    */
   #ids(action: string, ids: Ids): Uint32Array {
     if (this.#destroyed) throw new TypeError(`Cannot ${action}: the table was destroyed`);
+    checkDevice(action, this.device);
     if (!(ids instanceof Int32Array || ids instanceof Uint32Array || Array.isArray(ids))) {
       throw new TypeError(
         `Cannot ${action}: ids must be an Int32Array, Uint32Array or number[], current value is ${
@@ -169,9 +178,9 @@ export class Q5KEmbedding {
   ): void {
     const action = "encode Q5_K embedding";
     instance(action, "encoder", encoder, GPUCommandEncoder, "GPUCommandEncoder");
-    this.#validate(action, ids, y, count);
+    const [ib, yb] = this.#validate(action, encoder, ids, y, count);
     const pass = encoder.beginComputePass({ label: "q5_K embedding", timestampWrites });
-    this.#record(pass, ids, y, count);
+    this.#record(pass, ib, yb, count);
     pass.end();
   }
 
@@ -189,14 +198,28 @@ export class Q5KEmbedding {
   record(pass: GPUComputePassEncoder, ids: BufferRange, y: BufferRange, count: number): void {
     const action = "record Q5_K embedding";
     instance(action, "pass", pass, GPUComputePassEncoder, "GPUComputePassEncoder");
-    this.#validate(action, ids, y, count);
-    this.#record(pass, ids, y, count);
+    const [ib, yb] = this.#validate(action, pass, ids, y, count);
+    this.#record(pass, ib, yb, count);
   }
 
-  #validate(action: string, ids: unknown, y: unknown, count: unknown): void {
+  /** Checks everything an encode or record takes; returns the exact ids and y bindings. */
+  #validate(
+    action: string,
+    recorder: GPUCommandEncoder | GPUComputePassEncoder,
+    ids: unknown,
+    y: unknown,
+    count: unknown,
+  ): Binding[] {
     if (this.#destroyed) throw new TypeError(`Cannot ${action}: the table was destroyed`);
+    checkDevice(action, this.device);
     const n = positiveInt(action, "count", count);
-    checkBuffers(action, this.device, [
+    checkRecorder(
+      action,
+      this.device,
+      recorder instanceof GPUCommandEncoder ? "encoder" : "pass",
+      recorder,
+    );
+    return checkBuffers(action, this.device, [
       { name: "ids", value: ids, formula: "count·4", bytes: n * 4 },
       { name: "y", value: y, formula: "count·k·4", bytes: n * this.k * 4 },
     ]);
@@ -236,22 +259,32 @@ export class Q5KEmbedding {
    * @returns ids.length × K floats, row-major.
    * @throws {TypeError} If ids has the wrong type or the table was destroyed.
    * @throws {RangeError} If ids is empty or holds an id out of range.
+   * @throws {DeviceError} (rejects) If the device reports an error for this work or is lost.
    */
   async lookup(ids: Ids): Promise<Float32Array> {
-    const words = this.#ids("look up Q5_K embedding", ids);
-    fitsBinding(
-      "look up Q5_K embedding",
-      "the output (ids·k·4 bytes)",
-      words.length * this.k * 4,
-      this.device,
-    );
+    const action = "look up Q5_K embedding";
+    const words = this.#ids(action, ids);
     const yBytes = words.length * this.k * 4;
+    fitsBinding(action, "the output (ids·k·4 bytes)", yBytes, this.device);
+    // Checked: only now does the table's state change.
     const idBuf = this.#scratch.ids.get(words.byteLength);
     const yBuf = this.#scratch.y.get(yBytes);
-    this.device.queue.writeBuffer(idBuf, 0, words as Uint32Array<ArrayBuffer>);
-    const encoder = this.device.createCommandEncoder({ label: "q5_K embedding lookup" });
-    this.encode(encoder, idBuf, yBuf, words.length);
-    return new Float32Array(await readBack(this.device, yBuf, yBytes, 0, encoder));
+    const out = await submitAndRead(
+      this.device,
+      action,
+      (encoder) => {
+        this.device.queue.writeBuffer(idBuf, 0, words as Uint32Array<ArrayBuffer>);
+        this.encode(
+          encoder,
+          { buffer: idBuf, size: words.byteLength },
+          { buffer: yBuf, size: yBytes },
+          words.length,
+        );
+      },
+      yBuf,
+      yBytes,
+    );
+    return new Float32Array(out);
   }
 
   /** Frees every GPU resource the table owns; later calls throw. */

@@ -6,16 +6,21 @@
  */
 
 import {
+  type Binding,
   type BufferRange,
   checkBuffers,
+  checkDevice,
+  checkRecorder,
   dispatch,
   DispatchCache,
   GrowingBuffer,
   type KernelSpec,
   MAX_PLANS,
-  readBack,
+  submitAndRead,
   uploadStorage,
 } from "./_gpu.ts";
+import { watchDevice } from "./_tracking.ts";
+import { rowScales, unscaleRows } from "./_row_scale.ts";
 import { type GpuBlob, uploadBlob } from "./_weights.ts";
 import { matvecKernel } from "./matvec_kernel.ts";
 import { matvecConfigFor } from "./matvec_config.ts";
@@ -45,8 +50,10 @@ import { subgroupLayout } from "./subgroup_layout.ts";
 import {
   bindingLimit,
   deviceAndOptions,
+  fitsBinding,
   floats,
   instance,
+  knownKeys,
   positiveInt,
   show,
 } from "./_validate.ts";
@@ -138,6 +145,9 @@ export function hasPackedDot(): boolean {
   return features?.has(PACKED_DOT) ?? false;
 }
 
+const OPTION_KEYS = ["n", "k", "bias", "variant", "reduction", "activations"];
+const INTERNAL_KEYS = ["maxBindingBytes", "transposedTiled", "tallTiledFromM", "wideMatvecM"];
+
 function oneOf<T extends string>(
   action: string,
   name: string,
@@ -190,6 +200,8 @@ export class Q5KLinear {
   readonly activations: Activations;
   #weights: GpuBlob;
   #bias: GPUBuffer | null;
+  /** The bias on the CPU, for outputs of rows run() scaled. */
+  #biasValues: Float32Array | null;
   #subgroupMinSize: number;
   #uniforms: DispatchCache;
   #scratch: { x: GrowingBuffer; y: GrowingBuffer };
@@ -212,6 +224,7 @@ export class Q5KLinear {
     reduction: "subgroup" | "workgroup",
     weights: GpuBlob,
     bias: GPUBuffer | null,
+    biasValues: Float32Array | null,
     activations: Activations,
     transposedTiled: boolean | undefined,
     tallTiledFromM: number | undefined,
@@ -233,6 +246,7 @@ export class Q5KLinear {
       : Math.max(this.crossover.maxMatvecM, this.#wide ? this.crossover.maxWideMatvecM ?? 0 : 0);
     this.#weights = weights;
     this.#bias = bias;
+    this.#biasValues = biasValues;
     this.activations = activations;
     this.#subgroupMinSize = reduction === "subgroup" ? subgroupLayout(device).minSize : 0;
     this.#uniforms = new DispatchCache(device, "q5_K linear");
@@ -267,10 +281,22 @@ export class Q5KLinear {
   static create(device: GPUDevice, weights: Uint8Array, options: Q5KLinearOptions): Q5KLinear {
     const action = "create Q5_K linear";
     deviceAndOptions(action, device, options);
+    knownKeys(action, options, OPTION_KEYS, INTERNAL_KEYS);
+    checkDevice(action, device);
     const { n, k } = options;
     positiveInt(action, "n", n);
-    const variant = oneOf(action, "variant", options.variant ?? "auto", VARIANTS);
-    const wanted = oneOf(action, "reduction", options.reduction ?? "auto", REDUCTIONS);
+    const variant = oneOf(
+      action,
+      "variant",
+      options.variant === undefined ? "auto" : options.variant,
+      VARIANTS,
+    );
+    const wanted = oneOf(
+      action,
+      "reduction",
+      options.reduction === undefined ? "auto" : options.reduction,
+      REDUCTIONS,
+    );
     const hasSubgroups = device.features.has("subgroups" as GPUFeatureName);
     if (wanted === "subgroup" && !hasSubgroups) {
       throw new RangeError(
@@ -289,7 +315,12 @@ export class Q5KLinear {
       );
     }
     const reduction = wanted === "auto" ? (usable ? "subgroup" : "workgroup") : wanted;
-    const activations = oneOf(action, "activations", options.activations ?? "auto", ACTIVATIONS);
+    const activations = oneOf(
+      action,
+      "activations",
+      options.activations === undefined ? "auto" : options.activations,
+      ACTIVATIONS,
+    );
     if (activations === "int8" && !hasPackedDot()) {
       throw new RangeError(
         `Cannot ${action}: activations "int8" needs the WGSL language feature ${PACKED_DOT}, which this runtime lacks; current value is "int8"`,
@@ -315,6 +346,7 @@ export class Q5KLinear {
     if (wide !== undefined && wide !== 0) positiveInt(action, "wideMatvecM", wide);
     const maxBinding = bindingLimit(device, options.maxBindingBytes);
     const blob = uploadBlob(device, action, "weights", weights, n, k, "n", maxBinding);
+    watchDevice(device);
     const bias = options.bias ? uploadStorage(device, "q5_K linear bias", options.bias) : null;
     return new Q5KLinear(
       device,
@@ -324,6 +356,7 @@ export class Q5KLinear {
       reduction,
       blob,
       bias,
+      options.bias ? options.bias.slice() : null,
       activations,
       transposed,
       tall,
@@ -376,6 +409,7 @@ export class Q5KLinear {
 
   #check(action: string, m: unknown): number {
     if (this.#destroyed) throw new TypeError(`Cannot ${action}: the layer was destroyed`);
+    checkDevice(action, this.device);
     return positiveInt(action, "m", m);
   }
 
@@ -400,9 +434,10 @@ export class Q5KLinear {
   ): void {
     const action = "encode Q5_K linear";
     instance(action, "encoder", encoder, GPUCommandEncoder, "GPUCommandEncoder");
-    this.#validate(action, x, y, m);
+    const [xb, yb] = this.#validate(action, encoder, x, y, m);
+    // Everything is checked: from here on nothing throws for the caller's input.
     const pass = encoder.beginComputePass({ label: "q5_K linear", timestampWrites });
-    this.#record(pass, x, y, m, false);
+    this.#record(pass, xb, yb, m, false);
     pass.end();
   }
 
@@ -425,13 +460,26 @@ export class Q5KLinear {
   record(pass: GPUComputePassEncoder, x: BufferRange, y: BufferRange, m: number): void {
     const action = "record Q5_K linear";
     instance(action, "pass", pass, GPUComputePassEncoder, "GPUComputePassEncoder");
-    this.#validate(action, x, y, m);
-    this.#record(pass, x, y, m, true);
+    const [xb, yb] = this.#validate(action, pass, x, y, m);
+    this.#record(pass, xb, yb, m, true);
   }
 
-  #validate(action: string, x: unknown, y: unknown, m: unknown): void {
+  /** Checks everything an encode or record takes; returns the exact x and y bindings. */
+  #validate(
+    action: string,
+    recorder: GPUCommandEncoder | GPUComputePassEncoder,
+    x: unknown,
+    y: unknown,
+    m: unknown,
+  ): Binding[] {
     const rows = this.#check(action, m);
-    checkBuffers(action, this.device, [
+    checkRecorder(
+      action,
+      this.device,
+      recorder instanceof GPUCommandEncoder ? "encoder" : "pass",
+      recorder,
+    );
+    return checkBuffers(action, this.device, [
       { name: "x", value: x, formula: "m·k·4", bytes: rows * this.k * 4 },
       { name: "y", value: y, formula: "m·n·4", bytes: rows * this.n * 4 },
     ]);
@@ -583,11 +631,19 @@ export class Q5KLinear {
   /**
    * Computes y = x·Wᵀ (+ bias) and reads it back.
    *
-   * @param x M×K activations, row-major.
+   * Every row of x whose largest |value| lies outside 2⁻⁶⁴…2⁶⁴ is scaled by a
+   * power of two first and its outputs scaled back (exact unless a value
+   * leaves f32's range), so tiny and huge but finite activations keep the
+   * usual accuracy on every kernel family; `encode()` and `record()` leave
+   * that range to the caller (see the module's contract).
+   *
+   * @param x M×K activations, row-major, every value finite.
    * @param m Batch size M.
    * @returns M×N outputs, row-major.
    * @throws {TypeError} If x is not a Float32Array or the layer was destroyed.
-   * @throws {RangeError} If m is not a positive integer or x.length ≠ m·k.
+   * @throws {RangeError} If m is not a positive integer, x.length ≠ m·k, x holds
+   * NaN or ±Inf, or x or y exceeds one storage binding.
+   * @throws {DeviceError} (rejects) If the device reports an error for this work or is lost.
    */
   async run(x: Float32Array, m: number): Promise<Float32Array> {
     const action = "run Q5_K linear";
@@ -599,12 +655,31 @@ export class Q5KLinear {
       );
     }
     const yBytes = m * this.n * 4;
+    fitsBinding(action, "x (m·k·4 bytes)", x.byteLength, this.device);
+    fitsBinding(action, "y (m·n·4 bytes)", yBytes, this.device);
+    const scales = rowScales(action, x, m, this.k);
+    // Checked: only now does the layer's state change.
     const xBuf = this.#scratch.x.get(x.byteLength);
     const yBuf = this.#scratch.y.get(yBytes);
-    this.device.queue.writeBuffer(xBuf, 0, x as Float32Array<ArrayBuffer>);
-    const encoder = this.device.createCommandEncoder({ label: "q5_K linear run" });
-    this.encode(encoder, xBuf, yBuf, m);
-    return new Float32Array(await readBack(this.device, yBuf, yBytes, 0, encoder));
+    const input = scales ? scales.scaled : x;
+    const out = await submitAndRead(
+      this.device,
+      action,
+      (encoder) => {
+        this.device.queue.writeBuffer(xBuf, 0, input as Float32Array<ArrayBuffer>);
+        this.encode(
+          encoder,
+          { buffer: xBuf, size: x.byteLength },
+          { buffer: yBuf, size: yBytes },
+          m,
+        );
+      },
+      yBuf,
+      yBytes,
+    );
+    const y = new Float32Array(out);
+    if (scales) unscaleRows(y, scales.exponents, this.n, this.#biasValues);
+    return y;
   }
 
   /** Frees every GPU resource the layer owns; later calls throw. */

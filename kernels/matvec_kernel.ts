@@ -305,7 +305,7 @@ ${
       ? `@group(0) @binding(2) var<storage, read> x: array<vec4<u32>>;  // 16 int8 activations${
         cfg.planes === 3 ? " (digit planes of 24-bit ones)" : ""
       }
-@group(0) @binding(3) var<storage, read> xs: array<vec2<f32>>; // (scale, exact sum) per 32
+@group(0) @binding(3) var<storage, read> xs: array<vec2<f32>>; // (scale, d·Σq) per 32
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 ${cfg.bias ? "@group(0) @binding(5) var<storage, read> bias: array<f32>;" : ""}`
       : `@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;

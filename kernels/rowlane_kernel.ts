@@ -417,7 +417,7 @@ function emitRowLaneStores(cfg: RowLaneConfig, emit: (s: string) => void): void 
 
 /**
  * The int8 form: per block the workgroup stages the column group's quantized
- * activations (MC × 8 sub-blocks × 32 int8) and their (scale, exact sum)
+ * activations (MC × 8 sub-blocks × 32 int8) and their (scale, d·Σq)
  * pairs; per sub-block each lane makes its rows' 32 quants bytes (8 words)
  * once and, per column, adds (dx·d·sc)·Σq·xq − (dmin·m)·Σx, the int8 mat-vec's
  * and tiled kernel's formula (llama.cpp's q8_1 form).

@@ -136,7 +136,7 @@ ${TILED_PARAMS}
 ${tiledBindings(true, cfg.bias)}
 
 var<workgroup> xs: array<vec4<u32>, ${TM * PAD}>;   // [m][32 int8]
-var<workgroup> xss: array<vec2<f32>, ${TM}>;        // [m] (scale, exact sum)
+var<workgroup> xss: array<vec2<f32>, ${TM}>;        // [m] (scale, d·Σq)
 var<workgroup> ws: array<vec4<u32>, ${TN * PAD}>;   // [n][32 quants as bytes]
 var<workgroup> wss: array<vec2<f32>, ${TN}>;        // [n] (d·scale, dmin·min)
 
