@@ -118,7 +118,9 @@ async function conform(o: ConformOptions): Promise<number> {
     else failed++;
     if (o.quiet && r.ok) return;
     const nmse = (v: number) => (v === 0 ? "0" : v.toExponential(2));
-    const figure = r.llama
+    const figure = r.variant === "-"
+      ? "not checked"
+      : r.llama
       ? `NMSE ${nmse(r.primary.nmse)} vs f64, ${nmse(r.llama.nmse)} vs llama.cpp`
       : `max ${r.primary.maxUlp} ulp vs llama.cpp`;
     out(
@@ -126,7 +128,7 @@ async function conform(o: ConformOptions): Promise<number> {
         r.ok ? "" : `: ${r.detail}`
       }`,
     );
-  }, o.maxM);
+  }, { maxM: o.maxM });
   oracle?.close();
   device.destroy();
   out(`${passed} passed, ${failed} failed`);

@@ -14,14 +14,32 @@ import { loadVector, type VectorEntry } from "./vectors.ts";
 /** A case's data, ready for checkLinear/checkEmbedding. */
 export type CaseData = LinearData | EmbeddingData;
 
-/** Data from a committed vector (digests verified). */
-export async function vectorData(entry: VectorEntry): Promise<CaseData> {
-  const v = await loadVector(entry);
+/** Data from a committed vector (digests verified; every array the checks need present). */
+export async function vectorData(entry: VectorEntry, dir?: URL): Promise<CaseData> {
+  const v = await loadVector(entry, dir);
   const c = entry.case;
+  const need = (key: "blob" | "x" | "ref" | "mulMat" | "ids" | "getRows") => {
+    const a = v[key];
+    if (a === undefined) {
+      throw new TypeError(`Vector ${entry.name}: ${key} is missing, so it cannot be compared`);
+    }
+    return a;
+  };
   if (c.op === "linear") {
-    return { case: c, blob: v.blob, x: v.x!, ref: v.ref!, mulMat: v.mulMat! };
+    return {
+      case: c,
+      blob: need("blob") as Uint8Array,
+      x: need("x") as Float32Array,
+      ref: need("ref") as Float64Array,
+      mulMat: need("mulMat") as Float32Array,
+    };
   }
-  return { case: c, blob: v.blob, ids: v.ids!, expected: v.getRows! };
+  return {
+    case: c,
+    blob: need("blob") as Uint8Array,
+    ids: need("ids") as Int32Array,
+    expected: need("getRows") as Float32Array,
+  };
 }
 
 /** Data computed now by llama.cpp. */

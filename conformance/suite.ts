@@ -6,9 +6,9 @@
  */
 
 import { type CaseResult, checkEmbedding, checkLinear, type RunActivations } from "./check.ts";
-import { readManifest } from "./vectors.ts";
+import { readManifest, type VectorEntry } from "./vectors.ts";
 import { type CaseData, liveData, vectorData } from "./sources.ts";
-import { type ConformanceCase, LIVE_CASES } from "./cases.ts";
+import { caseName, type ConformanceCase, LIVE_CASES, VECTOR_CASES } from "./cases.ts";
 import type { LlamaCppOracle } from "./oracle.ts";
 import { hasPackedDot, type LinearVariant, type Reduction } from "../kernels/linear.ts";
 
@@ -43,33 +43,126 @@ export async function checkCase(device: GPUDevice, data: CaseData): Promise<Case
   return out;
 }
 
+/** Options of {@linkcode runSuite}. */
+export interface SuiteOptions {
+  /** Only linear cases of M at most this (embedding cases always). */
+  maxM?: number;
+  /** The vectors folder; the committed one by default. */
+  dir?: URL;
+  /** Only cases this accepts (tests use it to keep runs short). */
+  only?: (c: ConformanceCase) => boolean;
+}
+
+/** A result for something that could not be checked: always a failure. */
+export function failure(name: string, detail: string): CaseResult {
+  const none = { ok: false, nmse: NaN, maxUlp: NaN, detail };
+  return { name, variant: "-", ok: false, primary: none, detail };
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
 /**
- * Runs the suite, calling `onResult` as each result arrives.
+ * Runs the suite, calling `onResult` as each result arrives. Nothing stops it
+ * early: an unreadable manifest, a case missing from it, a malformed entry, a
+ * corrupt or missing `.bin` or an array that fails its digest is one failed
+ * result naming what is wrong, and the run goes on.
  *
  * @param oracle The live oracle, or null to use only the committed vectors.
- * @param maxM Only linear cases of M at most this (embedding cases always).
  */
 export async function runSuite(
   device: GPUDevice,
   oracle: LlamaCppOracle | null,
   onResult: (source: "vector" | "live", r: CaseResult) => void,
-  maxM = Infinity,
+  options: SuiteOptions = {},
 ): Promise<CaseResult[]> {
-  const wanted = (c: ConformanceCase) => c.op !== "linear" || c.m <= maxM;
+  const maxM = options.maxM ?? Infinity;
+  const wanted = (c: ConformanceCase) =>
+    (c.op !== "linear" || c.m <= maxM) && (options.only?.(c) ?? true);
   const all: CaseResult[] = [];
-  for (const entry of (await readManifest()).cases.filter((e) => wanted(e.case))) {
-    for (const r of await checkCase(device, await vectorData(entry))) {
-      all.push(r);
-      onResult("vector", r);
+  const emit = (source: "vector" | "live", r: CaseResult) => {
+    all.push(r);
+    onResult(source, r);
+  };
+  const run = async (source: "vector" | "live", name: string, load: () => Promise<CaseData>) => {
+    let data: CaseData;
+    try {
+      data = await load();
+    } catch (error) {
+      emit(source, failure(name, message(error)));
+      return;
     }
+    try {
+      for (const r of await checkCase(device, data)) emit(source, r);
+    } catch (error) {
+      emit(source, failure(name, `could not run: ${message(error)}`));
+    }
+  };
+  let entries: VectorEntry[] = [];
+  try {
+    entries = manifestEntries(await readManifest(options.dir));
+  } catch (error) {
+    emit("vector", failure("manifest.json", message(error)));
+  }
+  const listed = new Set(entries.map((e) => e.name));
+  for (const c of VECTOR_CASES.filter(wanted)) {
+    if (!listed.has(caseName(c))) {
+      emit("vector", failure(caseName(c), "missing from manifest.json (a committed case)"));
+    }
+  }
+  for (const entry of entries) {
+    let valid: VectorEntry;
+    try {
+      valid = checkEntry(entry);
+    } catch (error) {
+      emit("vector", failure(String(entry?.name ?? "manifest entry"), message(error)));
+      continue;
+    }
+    if (!wanted(valid.case)) continue;
+    await run("vector", valid.name, () => vectorData(valid, options.dir));
   }
   if (oracle) {
     for (const c of LIVE_CASES.filter(wanted)) {
-      for (const r of await checkCase(device, liveData(oracle, c))) {
-        all.push(r);
-        onResult("live", r);
-      }
+      await run("live", caseName(c), () => Promise.resolve(liveData(oracle, c)));
     }
   }
   return all;
+}
+
+/** The manifest's cases, or a TypeError saying what is malformed. */
+function manifestEntries(manifest: unknown): VectorEntry[] {
+  const cases = (manifest as { cases?: unknown } | null)?.cases;
+  if (!Array.isArray(cases)) {
+    throw new TypeError("manifest.json must hold a cases array, current value has none");
+  }
+  if (cases.length === 0) {
+    throw new RangeError(
+      `manifest.json must list the ${VECTOR_CASES.length} committed cases, current value lists 0`,
+    );
+  }
+  return cases as VectorEntry[];
+}
+
+/** One manifest entry, checked for the fields the loader reads. */
+function checkEntry(entry: VectorEntry): VectorEntry {
+  const e = entry as unknown as Record<string, unknown> | null;
+  const c = e?.case as Record<string, unknown> | undefined;
+  const problem = !e || typeof e !== "object"
+    ? "is not an object"
+    : typeof e.name !== "string"
+    ? "has no name"
+    : typeof e.file !== "string"
+    ? "has no file"
+    : !e.arrays || typeof e.arrays !== "object"
+    ? "has no arrays"
+    : !c || (c.op !== "linear" && c.op !== "embedding")
+    ? "has no case with op linear or embedding"
+    : null;
+  if (problem) throw new TypeError(`manifest entry ${problem}`);
+  const name = caseName(entry.case);
+  if (name !== entry.name) {
+    throw new TypeError(`manifest entry's case is ${name}, which its name does not match`);
+  }
+  return entry;
 }

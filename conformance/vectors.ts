@@ -155,7 +155,12 @@ export async function buildVectors(
  * @param dir The vectors folder; the committed one by default.
  */
 export async function readManifest(dir: URL = VECTORS_DIR): Promise<VectorManifest> {
-  return JSON.parse(await Deno.readTextFile(new URL("manifest.json", dir)));
+  const text = await Deno.readTextFile(new URL("manifest.json", dir));
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new SyntaxError(`manifest.json is not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 function view(bin: Uint8Array, s: StoredArray): AnyArray {
@@ -195,12 +200,24 @@ export async function loadVector(
   entry: VectorEntry,
   dir: URL = VECTORS_DIR,
 ): Promise<LoadedVector> {
-  const bin = await Deno.readFile(new URL(entry.file, dir));
+  let bin: Uint8Array;
+  try {
+    bin = await Deno.readFile(new URL(entry.file, dir));
+  } catch (error) {
+    throw new Error(`Vector ${entry.name}: cannot read ${entry.file}: ${(error as Error).message}`);
+  }
   const out: Record<string, AnyArray> = {};
   for (const [key, s] of Object.entries(entry.arrays)) {
     let a: AnyArray | undefined;
-    if (s.offset !== undefined) a = view(bin, s);
-    else if (REGENERABLE.has(key)) {
+    if (s.offset !== undefined) {
+      const size = { u8: 1, i32: 4, f32: 4, f64: 8 }[s.dtype];
+      if (!size || !(s.offset >= 0) || s.offset + s.length * size > bin.length) {
+        throw new RangeError(
+          `Vector ${entry.name}: ${key} (${s.dtype} × ${s.length} at byte ${s.offset}) must lie inside ${entry.file}, current value is ${bin.length} bytes`,
+        );
+      }
+      a = view(bin, s);
+    } else if (REGENERABLE.has(key)) {
       const c = entry.case;
       a = key === "blob"
         ? caseBlob(c)
