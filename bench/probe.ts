@@ -101,7 +101,7 @@ export async function probeDevice(adapter: GPUAdapter, device: GPUDevice): Promi
       description: info.description,
     },
     software: isSoftwareAdapter(adapter),
-    backend: backendName(),
+    backend: backendName(adapter),
     features: [...device.features].sort(),
     limits,
     subgroups: {

@@ -158,10 +158,25 @@ export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
     /llvmpipe|lavapipe|swiftshader|softpipe|microsoft basic render/i.test(text);
 }
 
-/** The backend Deno uses: DENO_WEBGPU_BACKEND, else the platform's default. */
-export function backendName(): string {
+/**
+ * Whether `adapter` comes from wgpu's GL backend: it alone reports
+ * `maxBindingsPerBindGroup` as u32::MAX (4294967295; Vulkan, Metal and D3D12
+ * report 1000 or 1024), seen on lavapipe against llvmpipe's GL with
+ * `deno run -A cli/main.ts info --json` and DENO_WEBGPU_BACKEND unset / gl.
+ */
+export function isGlAdapter(adapter: GPUAdapter): boolean {
+  return adapter.limits.maxBindingsPerBindGroup === 4294967295;
+}
+
+/**
+ * The backend Deno uses: DENO_WEBGPU_BACKEND, else the platform's default —
+ * unless the adapter came from the GL backend, which Deno falls back to
+ * without a word when no Vulkan driver is visible.
+ */
+export function backendName(adapter: GPUAdapter): string {
   const chosen = Deno.env.get("DENO_WEBGPU_BACKEND");
   if (chosen) return chosen;
+  if (isGlAdapter(adapter)) return "gl (fallback: no Vulkan driver found)";
   const byOs: Record<string, string> = { darwin: "metal", windows: "dx12" };
   return `${byOs[Deno.build.os] ?? "vulkan"} (platform default)`;
 }
@@ -574,7 +589,7 @@ export async function runBench(
       device: adapter.info.device,
       description: adapter.info.description,
     },
-    backend: backendName(),
+    backend: backendName(adapter),
     features: [...device.features].sort(),
     clock: timer.clock,
     tick: timer.clock === "gpu-timestamp" ? timer.tickSource : "wall clock over batches of passes",

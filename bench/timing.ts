@@ -237,8 +237,31 @@ export class GpuTimer {
   async measure(encode: EncodeFn, options: MeasureOptions): Promise<Timing> {
     const stamped = this.clock === "gpu-timestamp";
     if (options.warmup > 0) await this.#batch(encode, 1, options.warmup);
-    // The first, small batch only sizes the following ones.
-    const sizing = await this.#batch(encode, 2, 2);
+    // The first, small batch only sizes the following ones. It runs inside
+    // error scopes: work the device rejected runs in no time, and that must
+    // be an error, never a timing.
+    this.device.pushErrorScope("out-of-memory");
+    this.device.pushErrorScope("validation");
+    let sizingRun: Promise<BatchResult> | null = null;
+    let thrown: unknown = null;
+    try {
+      sizingRun = this.#batch(encode, 2, 2);
+    } catch (error) {
+      thrown = error;
+    }
+    const scopes = [this.device.popErrorScope(), this.device.popErrorScope()];
+    const gpuError = (await Promise.all(scopes)).find((e) => e !== null);
+    if (thrown) throw thrown;
+    if (gpuError) {
+      await sizingRun!.catch(() => {});
+      throw new Error(`the device rejected the work to time: ${gpuError.message}`);
+    }
+    const sizing = await sizingRun!;
+    if (stamped && sizing.perPassUs.every((us) => us <= 0)) {
+      throw new Error(
+        "GPU timestamps did not advance over the work to time, so there is no timing; --wall-clock times by wall clock",
+      );
+    }
     const perPassMs = Math.max(
       1e-5,
       sizing.perPassUs.reduce((a, b) => a + b, 0) / sizing.perPassUs.length / 1000,

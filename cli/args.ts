@@ -67,7 +67,7 @@ export interface InfoOptions {
   json: boolean;
 }
 
-export const USAGE = `Usage: deno run -A cli/main.ts <command> [flags]
+const COMMANDS = `Usage: deno run -A cli/main.ts <command> [flags]
 
 Commands:
   bench     time Q5_K linear across batch sizes M and embedding across id counts
@@ -75,7 +75,19 @@ Commands:
   info      describe the adapter, its limits and the dispatch crossover
   help      this text
 
-bench flags:
+Run 'deno run -A cli/main.ts <command> --help' for a command's flags.`;
+
+const EXAMPLES = `Examples:
+  deno run -A cli/main.ts bench
+  deno run -A cli/main.ts bench --shape 14336x4096 --m 1,8,64 --variant all
+  deno run -A cli/main.ts bench --op linear --vs llama.cpp --json --out results.json --chart results.svg
+  deno run -A cli/main.ts conform --vectors-only
+  deno run -A cli/main.ts info`;
+
+/** Each command's flags, as `<command> --help` prints them. */
+const FLAGS: Record<string, string> = {
+  bench: `Usage: deno run -A cli/main.ts bench [flags]
+
   --shape NxK           weight shape, repeatable (default 4096x4096, 14336x4096, 4096x14336)
   --m LIST              batch sizes, e.g. 1,2,8 (default 1,2,3,4,5,8,16,32,64,128,256,512)
   --op OP               linear | embedding | all (default all)
@@ -101,25 +113,33 @@ bench flags:
   --ggml-lib DIR        folder with libggml-base.so (and libggml-vulkan.so) for --vs
   --no-dense            skip the dense f16 baseline
   --wall-clock          time by wall clock even where GPU timestamps exist
-  --quiet               no progress on stderr
+  --quiet               no progress on stderr`,
+  conform: `Usage: deno run -A cli/main.ts conform [flags]
 
-conform flags:
   --vectors-only        only the committed llama.cpp vectors (no live oracle)
   --max-m N             only linear cases with M ≤ N (every embedding case still runs);
                         on a software GL adapter the M = 64…130 kernels take minutes to compile
-  --backend B           as above
-  --quiet               print failures and the summary only
+  --backend B           vulkan | metal | dx12 | gl (sets DENO_WEBGPU_BACKEND)
+  --quiet               print failures and the summary only`,
+  info: `Usage: deno run -A cli/main.ts info [flags]
 
-info flags:
-  --backend B           as above
-  --json                print one JSON object
+  --backend B           vulkan | metal | dx12 | gl (sets DENO_WEBGPU_BACKEND)
+  --json                print one JSON object`,
+};
 
-Examples:
-  deno run -A cli/main.ts bench
-  deno run -A cli/main.ts bench --shape 14336x4096 --m 1,8,64 --variant all
-  deno run -A cli/main.ts bench --op linear --vs llama.cpp --json --out results.json --chart results.svg
-  deno run -A cli/main.ts conform --vectors-only
-  deno run -A cli/main.ts info`;
+/** The whole help: commands, every command's flags, examples. */
+export const USAGE: string = [
+  COMMANDS,
+  ...Object.entries(FLAGS).map(([c, text]) =>
+    `${c} flags:\n${text.split("\n\n").slice(1).join("\n\n")}`
+  ),
+  EXAMPLES,
+].join("\n\n");
+
+/** The help for `topic` (a command: its flags only), or the whole help. */
+export function helpFor(topic?: string): string {
+  return topic && topic in FLAGS ? FLAGS[topic] : USAGE;
+}
 
 const BACKENDS = ["vulkan", "metal", "dx12", "gl"];
 
@@ -181,7 +201,10 @@ function parse(
     const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
     if (ambiguous) {
       const value = args[args.indexOf(ambiguous[1]) + 1];
-      throw new UsageError(`${ambiguous[1]} must be given a value, current value is "${value}"`);
+      // A value that starts with "-" reads as a flag to parseArgs; a number
+      // there (--m -1) is a bad value, not a missing one.
+      const what = /^-[\d.]/.test(value) ? "must be a positive integer" : "must be given a value";
+      throw new UsageError(`${ambiguous[1]} ${what}, current value is "${value}"`);
     }
     throw new UsageError(message.replace(/\.$/, ""));
   }

@@ -4,7 +4,9 @@
  * @module
  */
 
-import { parseCommand, USAGE, UsageError } from "./args.ts";
+import { helpFor, parseCommand, UsageError } from "./args.ts";
+import { missingPermission } from "./permissions.ts";
+import { benchProblems } from "../bench/preflight.ts";
 import type { BenchOptions, ConformOptions, InfoOptions } from "./args.ts";
 import { NO_ADAPTER_HELP, requestDeviceFrom } from "../kernels/device.ts";
 import {
@@ -43,7 +45,41 @@ async function openDevice(backend?: string): Promise<{ adapter: GPUAdapter; devi
   return { adapter, device: await requestDeviceFrom(adapter) };
 }
 
+/** Free host memory, where Deno may tell (it needs --allow-sys), else unknown. */
+function hostMemory(): number {
+  try {
+    return Deno.systemMemoryInfo().available;
+  } catch {
+    return Infinity;
+  }
+}
+
+/** Null when `path` can be written (a file it creates for the check is removed), else why not. */
+async function unwritable(path: string): Promise<string | null> {
+  let existed = true;
+  try {
+    await Deno.lstat(path);
+  } catch {
+    existed = false;
+  }
+  try {
+    const file = await Deno.open(path, { write: true, create: true });
+    file.close();
+    if (!existed) await Deno.remove(path);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 async function bench(o: BenchOptions): Promise<number> {
+  for (const [flag, path] of [["--out", o.out], ["--chart", o.chart]] as const) {
+    const why = path === undefined ? null : await unwritable(path);
+    if (why) {
+      err(`error: ${flag} ${path} cannot be written (${why}); nothing was run`);
+      return 2;
+    }
+  }
   const { adapter, device } = await openDevice(o.backend);
   const software = isSoftwareAdapter(adapter);
   const config: BenchConfig = {
@@ -66,6 +102,13 @@ async function bench(o: BenchOptions): Promise<number> {
     ggmlLib: o.ggmlLib,
     forceWallClock: o.wallClock,
   };
+  const problems = benchProblems(device, config, hostMemory());
+  if (problems.length > 0) {
+    for (const p of problems) err(`error: ${p}`);
+    err("nothing was timed; pick smaller shapes or M (see info for the device's limits)");
+    device.destroy();
+    return 2;
+  }
   const scaledDown = software && (!o.shapes || !o.ms || !o.table || o.minTimeMs === undefined);
   if (scaledDown && !o.quiet) {
     err(
@@ -80,18 +123,23 @@ async function bench(o: BenchOptions): Promise<number> {
     : o.format === "csv"
     ? formatCsv(report)
     : `${formatHeader(report)}\n\n${formatTable(report)}\n`;
-  if (o.out) {
-    await Deno.writeTextFile(o.out, text);
-    if (!o.quiet) err(`wrote ${o.out}`);
-  } else {
-    Deno.stdout.writeSync(new TextEncoder().encode(text));
-  }
-  if (o.chart) {
-    await Deno.writeTextFile(o.chart, renderChart(report));
-    if (!o.quiet) err(`wrote ${o.chart}`);
-  }
-  if (!o.quiet) err(`bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
   device.destroy();
+  let failed: string | null = null;
+  for (const [path, body] of [[o.out, text], [o.chart, renderChart(report)]] as const) {
+    if (path === undefined) continue;
+    try {
+      await Deno.writeTextFile(path, body);
+      if (!o.quiet) err(`wrote ${path}`);
+    } catch (error) {
+      failed ??= `could not write ${path}: ${(error as Error).message}`;
+    }
+  }
+  if (!o.out || failed) Deno.stdout.writeSync(new TextEncoder().encode(text));
+  if (!o.quiet) err(`bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  if (failed) {
+    err(`error: ${failed}; the results are on stdout above`);
+    return 1;
+  }
   return 0;
 }
 
@@ -198,15 +246,23 @@ export async function main(argv: string[]): Promise<number> {
     command = parseCommand(argv);
   } catch (error) {
     if (error instanceof UsageError) {
-      err(`error: ${error.message}\n\n${USAGE}`);
+      const topic = ["bench", "conform", "info"].includes(argv[0]) ? ` ${argv[0]}` : "";
+      err(`error: ${error.message}\nrun 'deno run -A cli/main.ts${topic} --help' for the flags`);
       return 2;
     }
     throw error;
   }
+  if (command.command !== "help") {
+    const missing = missingPermission(command);
+    if (missing) {
+      err(`error: ${missing}`);
+      return 2;
+    }
+  }
   try {
     switch (command.command) {
       case "help":
-        out(USAGE);
+        out(helpFor(command.topic));
         return 0;
       case "bench":
         return await bench(command.options);

@@ -46,11 +46,102 @@ Deno.test("cli exits 2 with one line and usage for bad input, never a stack trac
   ) {
     const r = await cli(...args);
     assert.equal(r.code, 2, args.join(" "));
-    const first = r.stderr.split("\n").find((l) => l.startsWith("error:"));
-    assert.ok(first, r.stderr);
-    assert.match(r.stderr, /Usage: deno run -A cli\/main.ts/);
+    const lines = r.stderr.trim().split("\n");
+    assert.equal(lines.length, 2, r.stderr);
+    assert.match(lines[0], /^error: /);
+    assert.match(lines[1], /--help' for the flags$/);
     assert.doesNotMatch(r.stderr, /at file:|Stack|\.ts:\d+:\d+/);
   }
+});
+
+Deno.test("cli bench --help shows bench's flags only", async () => {
+  const r = await cli("bench", "--help");
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /--shape NxK/);
+  assert.doesNotMatch(r.stdout, /--vectors-only|conform flags/);
+});
+
+Deno.test("cli --m -1 says the value is bad, not missing", async () => {
+  const r = await cli("bench", "--m", "-1");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--m must be a positive integer, current value is "-1"/);
+});
+
+Deno.test("cli bench names a shape or M the device cannot hold before timing anything", async () => {
+  for (
+    const [args, named] of [
+      [["--shape", "1024x1024", "--m", "1,3000000"], /--shape 1024x1024 --m 3000000: x/],
+      [["--shape", "999999999x256"], /--shape 999999999x256: the Q5_K weights/],
+    ] as const
+  ) {
+    const r = await cli("bench", "--op", "linear", ...args);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, named);
+    assert.doesNotMatch(r.stderr, /read ceiling|µs|Uncaught/);
+    assert.equal(r.stdout, "");
+  }
+});
+
+Deno.test("cli bench refuses an unwritable --out or --chart before running", async () => {
+  for (const flag of ["--out", "--chart"]) {
+    const r = await cli("bench", "--json", flag, "missing/dir/x.svg");
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, new RegExp(`^error: ${flag} missing/dir/x.svg cannot be written`));
+    assert.doesNotMatch(r.stderr, /read ceiling/);
+  }
+});
+
+Deno.test("cli bench whose --out fails at the end prints the results to stdout and exits 1", {
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  const r = await cli(
+    "bench",
+    "--op",
+    "embedding",
+    ...TINY.slice(6),
+    "--json",
+    "--out",
+    "/dev/full",
+  );
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /error: could not write \/dev\/full: .*; the results are on stdout above/);
+  assert.ok(JSON.parse(r.stdout).results.length > 0);
+});
+
+Deno.test("cli names the missing permission in one line before any work", async () => {
+  for (
+    const [flags, command, missing] of [
+      [[], ["info"], "--allow-env"],
+      [[], ["bench"], "--allow-env"],
+      [["--allow-env"], ["conform"], "--allow-read"],
+      [["--allow-env", "--allow-read"], ["conform"], "--allow-ffi"],
+      [["--allow-env"], ["bench", "--out", "x.json"], "--allow-write"],
+    ] as const
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", ...flags, MAIN, ...command],
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, stderr);
+    assert.match(stderr, new RegExp(`^error: ${command[0]} needs ${missing} `), stderr);
+    assert.equal(stderr.trim().split("\n").length, 1, stderr);
+  }
+});
+
+Deno.test("cli info reports the GL backend Deno falls back to when no Vulkan driver is visible", {
+  ignore: !glAdapter,
+}, async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, "info", "--json"],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", VK_DRIVER_FILES: "/nonexistent", VK_ICD_FILENAMES: "/nonexistent" },
+  }).output();
+  const info = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.match(info.backend, /^gl /);
 });
 
 Deno.test("cli help prints usage with examples", async () => {
