@@ -11,9 +11,9 @@ import type { BenchReport, BenchResult } from "./sweep.ts";
 const PANEL_W = 420;
 const PANEL_H = 260;
 const PAD = { l: 64, r: 16, t: 34, b: 44 };
+/** The forced variants' and the gather's colours; none is auto's, llama.cpp's or the baselines'. */
 const COLORS = [
   "#1f77b4",
-  "#d62728",
   "#2ca02c",
   "#9467bd",
   "#ff7f0e",
@@ -21,8 +21,14 @@ const COLORS = [
   "#17becf",
   "#e377c2",
   "#bcbd22",
-  "#7f7f7f",
+  "#aec7e8",
+  "#98df8a",
 ];
+/** The library's default: black, thicker, drawn last, so no forced variant hides it. */
+const AUTO = "Q5_K auto";
+const AUTO_COLOR = "#000000";
+const LLAMA_COLOR = "#d62728";
+const BASELINE_COLOR = "#7f7f7f";
 
 interface Series {
   name: string;
@@ -113,7 +119,11 @@ function panel(
       y0 + PAD.t + h / 2
     }) rotate(-90)" text-anchor="middle" font-size="11">${esc(yLabel)}</text>`,
   );
-  for (const s of series) {
+  const ordered = [
+    ...series.filter((s) => s.name !== AUTO),
+    ...series.filter((s) => s.name === AUTO),
+  ];
+  for (const s of ordered) {
     const p = s.points.filter(([x, y]) => x > 0 && y > 0).sort((a, b) => a[0] - b[0]);
     if (p.length === 0) continue;
     const d = p.map(([x, y], i) => `${i ? "L" : "M"}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(
@@ -121,7 +131,7 @@ function panel(
     );
     const c = colorOf(s.name);
     out.push(
-      `<path d="${d}" fill="none" stroke="${c}" stroke-width="2"${
+      `<path d="${d}" fill="none" stroke="${c}" stroke-width="${s.name === AUTO ? 3 : 2}"${
         s.dashed ? ' stroke-dasharray="5,3"' : ""
       }/>`,
     );
@@ -195,9 +205,18 @@ export function renderChart(report: BenchReport): string {
     panels.push({ title, xLabel: linear ? "batch size M" : "number of ids", lat, bw });
   }
   const colorList = [...names];
-  const colored = colorList.filter((n) => n !== "read ceiling");
-  const colorOf = (n: string) =>
-    n === "read ceiling" ? "#444" : COLORS[colored.indexOf(n) % COLORS.length];
+  const fixed = (n: string) =>
+    n === AUTO
+      ? AUTO_COLOR
+      : n.startsWith("llama.cpp")
+      ? LLAMA_COLOR
+      : n === "read ceiling"
+      ? "#444"
+      : n === "dense f16"
+      ? BASELINE_COLOR
+      : null;
+  const colored = colorList.filter((n) => fixed(n) === null);
+  const colorOf = (n: string) => fixed(n) ?? COLORS[colored.indexOf(n) % COLORS.length];
   const legendH = 24 + 16 * Math.ceil(colorList.length / 3);
   const width = 2 * PANEL_W;
   const height = 40 + panels.length * PANEL_H + legendH;
