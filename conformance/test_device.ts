@@ -7,6 +7,7 @@
  */
 
 import { requestDevice } from "../kernels/device.ts";
+import { envVar } from "../kernels/_env.ts";
 
 /** The device for this test module. */
 export async function testDevice(): Promise<GPUDevice> {
@@ -27,3 +28,14 @@ export function runs48KiBTiles(device: GPUDevice): boolean {
   const backend = Deno.env.get("DENO_WEBGPU_BACKEND");
   return backend === "vulkan" || (!backend && Deno.build.os === "linux");
 }
+
+/**
+ * Whether the full suite runs (`KQUANT_TEST_FULL=1`, which `deno task
+ * test:full` and CI set): it adds the GL-backend conformance sweep and the
+ * experiment scripts' kernels, which on a software adapter with a cold Mesa
+ * shader cache take minutes to compile.
+ */
+export const FULL_SUITE = envVar("KQUANT_TEST_FULL") === "1";
+
+/** `Deno.test` in the full suite, `Deno.test.ignore` (listed as ignored) otherwise. */
+export const fullTest: typeof Deno.test.ignore = FULL_SUITE ? Deno.test : Deno.test.ignore;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { testDevice } from "../../conformance/test_device.ts";
+import { fullTest, testDevice } from "../../conformance/test_device.ts";
 import { dispatch, DispatchCache, readBack, uploadStorage } from "../../kernels/_gpu.ts";
 import { makeQ5KBlob } from "../../kernels/make_blob.ts";
 import { dequantizeQ5K } from "../../kernels/dequantize.ts";
@@ -8,7 +8,7 @@ import { boundKernel, expandKernel } from "./embedding_bound.ts";
 
 const device = await testDevice();
 
-Deno.test("the embedding bound kernels write every output vec4 of the gather's grid", async () => {
+fullTest("the embedding bound kernels write every output vec4 of the gather's grid", async () => {
   const [rows, k, count] = [8, 512, 3];
   const blob = makeQ5KBlob(rows, k, { seed: 1 });
   const w = uploadStorage(device, "w", blob);
@@ -38,7 +38,7 @@ Deno.test("the embedding bound kernels write every output vec4 of the gather's g
   cache.destroy();
 });
 
-Deno.test("the flat expand kernel writes every output vec4 from the input in order", async () => {
+fullTest("the flat expand kernel writes every output vec4 from the input in order", async () => {
   const [outVec4, inVec4] = [1000, 170];
   const input = new Uint32Array(inVec4 * 4).map((_, i) => i + 1);
   const w = uploadStorage(device, "w", input);
@@ -67,45 +67,48 @@ Deno.test("the flat expand kernel writes every output vec4 from the input in ord
   cache.destroy();
 });
 
-Deno.test("every form of the gather the experiment times matches dequantizeQ5K bit for bit", async () => {
-  // 20 blocks a row: the last workgroup of 8 or 16 blocks is partly past the row.
-  const [rows, k] = [9, 20 * 256];
-  const blob = makeQ5KBlob(rows, k, { seed: 5, mode: "edge" });
-  const all = dequantizeQ5K(blob);
-  const list = [8, 0, 3, 3, 9, 0xffffffff, 1, 7, 2, 5];
-  const ids = uploadStorage(device, "ids", Uint32Array.from(list));
-  const w = uploadStorage(device, "w", blob);
-  const cache = new DispatchCache(device, "test");
-  const shape = { count: list.length, k, row0: 0, rows, tableRows: rows };
-  const forms = [
-    { staged: false },
-    ...([1, 2, 4] as const).map((idsPerGroup) => ({ staged: true, idsPerGroup })),
-  ];
-  for (const form of forms) {
-    for (const blocksPerGroup of [4, 8, 16] as const) {
-      // 10 ids in groups of 1, 2 or 4 (the last of 4 half empty); 10 and 5
-      // groups are folded into y and z, with unused slots.
-      const spec = embeddingKernel({ ...shape, maxWorkgroupsPerDimension: 4 }, {
-        blocksPerGroup,
-        ...form,
-      });
-      const y = device.createBuffer({
-        size: list.length * k * 4,
-        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
-      });
-      const encoder = device.createCommandEncoder();
-      const pass = encoder.beginComputePass();
-      dispatch(device, pass, spec, cache, [w, ids, y]);
-      pass.end();
-      device.queue.submit([encoder.finish()]);
-      const got = new Float32Array(await readBack(device, y, list.length * k * 4));
-      for (const [i, id] of list.entries()) {
-        const want = id < rows ? all.subarray(id * k, (id + 1) * k) : new Float32Array(k);
-        assert.deepEqual(got.subarray(i * k, (i + 1) * k), want, `${spec.name}, id ${id}`);
+fullTest(
+  "every form of the gather the experiment times matches dequantizeQ5K bit for bit",
+  async () => {
+    // 20 blocks a row: the last workgroup of 8 or 16 blocks is partly past the row.
+    const [rows, k] = [9, 20 * 256];
+    const blob = makeQ5KBlob(rows, k, { seed: 5, mode: "edge" });
+    const all = dequantizeQ5K(blob);
+    const list = [8, 0, 3, 3, 9, 0xffffffff, 1, 7, 2, 5];
+    const ids = uploadStorage(device, "ids", Uint32Array.from(list));
+    const w = uploadStorage(device, "w", blob);
+    const cache = new DispatchCache(device, "test");
+    const shape = { count: list.length, k, row0: 0, rows, tableRows: rows };
+    const forms = [
+      { staged: false },
+      ...([1, 2, 4] as const).map((idsPerGroup) => ({ staged: true, idsPerGroup })),
+    ];
+    for (const form of forms) {
+      for (const blocksPerGroup of [4, 8, 16] as const) {
+        // 10 ids in groups of 1, 2 or 4 (the last of 4 half empty); 10 and 5
+        // groups are folded into y and z, with unused slots.
+        const spec = embeddingKernel({ ...shape, maxWorkgroupsPerDimension: 4 }, {
+          blocksPerGroup,
+          ...form,
+        });
+        const y = device.createBuffer({
+          size: list.length * k * 4,
+          usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+        });
+        const encoder = device.createCommandEncoder();
+        const pass = encoder.beginComputePass();
+        dispatch(device, pass, spec, cache, [w, ids, y]);
+        pass.end();
+        device.queue.submit([encoder.finish()]);
+        const got = new Float32Array(await readBack(device, y, list.length * k * 4));
+        for (const [i, id] of list.entries()) {
+          const want = id < rows ? all.subarray(id * k, (id + 1) * k) : new Float32Array(k);
+          assert.deepEqual(got.subarray(i * k, (i + 1) * k), want, `${spec.name}, id ${id}`);
+        }
+        y.destroy();
       }
-      y.destroy();
     }
-  }
-  for (const b of [w, ids]) b.destroy();
-  cache.destroy();
-});
+    for (const b of [w, ids]) b.destroy();
+    cache.destroy();
+  },
+);

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { testDevice } from "../../conformance/test_device.ts";
+import { fullTest, testDevice } from "../../conformance/test_device.ts";
 import { cpuCost } from "./encode_cost.ts";
 
 const device = await testDevice();
 
-Deno.test("cpuCost records the asked number of ops and reports per-op CPU time", async () => {
+fullTest("cpuCost records the asked number of ops and reports per-op CPU time", async () => {
   let passes = 0;
   const cost = await cpuCost(device, 64, (encoder, ops) => {
     for (let i = 0; i < ops; i++) {

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { testDevice } from "../../conformance/test_device.ts";
+import { fullTest, testDevice } from "../../conformance/test_device.ts";
 import { INT8_CUTS, int8AblationCandidates } from "./int8_ablation.ts";
 import { assertCutsCompile } from "./_ablation_check.ts";
 
 const device = await testDevice();
 
-Deno.test("every int8 ablation cut changes the lane-per-row kernel and still compiles", async () => {
+fullTest("every int8 ablation cut changes the lane-per-row kernel and still compiles", async () => {
   for (const m of [16, 64]) {
     const list = int8AblationCandidates(m, 4096, 14336, 65535);
     assert.equal(list.length, INT8_CUTS.length + 3);

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { testDevice } from "../../conformance/test_device.ts";
+import { fullTest, testDevice } from "../../conformance/test_device.ts";
 import { matvecKernel } from "../../kernels/matvec_kernel.ts";
 import { matvecConfigFor } from "../../kernels/matvec_config.ts";
 import { mutate } from "./matvec_breakdown.ts";
 
 const device = await testDevice();
 
-Deno.test("every breakdown mutation changes the mat-vec WGSL and still compiles", async () => {
+fullTest("every breakdown mutation changes the mat-vec WGSL and still compiles", async () => {
   for (const m of [1, 2, 8]) {
     const spec = matvecKernel(matvecConfigFor(m, 1024, 8, false, false), {
       m,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { testDevice } from "../../conformance/test_device.ts";
+import { fullTest, testDevice } from "../../conformance/test_device.ts";
 import {
   candidates,
   dp4aPeakKernel,
@@ -20,7 +20,7 @@ async function compiles(wgsl: string): Promise<string | null> {
   return (await device.popErrorScope())?.message ?? null;
 }
 
-Deno.test("every tiled-layout candidate of a split is distinct WGSL that compiles", async () => {
+fullTest("every tiled-layout candidate of a split is distinct WGSL that compiles", async () => {
   // The 48 KiB tiles (512 threads on 128×256, 256×128) exist only where the adapter allows them.
   const bytes = device.limits.maxComputeWorkgroupStorageSize;
   const t512 = bytes >= 49152 ? 4 : 0;

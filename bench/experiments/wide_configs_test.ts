@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { testDevice } from "../../conformance/test_device.ts";
+import { fullTest, testDevice } from "../../conformance/test_device.ts";
 import { wideConfigCandidates, wideVariations } from "./wide_configs.ts";
 import { assertCutsCompile } from "./_ablation_check.ts";
 
 const device = await testDevice();
 
-Deno.test("every 24-bit mat-vec variation differs from the library's and compiles", async () => {
+fullTest("every 24-bit mat-vec variation differs from the library's and compiles", async () => {
   for (const m of [1, 3]) {
     // The library's configuration is one of the variations, so it appears only first and last.
     const list = wideConfigCandidates(m, 4096, 14336, 32, 65535);
