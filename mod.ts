@@ -13,6 +13,41 @@
  * const w = makeQ5KBlob(16, 256, { seed: 1, mode: "edge" });
  * ```
  *
+ * ## Contract
+ *
+ * What every entry point promises, and the inputs outside it:
+ *
+ * - **Bad arguments throw before anything happens.** A wrong type is a
+ *   `TypeError`, a wrong size, range or value a `RangeError`; the message
+ *   names the value. Nothing is recorded into the caller's encoder or pass
+ *   and no state changes, so the object keeps working.
+ * - **Buffers passed to `encode()`/`record()` are checked**: a buffer or
+ *   `{ buffer, offset?, size? }` of the object's device, not destroyed, with
+ *   `GPUBufferUsage.STORAGE`, the offset a multiple of
+ *   `minStorageBufferOffsetAlignment` and inside the buffer, holding the bytes
+ *   needed (which must fit one storage binding), x and y on different
+ *   buffers; the encoder or pass of the same device and still recording.
+ *   Buffers and encoders created before this module was imported cannot be
+ *   traced to their device or destroyed state and pass those two checks.
+ * - **Device errors reach the caller.** `run()` and `lookup()` reject with a
+ *   {@linkcode DeviceError} when the device reports a validation or
+ *   out-of-memory error for their work or is lost ("the device was
+ *   destroyed"). Work recorded by `encode()`/`record()` is submitted by the
+ *   caller, whose error scopes see such errors.
+ * - **Activations.** `run()` takes finite values only (NaN and ±Inf are a
+ *   `RangeError` naming the index) and keeps the usual accuracy for any
+ *   finite row: rows whose largest |x| lies outside 2⁻⁶⁴…2⁶⁴ are scaled by a
+ *   power of two and scaled back. `encode()` and `record()` read x on the GPU
+ *   and cannot check it: there, rows must be finite with their largest |x|
+ *   inside 2⁻⁶⁴…2⁶⁴, or the 24-bit and int8 paths may underflow and the f32
+ *   mat-vec overflow.
+ * - **Accuracy.** Linear: NMSE ≤ 1e-10 against an f64 reference over
+ *   llama.cpp's dequantized weights with f32 and 24-bit activations; with
+ *   `activations: "int8"`, ≤ 5e-4 and within 1.5× of ideal per-32 8-bit
+ *   quantization. Embedding: within 1 ulp of llama.cpp's `ggml_get_rows`.
+ * - **Outputs** are written only inside the bytes of y the call needs
+ *   (sentinels around every output in the conformance suite check it).
+ *
  * @module
  */
 

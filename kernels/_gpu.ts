@@ -239,12 +239,28 @@ export type DeviceErrorKind = "validation" | "out-of-memory" | "internal" | "los
 /**
  * The device refused or lost the work of a `run()` or `lookup()`: the message
  * says what failed, `kind` which class of GPU error it was.
+ *
+ * @example GPU
+ * ```ts ignore
+ * import { DeviceError, makeQ5KBlob, Q5KLinear, requestDevice } from "@kquant/webgpu";
+ * const device = await requestDevice();
+ * const layer = Q5KLinear.create(device, makeQ5KBlob(64, 256), { n: 64, k: 256 });
+ * device.destroy();
+ * try {
+ *   await layer.run(new Float32Array(256), 1);
+ * } catch (e) {
+ *   if (e instanceof DeviceError) console.log(e.kind, e.message); // "lost", "…the device was destroyed"
+ * }
+ * ```
  */
 export class DeviceError extends Error {
+  /** Always `"DeviceError"`. */
   override name = "DeviceError";
   /** The GPU error's class: a validation or out-of-memory error, or a lost device. */
   readonly kind: DeviceErrorKind;
   /**
+   * Makes the error.
+   *
    * @param message What failed.
    * @param kind The GPU error's class.
    */

@@ -1,4 +1,4 @@
-import { testDevice } from "../conformance/test_device.ts";
+import { fullTest, testDevice } from "../conformance/test_device.ts";
 import { LINEAR_INT8_REF_NMSE, LINEAR_REF_NMSE } from "../conformance/check.ts";
 import { type RowLaneConfig, rowLaneKernel, stagedWeightBytes } from "./rowlane_kernel.ts";
 import { hasPackedDot } from "./linear.ts";
@@ -43,23 +43,27 @@ Deno.test("the lane-per-row kernel matches the f64 reference with column groups 
   }
 });
 
-Deno.test("the lane-per-row kernel matches the f64 reference with its weights staged or not", async () => {
-  let seed = 500;
-  const forms: RowLaneConfig[] = [
-    f32(4, 2, 64, true),
-    f32(8, 1, 128, true, false),
-    f32(16, 2, 64, false),
-  ];
-  if (hasPackedDot()) forms.push(int8(16, 64, true), int8(32, 64, false));
-  for (const form of forms) {
-    for (const stagedWeights of [false, true]) {
-      const cfg = { ...form, stagedWeights };
-      const columns = form.mc * (form.int8 ? 320 : 1024);
-      if (stagedWeights && columns + stagedWeightBytes(cfg) > storage) continue;
-      // Rows short of a workgroup's (clamped and skipped); M short of and
-      // past one column group; K of 3 blocks, whole and in 3 slices.
-      await check(cfg, form.mc - 1, 150, 768, 1, seed++);
-      await check(cfg, form.mc + 3, 70, 768, 3, seed++);
+// Options only experiments use: the full suite (KQUANT_TEST_FULL=1).
+fullTest(
+  "the lane-per-row kernel matches the f64 reference with its weights staged or not",
+  async () => {
+    let seed = 500;
+    const forms: RowLaneConfig[] = [
+      f32(4, 2, 64, true),
+      f32(8, 1, 128, true, false),
+      f32(16, 2, 64, false),
+    ];
+    if (hasPackedDot()) forms.push(int8(16, 64, true), int8(32, 64, false));
+    for (const form of forms) {
+      for (const stagedWeights of [false, true]) {
+        const cfg = { ...form, stagedWeights };
+        const columns = form.mc * (form.int8 ? 320 : 1024);
+        if (stagedWeights && columns + stagedWeightBytes(cfg) > storage) continue;
+        // Rows short of a workgroup's (clamped and skipped); M short of and
+        // past one column group; K of 3 blocks, whole and in 3 slices.
+        await check(cfg, form.mc - 1, 150, 768, 1, seed++);
+        await check(cfg, form.mc + 3, 70, 768, 3, seed++);
+      }
     }
-  }
-});
+  },
+);
