@@ -6,7 +6,7 @@
  * @module
  */
 
-import { hasPackedDot, Q5KLinear } from "../kernels/linear.ts";
+import { hasPackedDot, Q5KLinear, withInternals } from "../kernels/linear.ts";
 import { Q5KEmbedding } from "../kernels/embedding.ts";
 import { makeQ5KBlob } from "../kernels/make_blob.ts";
 import { dispatch, DispatchCache } from "../kernels/_gpu.ts";
@@ -387,20 +387,24 @@ export async function runBench(
         const layers = Array.from(
           { length: copies },
           () =>
-            Q5KLinear.create(device, blob, {
-              n,
-              k,
-              variant: variant === "int8" || variant === "matvec-int24"
-                ? "matvec"
-                : int8
-                ? (variant.slice(0, -"-int8".length) as "rowlane" | "tiled")
-                : variant as "auto" | "matvec" | "rowlane" | "tiled",
-              // auto: the library's default (24-bit activations for the
-              // mat-vec where measured faster); matvec-int24: those at every
-              // M; a forced family: f32 products.
-              activations: int8 ? "int8" : variant === "auto" || wide ? "auto" : "f32",
-              ...(wide ? { wideMatvecM: maxM } : {}),
-            }),
+            Q5KLinear.create(
+              device,
+              blob,
+              withInternals({
+                n,
+                k,
+                variant: variant === "int8" || variant === "matvec-int24"
+                  ? "matvec"
+                  : int8
+                  ? (variant.slice(0, -"-int8".length) as "rowlane" | "tiled")
+                  : variant as "auto" | "matvec" | "rowlane" | "tiled",
+                // auto: the library's default (24-bit activations for the
+                // mat-vec where measured faster); matvec-int24: those at every
+                // M; a forced family: f32 products.
+                activations: int8 ? "int8" : variant === "auto" || wide ? "auto" : "f32",
+                ...(wide ? { wideMatvecM: maxM } : {}),
+              }),
+            ),
         );
         for (const [i, m] of config.ms.entries()) {
           let turn = 0;

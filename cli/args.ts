@@ -50,11 +50,15 @@ export interface BenchOptions {
   dense: boolean;
   quiet: boolean;
   wallClock: boolean;
+  /** Implementation modules to time beside this library's kernels. */
+  impls: string[];
 }
 
 /** Options of `conform`. */
 export interface ConformOptions {
   vectorsOnly: boolean;
+  /** Implementation modules to check instead of this library's kernels. */
+  impls: string[];
   backend?: string;
   quiet: boolean;
   /** Only linear cases of M at most this (embedding cases always run). */
@@ -82,6 +86,7 @@ const EXAMPLES = `Examples:
   deno run -A cli/main.ts bench --shape 14336x4096 --m 1,8,64 --variant all
   deno run -A cli/main.ts bench --op linear --vs llama.cpp --json --out results.json --chart results.svg
   deno run -A cli/main.ts conform --vectors-only
+  deno run -A cli/main.ts conform --impl examples/naive_q5k.ts
   deno run -A cli/main.ts info`;
 
 /** Each command's flags, as `<command> --help` prints them. */
@@ -111,11 +116,16 @@ const FLAGS: Record<string, string> = {
   --chart FILE.svg      also write an SVG chart of latency and GB/s against M
   --vs llama.cpp        time llama.cpp's own MUL_MAT/GET_ROWS in the same run
   --ggml-lib DIR        folder with libggml-base.so (and libggml-vulkan.so) for --vs
+  --impl PATH|URL       also time this implementation module beside kquant's (repeatable;
+                        it runs with the permissions you gave Deno)
   --no-dense            skip the dense f16 baseline
   --wall-clock          time by wall clock even where GPU timestamps exist
   --quiet               no progress on stderr`,
   conform: `Usage: deno run -A cli/main.ts conform [flags]
 
+  --impl PATH|URL       check this implementation module instead of kquant's kernels
+                        (repeatable; its default export is an Implementation, see the API
+                        docs; it runs with the permissions you gave Deno)
   --vectors-only        only the committed llama.cpp vectors (no live oracle)
   --max-m N             only linear cases with M ≤ N (every embedding case still runs);
                         on a software GL adapter the M = 64…130 kernels take minutes to compile
@@ -224,6 +234,7 @@ export function parseCommand(argv: string[]): Command {
   if (command === "conform") {
     const { values } = parse(rest, {
       "vectors-only": { type: "boolean" },
+      impl: { type: "string", multiple: true },
       backend: { type: "string" },
       quiet: { type: "boolean" },
       "max-m": { type: "string" },
@@ -233,6 +244,7 @@ export function parseCommand(argv: string[]): Command {
       command: "conform",
       options: {
         vectorsOnly: values["vectors-only"] === true,
+        impls: (values.impl as string[] | undefined) ?? [],
         backend: values.backend === undefined
           ? undefined
           : oneOf("--backend", values.backend as string, BACKENDS),
@@ -279,6 +291,7 @@ function parseBench(rest: string[]): Command {
     "no-dense": { type: "boolean" },
     "wall-clock": { type: "boolean" },
     quiet: { type: "boolean" },
+    impl: { type: "string", multiple: true },
   });
   if (v.help) return { command: "help", topic: "bench" };
   if (v.json && v.csv) {
@@ -338,6 +351,7 @@ function parseBench(rest: string[]): Command {
       dense: v["no-dense"] !== true,
       quiet: v.quiet === true,
       wallClock: v["wall-clock"] === true,
+      impls: (v.impl as string[] | undefined) ?? [],
     },
   };
 }

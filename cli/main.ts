@@ -7,6 +7,8 @@
 import { helpFor, parseCommand, UsageError } from "./args.ts";
 import { missingPermission } from "./permissions.ts";
 import { benchProblems } from "../bench/preflight.ts";
+import { loadImplementation } from "./load_impl.ts";
+import type { Implementation } from "../kernels/implementation.ts";
 import type { BenchOptions, ConformOptions, InfoOptions } from "./args.ts";
 import { NO_ADAPTER_HELP, requestDeviceFrom } from "../kernels/device.ts";
 import {
@@ -144,6 +146,20 @@ async function bench(o: BenchOptions): Promise<number> {
 }
 
 async function conform(o: ConformOptions): Promise<number> {
+  const impls: Implementation[] = [];
+  let loadFailures = 0;
+  for (const source of o.impls) {
+    const loaded = await loadImplementation(source);
+    if ("impl" in loaded) impls.push(loaded.impl);
+    else {
+      out(`FAIL load   ${source}: ${loaded.error}`);
+      loadFailures++;
+    }
+  }
+  if (o.impls.length > 0 && impls.length === 0) {
+    out(`0 passed, ${loadFailures} failed`);
+    return 1;
+  }
   const { device } = await openDevice(o.backend);
   const { runSuite } = await import("../conformance/suite.ts");
   let oracle = null;
@@ -160,10 +176,16 @@ async function conform(o: ConformOptions): Promise<number> {
     }
   }
   let passed = 0;
-  let failed = 0;
+  let failed = loadFailures;
+  let skipped = 0;
   await runSuite(device, oracle, (source, r) => {
-    if (r.ok) passed++;
+    if (r.skipped) skipped++;
+    else if (r.ok) passed++;
     else failed++;
+    if (r.skipped) {
+      out(`skip ${source.padEnd(6)} ${r.name} [${r.variant}]: ${r.detail}`);
+      return;
+    }
     if (o.quiet && r.ok) return;
     const nmse = (v: number) => (v === 0 ? "0" : v.toExponential(2));
     const figure = r.variant === "-"
@@ -176,10 +198,10 @@ async function conform(o: ConformOptions): Promise<number> {
         r.ok ? "" : `: ${r.detail}`
       }`,
     );
-  }, { maxM: o.maxM });
+  }, { maxM: o.maxM, ...(impls.length ? { impls } : {}) });
   oracle?.close();
   device.destroy();
-  out(`${passed} passed, ${failed} failed`);
+  out(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
   return failed === 0 ? 0 : 1;
 }
 

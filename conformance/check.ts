@@ -10,13 +10,8 @@
 import { caseName, type EmbeddingCase, EXTREME_X, type LinearCase } from "./cases.ts";
 import { compareNmse, compareUlp, type Comparison, idealInt8Nmse } from "./compare.ts";
 import { dequantizeQ5K } from "../kernels/dequantize.ts";
-import {
-  type Activations,
-  type LinearVariant,
-  Q5KLinear,
-  type Reduction,
-} from "../kernels/linear.ts";
-import { Q5KEmbedding } from "../kernels/embedding.ts";
+import type { Implementation } from "../kernels/implementation.ts";
+import { q5kImplementation } from "../kernels/q5k_implementation.ts";
 import { readBack, uploadStorage } from "../kernels/_gpu.ts";
 
 /** Linear against the f64 reference: f32 accumulation lands near 1e-13. */
@@ -63,6 +58,8 @@ export interface CaseResult {
   /** Against llama.cpp's ggml_mul_mat (linear only). */
   llama?: Comparison;
   detail: string;
+  /** Not run (the reason is in `detail`): counted apart, never as passed. */
+  skipped?: boolean;
 }
 
 /** Inputs and expected outputs of a linear case. */
@@ -117,54 +114,47 @@ async function guardedRun(
   };
 }
 
-/** What a conformance run multiplies with: a layer's activations, or `"int24"` (the 24-bit mat-vec, forced). */
-export type RunActivations = Activations | "int24";
+/** The label of an implementation's run at M: ours by what runs, others by name. */
+function runLabel(impl: Implementation, what: string | undefined): string {
+  if (impl.name === "kquant" || impl.name.startsWith("kquant:")) return what ?? impl.name;
+  return what ? `${impl.name}: ${what}` : impl.name;
+}
 
 /**
- * Runs a linear case through `Q5KLinear.encode` with guarded output.
- *
- * @param layer An existing layer for the case's weights, or null to create one.
+ * Runs a linear case through an implementation: `encode()` into a guarded
+ * output where it has one (else `run()`), `run()` for activations outside
+ * the range encode() promises (see cases.ts EXTREME_X).
  */
 export async function checkLinear(
   device: GPUDevice,
   data: LinearData,
-  variant: LinearVariant,
-  reduction: Reduction = "auto",
-  activations: RunActivations = "f32",
+  impl: Implementation = q5kImplementation(),
 ): Promise<CaseResult> {
   const { m, n, k } = data.case;
-  const wide = activations === "int24";
-  const layer = Q5KLinear.create(device, data.blob, {
-    n,
-    k,
-    variant,
-    reduction,
-    activations: wide ? "auto" : activations,
-    ...(wide ? { wideMatvecM: m } : {}),
-  });
-  // Extreme activations go through run(), which keeps them in range; the
-  // others through encode() into a guarded output.
-  const viaRun = EXTREME_X.includes(data.case.x ?? "uniform");
+  const layer = await impl.linear!(device, data.blob, { n, k });
   let out: Float32Array;
   let guardDetail = "";
-  if (viaRun) out = await layer.run(data.x, m);
-  else {
-    const x = uploadStorage(device, "conformance x", data.x);
-    ({ out, guardDetail } = await guardedRun(
-      device,
-      m * n * 4,
-      (encoder, y) => layer.encode(encoder, x, y, m),
-    ));
-    x.destroy();
+  let label: string;
+  try {
+    const viaRun = EXTREME_X.includes(data.case.x ?? "uniform") || !layer.encode;
+    if (viaRun) out = await layer.run(data.x, m);
+    else {
+      const x = uploadStorage(device, "conformance x", data.x);
+      try {
+        ({ out, guardDetail } = await guardedRun(
+          device,
+          m * n * 4,
+          (encoder, y) => layer.encode!(encoder, x, y, m),
+        ));
+      } finally {
+        x.destroy();
+      }
+    }
+    label = `${runLabel(impl, layer.describe?.(m))}${viaRun ? " via run()" : ""}`;
+  } finally {
+    layer.destroy();
   }
-  const family = layer.kernelFor(m);
-  const int8 = activations === "int8";
-  const multiplies = layer.activationsFor(m);
-  const tag = multiplies === "f32" ? "" : `-${multiplies}`;
-  const label = `${variant === "auto" ? `auto→${family}` : variant}${tag}${
-    family === "matvec" ? `/${layer.reduction}` : ""
-  }${viaRun ? " via run()" : ""}`;
-  layer.destroy();
+  const int8 = impl.precision === "int8";
   let bound = int8 ? LINEAR_INT8_REF_NMSE : LINEAR_REF_NMSE;
   if (int8 && data.case.x === "outliers") {
     const ideal = idealInt8Nmse(data.x, dequantizeQ5K(data.blob), data.ref, m, n, k);
@@ -184,21 +174,37 @@ export async function checkLinear(
   return { name: caseName(data.case), variant: label, ok, primary, llama, detail };
 }
 
-/** Runs an embedding case through `Q5KEmbedding.encode` with guarded output. */
-export async function checkEmbedding(device: GPUDevice, data: EmbeddingData): Promise<CaseResult> {
+/** Runs an embedding case through an implementation's `encode()` with guarded output (else `lookup()`). */
+export async function checkEmbedding(
+  device: GPUDevice,
+  data: EmbeddingData,
+  impl: Implementation = q5kImplementation(),
+): Promise<CaseResult> {
   const { rows, k } = data.case;
-  const table = Q5KEmbedding.create(device, data.blob, { rows, k });
-  const ids = uploadStorage(device, "conformance ids", new Uint32Array(data.ids));
+  const table = await impl.embedding!(device, data.blob, { rows, k });
   const count = data.ids.length;
-  const { out, guardDetail } = await guardedRun(
-    device,
-    count * k * 4,
-    (encoder, y) => table.encode(encoder, ids, y, count),
-  );
-  ids.destroy();
-  table.destroy();
+  let out: Float32Array;
+  let guardDetail = "";
+  try {
+    if (!table.encode) out = await table.lookup(data.ids);
+    else {
+      const ids = uploadStorage(device, "conformance ids", new Uint32Array(data.ids));
+      try {
+        ({ out, guardDetail } = await guardedRun(
+          device,
+          count * k * 4,
+          (encoder, y) => table.encode!(encoder, ids, y, count),
+        ));
+      } finally {
+        ids.destroy();
+      }
+    }
+  } finally {
+    table.destroy();
+  }
   const primary = compareUlp(out, data.expected, EMBEDDING_MAX_ULP);
   const ok = primary.ok && guardDetail === "";
   const detail = [guardDetail, primary.detail].filter(Boolean).join("; ");
-  return { name: caseName(data.case), variant: "gather", ok, primary, detail };
+  const label = runLabel(impl, table.encode ? "gather" : "gather via lookup()");
+  return { name: caseName(data.case), variant: label, ok, primary, detail };
 }

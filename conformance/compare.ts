@@ -67,16 +67,20 @@ export function compareNmse(
   if (failed) return failed;
   let num = 0;
   let den = 0;
+  let worst = -1;
+  let worstErr = -1;
   for (let i = 0; i < actual.length; i++) {
     const b = expected[i];
     if (!Number.isFinite(b)) continue;
     const d = actual[i] - b;
     num += d * d;
     den += b * b;
+    if (Math.abs(d) > worstErr) [worst, worstErr] = [i, Math.abs(d)];
   }
   const nmse = den === 0 ? (num === 0 ? 0 : Infinity) : num / den;
   const ok = nmse <= bound;
-  return { ok, nmse, maxUlp: NaN, detail: ok ? "" : `NMSE ${nmse.toExponential(3)} > ${bound}` };
+  const at = worst < 0 ? "" : `; worst at index ${worst}: got ${actual[worst]}, expected ${expected[worst]}`;
+  return { ok, nmse, maxUlp: NaN, detail: ok ? "" : `NMSE ${nmse.toExponential(3)} > ${bound}${at}` };
 }
 
 /** Compares element by element in f32 ulps after the non-finite check. */

@@ -5,7 +5,7 @@ import { hasPackedDot } from "../kernels/linear.ts";
 import { readManifest } from "./vectors.ts";
 import { liveData, vectorData } from "./sources.ts";
 import { caseName, LIVE_CASES } from "./cases.ts";
-import { checkCase as checkAll, linearRuns } from "./suite.ts";
+import { checkCase as checkAll, ourImplementations } from "./suite.ts";
 import { oracle } from "./test_oracle.ts";
 
 const device = await testDevice();
@@ -13,17 +13,17 @@ const device = await testDevice();
 const worst = new Map<string, number>();
 
 Deno.test("the conformance runs cover auto, both mat-vec reductions where granted, lane-per-row, tiled, 24-bit and int8", () => {
-  const runs = linearRuns(device).map(([v, r, a]) => `${v}/${r}/${a}`);
-  assert.equal(runs.includes("matvec/auto/int24"), hasPackedDot());
-  assert.equal(runs.includes("matvec/auto/int8"), hasPackedDot());
-  assert.equal(runs.includes("tiled/auto/int8"), hasPackedDot());
-  assert.equal(runs.includes("rowlane/auto/int8"), hasPackedDot());
+  const runs = ourImplementations(device).map((i) => i.name);
+  assert.equal(runs.includes("kquant:matvec/int24"), hasPackedDot());
+  assert.equal(runs.includes("kquant:matvec/int8"), hasPackedDot());
+  assert.equal(runs.includes("kquant:tiled/int8"), hasPackedDot());
+  assert.equal(runs.includes("kquant:rowlane/int8"), hasPackedDot());
   assert.ok(
-    runs.includes("matvec/workgroup/f32") && runs.includes("tiled/auto/f32") &&
-      runs.includes("rowlane/auto/f32") && runs.includes("auto/auto/f32"),
+    runs.includes("kquant:matvec/workgroup/f32") && runs.includes("kquant:tiled/f32") &&
+      runs.includes("kquant:rowlane/f32") && runs.includes("kquant"),
   );
   if (device.features.has("subgroups" as GPUFeatureName)) {
-    assert.ok(runs.includes("matvec/subgroup/f32"));
+    assert.ok(runs.includes("kquant:matvec/subgroup/f32"));
   }
 });
 

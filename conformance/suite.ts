@@ -5,40 +5,82 @@
  * @module
  */
 
-import { type CaseResult, checkEmbedding, checkLinear, type RunActivations } from "./check.ts";
+import {
+  type CaseResult,
+  checkEmbedding,
+  checkLinear,
+  type EmbeddingData,
+  type LinearData,
+} from "./check.ts";
+import type { Implementation } from "../kernels/implementation.ts";
+import { q5kImplementation, type Q5KImplementationOptions } from "../kernels/q5k_implementation.ts";
 import { readManifest, type VectorEntry } from "./vectors.ts";
 import { type CaseData, liveData, vectorData } from "./sources.ts";
 import { caseName, type ConformanceCase, LIVE_CASES, VECTOR_CASES } from "./cases.ts";
 import type { LlamaCppOracle } from "./oracle.ts";
-import { hasPackedDot, type LinearVariant, type Reduction } from "../kernels/linear.ts";
+import { hasPackedDot } from "../kernels/linear.ts";
 
 /**
- * Every linear variant/reduction/activations triple the device supports;
- * `"int24"` is the mat-vec on 24-bit activations (`activations: "auto"`
- * where the crossover asks for it), forced at every M (`wideMatvecM`).
+ * This library's runs, as implementations: `auto`, each forced family and
+ * mat-vec reduction the device supports, and where WGSL has `dot4I8Packed`
+ * the 24-bit mat-vec (forced at every M) and the int8 path of each family.
+ * Only the first carries the embedding table (every run shares one gather).
  */
-export function linearRuns(device: GPUDevice): [LinearVariant, Reduction, RunActivations][] {
-  const runs: [LinearVariant, Reduction, RunActivations][] = [
-    ["auto", "auto", "f32"],
-    ["matvec", "workgroup", "f32"],
+export function ourImplementations(device: GPUDevice): Implementation[] {
+  const runs: Q5KImplementationOptions[] = [
+    {},
+    { variant: "matvec", reduction: "workgroup", activations: "f32" },
   ];
   if (device.features.has("subgroups" as GPUFeatureName)) {
-    runs.push(["matvec", "subgroup", "f32"]);
+    runs.push({ variant: "matvec", reduction: "subgroup", activations: "f32" });
   }
-  runs.push(["rowlane", "auto", "f32"], ["tiled", "auto", "f32"]);
+  runs.push({ variant: "rowlane", activations: "f32" }, { variant: "tiled", activations: "f32" });
   if (hasPackedDot()) {
-    runs.push(["matvec", "auto", "int24"]);
-    runs.push(["matvec", "auto", "int8"], ["rowlane", "auto", "int8"], ["tiled", "auto", "int8"]);
+    runs.push({ variant: "matvec", activations: "int24" });
+    for (const variant of ["matvec", "rowlane", "tiled"] as const) {
+      runs.push({ variant, activations: "int8" });
+    }
   }
-  return runs;
+  return runs.map((o, i) => {
+    const impl = q5kImplementation(o);
+    return i === 0 ? impl : { ...impl, embedding: undefined };
+  });
 }
 
-/** Runs one case on every variant. */
-export async function checkCase(device: GPUDevice, data: CaseData): Promise<CaseResult[]> {
-  if (data.case.op === "embedding") return [await checkEmbedding(device, data as never)];
+/** The device features `impl` needs and `device` lacks. */
+export function missingFeatures(device: GPUDevice, impl: Implementation): string[] {
+  return (impl.features ?? []).filter((f) => !device.features.has(f));
+}
+
+/** Runs one case on every implementation that has its op; one failure line per implementation that throws. */
+export async function checkCase(
+  device: GPUDevice,
+  data: CaseData,
+  impls: readonly Implementation[] = ourImplementations(device),
+): Promise<CaseResult[]> {
   const out: CaseResult[] = [];
-  for (const [variant, reduction, activations] of linearRuns(device)) {
-    out.push(await checkLinear(device, data as never, variant, reduction, activations));
+  const linear = data.case.op === "linear";
+  for (const impl of impls) {
+    if (!(linear ? impl.linear : impl.embedding)) continue;
+    const name = caseName(data.case);
+    const missing = missingFeatures(device, impl);
+    if (missing.length) {
+      out.push({
+        ...failure(name, `needs ${missing.join(", ")}, which this device lacks`),
+        variant: impl.name,
+        skipped: true,
+      });
+      continue;
+    }
+    try {
+      out.push(
+        linear
+          ? await checkLinear(device, data as LinearData, impl)
+          : await checkEmbedding(device, data as EmbeddingData, impl),
+      );
+    } catch (error) {
+      out.push({ ...failure(name, `${impl.name} threw: ${message(error)}`), variant: impl.name });
+    }
   }
   return out;
 }
@@ -51,6 +93,8 @@ export interface SuiteOptions {
   dir?: URL;
   /** Only cases this accepts (tests use it to keep runs short). */
   only?: (c: ConformanceCase) => boolean;
+  /** The implementations to check; this library's runs by default. */
+  impls?: readonly Implementation[];
 }
 
 /** A result for something that could not be checked: always a failure. */
@@ -94,7 +138,7 @@ export async function runSuite(
       return;
     }
     try {
-      for (const r of await checkCase(device, data)) emit(source, r);
+      for (const r of await checkCase(device, data, options.impls)) emit(source, r);
     } catch (error) {
       emit(source, failure(name, `could not run: ${message(error)}`));
     }

@@ -36,8 +36,19 @@ export interface Q5KEmbeddingOptions {
   rows: number;
   /** Width of a row: a multiple of 256. */
   k: number;
-  /** @internal Caps storage bindings below the device limit (tests the chunked path). */
+}
+
+/** Options the tests use (not public: `Q5KEmbedding.create` accepts them, its type does not name them). */
+export interface EmbeddingInternals {
+  /** Caps storage bindings below the device limit (tests the chunked path). */
   maxBindingBytes?: number;
+}
+
+/** Types `options` with the internal keys for `Q5KEmbedding.create` (tests). */
+export function tableWithInternals(
+  options: Q5KEmbeddingOptions & EmbeddingInternals,
+): Q5KEmbeddingOptions {
+  return options;
 }
 
 /** Ids accepted by {@linkcode Q5KEmbedding.lookup}. */
@@ -103,7 +114,10 @@ export class Q5KEmbedding {
     deviceAndOptions(action, device, options);
     knownKeys(action, options, ["rows", "k"], ["maxBindingBytes"]);
     checkDevice(action, device);
-    const maxBinding = bindingLimit(device, options.maxBindingBytes);
+    const maxBinding = bindingLimit(
+      device,
+      (options as Q5KEmbeddingOptions & EmbeddingInternals).maxBindingBytes,
+    );
     const blob = uploadBlob(
       device,
       action,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { testDevice } from "../conformance/test_device.ts";
-import { Q5KEmbedding } from "./embedding.ts";
+import { Q5KEmbedding, tableWithInternals } from "./embedding.ts";
 import { makeQ5KBlob } from "./make_blob.ts";
 import { dequantizeQ5K } from "./dequantize.ts";
 import { readBack } from "./_gpu.ts";
@@ -29,7 +29,11 @@ Deno.test("Q5KEmbedding gathers rows bit-identical to dequantizeQ5K for every id
 Deno.test("Q5KEmbedding works across several bindings when one is too small", async () => {
   const [rows, k] = [200, 1024];
   const blob = makeQ5KBlob(rows, k, { seed: 4 });
-  const table = Q5KEmbedding.create(device, blob, { rows, k, maxBindingBytes: 32768 });
+  const table = Q5KEmbedding.create(
+    device,
+    blob,
+    tableWithInternals({ rows, k, maxBindingBytes: 32768 }),
+  );
   const ids = [199, 0, 45, 46, 100, 150, 3];
   assert.deepEqual(await table.lookup(ids), expectedRows(blob, k, ids));
   table.destroy();
@@ -39,7 +43,11 @@ Deno.test("Q5KEmbedding.encode() writes zeros for out-of-range GPU ids and never
   const [rows, k] = [30, 512];
   const blob = makeQ5KBlob(rows, k, { seed: 9 });
   // Two chunks, so the zeros must come from exactly one dispatch.
-  const table = Q5KEmbedding.create(device, blob, { rows, k, maxBindingBytes: 16 * 352 });
+  const table = Q5KEmbedding.create(
+    device,
+    blob,
+    tableWithInternals({ rows, k, maxBindingBytes: 16 * 352 }),
+  );
   const ids = Uint32Array.of(29, 30, 0, 0xffffffff, 15);
   const idBuf = device.createBuffer({
     size: 32,

@@ -94,22 +94,35 @@ export interface Q5KLinearOptions {
    * {@linkcode Q5KLinear.activationsFor} says which runs at a batch size.
    */
   activations?: Activations;
-  /** @internal Caps storage bindings below the device limit (tests the chunked path). */
+}
+
+/**
+ * Options the tests, the bench and the conformance runs use to reach code
+ * paths a device would not take by itself; not part of the public API
+ * (`Q5KLinear.create` accepts them at run time, its type does not name them).
+ */
+export interface LinearInternals {
+  /** Caps storage bindings below the device limit (tests the chunked path). */
   maxBindingBytes?: number;
-  /** @internal Overrides `crossover.transposedTiled` (tests the K-major tiled path anywhere). */
+  /** Overrides `crossover.transposedTiled` (tests the K-major tiled path anywhere). */
   transposedTiled?: boolean;
   /**
-   * @internal Overrides `crossover.tallTiledFromM` and the 48 KiB those tiles
+   * Overrides `crossover.tallTiledFromM` and the 48 KiB those tiles
    * need (tests them on lavapipe, which reports 32 KiB but runs them).
    */
   tallTiledFromM?: number;
   /**
-   * @internal Overrides `crossover.maxWideMatvecM` and
+   * Overrides `crossover.maxWideMatvecM` and
    * `maxSharedPassWideMatvecM` (0: none): the tests, the bench's
    * `matvec-int24` rows and the conformance runs take the 24-bit mat-vec
    * anywhere `dot4I8Packed` exists, at every M they run.
    */
   wideMatvecM?: number;
+}
+
+/** Types `options` with the internal keys for `Q5KLinear.create` (tests, bench, conformance). */
+export function withInternals(options: Q5KLinearOptions & LinearInternals): Q5KLinearOptions {
+  return options;
 }
 
 /** The dispatches that run one batch size, resolved once. */
@@ -281,6 +294,7 @@ export class Q5KLinear {
   static create(device: GPUDevice, weights: Uint8Array, options: Q5KLinearOptions): Q5KLinear {
     const action = "create Q5_K linear";
     deviceAndOptions(action, device, options);
+    const internals = options as Q5KLinearOptions & LinearInternals;
     knownKeys(action, options, OPTION_KEYS, INTERNAL_KEYS);
     checkDevice(action, device);
     const { n, k } = options;
@@ -334,17 +348,17 @@ export class Q5KLinear {
         );
       }
     }
-    const transposed = options.transposedTiled;
+    const transposed = internals.transposedTiled;
     if (transposed !== undefined && typeof transposed !== "boolean") {
       throw new TypeError(
         `Cannot ${action}: transposedTiled must be a boolean, current value is ${show(transposed)}`,
       );
     }
-    const tall = options.tallTiledFromM;
+    const tall = internals.tallTiledFromM;
     if (tall !== undefined) positiveInt(action, "tallTiledFromM", tall);
-    const wide = options.wideMatvecM;
+    const wide = internals.wideMatvecM;
     if (wide !== undefined && wide !== 0) positiveInt(action, "wideMatvecM", wide);
-    const maxBinding = bindingLimit(device, options.maxBindingBytes);
+    const maxBinding = bindingLimit(device, internals.maxBindingBytes);
     const blob = uploadBlob(device, action, "weights", weights, n, k, "n", maxBinding);
     watchDevice(device);
     const bias = options.bias ? uploadStorage(device, "q5_K linear bias", options.bias) : null;

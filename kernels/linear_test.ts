@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { runs48KiBTiles, testDevice } from "../conformance/test_device.ts";
-import { hasPackedDot, Q5KLinear } from "./linear.ts";
+import { hasPackedDot, Q5KLinear, withInternals } from "./linear.ts";
 import { familyFor } from "./crossover.ts";
 import { makeQ5KBlob } from "./make_blob.ts";
 import { dequantizeQ5K } from "./dequantize.ts";
@@ -75,7 +75,11 @@ Deno.test("Q5KLinear splits weights over several bindings when one is too small"
     const x = uniformF32(m * k, m);
     for (const variant of ["matvec", "rowlane", "tiled"] as const) {
       // 64 KiB bindings: 300 rows of 704 bytes need 4 chunks.
-      const layer = Q5KLinear.create(device, blob, { n, k, variant, maxBindingBytes: 65536 });
+      const layer = Q5KLinear.create(
+        device,
+        blob,
+        withInternals({ n, k, variant, maxBindingBytes: 65536 }),
+      );
       const c = compareNmse(await layer.run(x, m), reference(blob, x, m, n, k), 1e-10);
       assert.ok(c.ok, `${variant} m=${m}: ${c.detail}`);
       layer.destroy();
@@ -266,14 +270,18 @@ Deno.test("int8 activations: within llama.cpp's bound of the f64 reference at ev
       // 64 KiB bindings split the weights into chunks (and rule out split-K);
       // whole, the tiled and lane-per-row kernels split K for these small grids.
       for (const maxBindingBytes of [undefined, 65536]) {
-        const layer = Q5KLinear.create(device, blob, {
-          n,
-          k,
-          bias,
-          variant,
-          activations: "int8",
-          maxBindingBytes,
-        });
+        const layer = Q5KLinear.create(
+          device,
+          blob,
+          withInternals({
+            n,
+            k,
+            bias,
+            variant,
+            activations: "int8",
+            maxBindingBytes,
+          }),
+        );
         assert.equal(layer.activations, "int8");
         const c = compareNmse(await layer.run(x, m), ref, 5e-4);
         const label = `m=${m} ${variant} binding=${maxBindingBytes}`;
@@ -448,14 +456,18 @@ Deno.test("Q5KLinear's K-major tiled form on transposed activations: bias, split
   ) {
     const blob = makeQ5KBlob(n, k, { seed: n + k, mode: "quantized" });
     const bias = uniformF32(n, n, -3, 3);
-    const layer = Q5KLinear.create(device, blob, {
-      n,
-      k,
-      bias,
-      variant: "tiled",
-      transposedTiled: true,
-      maxBindingBytes,
-    });
+    const layer = Q5KLinear.create(
+      device,
+      blob,
+      withInternals({
+        n,
+        k,
+        bias,
+        variant: "tiled",
+        transposedTiled: true,
+        maxBindingBytes,
+      }),
+    );
     // M ≤ 64 runs 64-row tiles (tileFor), K-major as well.
     for (const m of [130, 97, 65, 64, 33]) {
       const x = uniformF32(m * k, m + n);
@@ -474,13 +486,17 @@ Deno.test("Q5KLinear's K-major tiled form on transposed activations: bias, split
     : [];
   for (const [n, k, ms] of tall) {
     const blob = makeQ5KBlob(n, k, { seed: n + k + 1, mode: "quantized" });
-    const layer = Q5KLinear.create(device, blob, {
-      n,
-      k,
-      variant: "tiled",
-      transposedTiled: true,
-      tallTiledFromM: 129,
-    });
+    const layer = Q5KLinear.create(
+      device,
+      blob,
+      withInternals({
+        n,
+        k,
+        variant: "tiled",
+        transposedTiled: true,
+        tallTiledFromM: 129,
+      }),
+    );
     for (const m of ms) {
       const x = uniformF32(m * k, m + n + 1);
       const c = compareNmse(await layer.run(x, m), reference(blob, x, m, n, k), 1e-10);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { testDevice } from "../conformance/test_device.ts";
-import { hasPackedDot, Q5KLinear } from "./linear.ts";
+import { hasPackedDot, Q5KLinear, withInternals } from "./linear.ts";
 import { makeQ5KBlob } from "./make_blob.ts";
 import { dequantizeQ5K } from "./dequantize.ts";
 import { normalF32, uniformF32 } from "./_rng.ts";
@@ -88,13 +88,17 @@ Deno.test({
         const ref = reference(blob, x, m, n, k);
         for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) ref[i * n + j] += bias[j];
         for (const maxBindingBytes of [undefined, 65536]) {
-          const layer = Q5KLinear.create(device, blob, {
-            n,
-            k,
-            bias,
-            maxBindingBytes,
-            wideMatvecM: 4,
-          });
+          const layer = Q5KLinear.create(
+            device,
+            blob,
+            withInternals({
+              n,
+              k,
+              bias,
+              maxBindingBytes,
+              wideMatvecM: 4,
+            }),
+          );
           assert.equal(layer.activationsFor(m), "int24");
           const what = `m=${m} ${label} binding=${maxBindingBytes}`;
           const c = compareNmse(await layer.run(x, m), ref, 1e-12);
@@ -134,7 +138,11 @@ Deno.test({
     // 37 rows: the last lane groups of the last workgroup hold fewer rows than they compute.
     const [n, k] = [37, 8192];
     const blob = makeQ5KBlob(n, k, { seed: 43, mode: "quantized" });
-    const layer = Q5KLinear.create(device, blob, { n, k, variant: "matvec", wideMatvecM: 3 });
+    const layer = Q5KLinear.create(
+      device,
+      blob,
+      withInternals({ n, k, variant: "matvec", wideMatvecM: 3 }),
+    );
     for (const m of [1, 2, 3]) {
       assert.equal(layer.activationsFor(m), "int24");
       const x = spreadF32(m * k, 70 + m);
@@ -173,7 +181,11 @@ Deno.test("activationsFor() names what each batch size multiplies with, and reje
     layer.destroy();
   }
   // Long rows take it at M = 1 too (since their own layout; f32 before).
-  const long = Q5KLinear.create(device, makeQ5KBlob(4, 8192), { n: 4, k: 8192, wideMatvecM: 3 });
+  const long = Q5KLinear.create(
+    device,
+    makeQ5KBlob(4, 8192),
+    withInternals({ n: 4, k: 8192, wideMatvecM: 3 }),
+  );
   assert.deepEqual([1, 2, 3].map((m) => long.activationsFor(m)), [int24, int24, int24]);
   assert.equal(long.kernelFor(1), "matvec");
   long.destroy();
@@ -182,12 +194,16 @@ Deno.test("activationsFor() names what each batch size multiplies with, and reje
   assert.throws(() => make({ wideMatvecM: "2" }), TypeError, '"2"');
   assert.throws(() => make({ activations: "int24" }), RangeError, '"int24"');
   // The bench and conformance runs ask for it at every M they run, with the mat-vec forced.
-  const forced = Q5KLinear.create(device, makeQ5KBlob(4, 8192), {
-    n: 4,
-    k: 8192,
-    variant: "matvec",
-    wideMatvecM: 40,
-  });
+  const forced = Q5KLinear.create(
+    device,
+    makeQ5KBlob(4, 8192),
+    withInternals({
+      n: 4,
+      k: 8192,
+      variant: "matvec",
+      wideMatvecM: 40,
+    }),
+  );
   assert.deepEqual([1, 9, 40, 41].map((m) => forced.activationsFor(m)), [
     int24,
     int24,

@@ -1,7 +1,7 @@
 // Misuse that once gave silent wrong answers: each test failed before its fix.
 import assert from "node:assert/strict";
 import { testDevice } from "../conformance/test_device.ts";
-import { Q5KLinear } from "./linear.ts";
+import { Q5KLinear, withInternals } from "./linear.ts";
 import { Q5KEmbedding } from "./embedding.ts";
 import { makeQ5KBlob } from "./make_blob.ts";
 import { dequantizeQ5K } from "./dequantize.ts";
@@ -94,7 +94,11 @@ Deno.test("encode() and record() reject every bad buffer before recording anythi
 });
 
 Deno.test("encode() binds only the bytes it uses, so a buffer larger than one binding works", async () => {
-  const layer = Q5KLinear.create(device, blob, { n: N, k: K, maxBindingBytes: 1 << 20 });
+  const layer = Q5KLinear.create(
+    device,
+    blob,
+    withInternals({ n: N, k: K, maxBindingBytes: 1 << 20 }),
+  );
   const x = uploadStorage(device, "x", x1);
   const limit = device.limits.maxStorageBufferBindingSize;
   const size = Math.min(limit + 256, device.limits.maxBufferSize);
