@@ -70,3 +70,7 @@ export type { BufferRange, DeviceErrorKind } from "./kernels/_gpu.ts";
 export { foldWorkgroups } from "./kernels/dispatch.ts";
 export { probeSubgroupLayout, subgroupLayout } from "./kernels/subgroup_layout.ts";
 export type { SubgroupLayout } from "./kernels/subgroup_layout.ts";
+export { checkImplementation } from "./kernels/implementation.ts";
+export type { EmbeddingImpl, Implementation, LinearImpl } from "./kernels/implementation.ts";
+export { describeLayer, q5kImplementation } from "./kernels/q5k_implementation.ts";
+export type { Q5KImplementationOptions } from "./kernels/q5k_implementation.ts";
