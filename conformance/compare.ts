@@ -79,8 +79,15 @@ export function compareNmse(
   }
   const nmse = den === 0 ? (num === 0 ? 0 : Infinity) : num / den;
   const ok = nmse <= bound;
-  const at = worst < 0 ? "" : `; worst at index ${worst}: got ${actual[worst]}, expected ${expected[worst]}`;
-  return { ok, nmse, maxUlp: NaN, detail: ok ? "" : `NMSE ${nmse.toExponential(3)} > ${bound}${at}` };
+  const at = worst < 0
+    ? ""
+    : `; worst at index ${worst}: got ${actual[worst]}, expected ${expected[worst]}`;
+  return {
+    ok,
+    nmse,
+    maxUlp: NaN,
+    detail: ok ? "" : `NMSE ${nmse.toExponential(3)} > ${bound}${at}`,
+  };
 }
 
 /** Compares element by element in f32 ulps after the non-finite check. */
