@@ -9,6 +9,7 @@ import type { Crossover } from "../kernels/crossover.ts";
 
 const COLUMNS: { head: string; get: (r: BenchResult) => string; left?: boolean }[] = [
   { head: "op", get: (r) => r.op, left: true },
+  { head: "impl", get: (r) => r.impl ?? "kquant", left: true },
   { head: "variant", get: (r) => r.variant, left: true },
   { head: "N×K", get: (r) => `${r.n}×${r.k}`, left: true },
   { head: "M", get: (r) => String(r.m) },
@@ -80,6 +81,7 @@ export function formatHeader(report: BenchReport): string {
 /** The results as an aligned text table. */
 export function formatTable(report: BenchReport): string {
   const cols = COLUMNS.filter((c) =>
+    (c.head === "impl" ? report.results.some((r) => (r.impl ?? "kquant") !== "kquant") : true) &&
     (c.head.startsWith("llama") ? report.results.some((r) => r.llamaCppUs !== undefined) : true) &&
     (c.head.startsWith("dense") ? report.results.some((r) => r.denseUs !== undefined) : true) &&
     (c.head.startsWith("1-pass") ? report.results.some((r) => r.readUs !== undefined) : true)
@@ -130,6 +132,7 @@ export function formatTable(report: BenchReport): string {
 export function formatCsv(report: BenchReport): string {
   const keys: (keyof BenchResult)[] = [
     "op",
+    "impl",
     "variant",
     "m",
     "n",

@@ -6,7 +6,9 @@
  * @module
  */
 
-import { hasPackedDot, Q5KLinear, withInternals } from "../kernels/linear.ts";
+import { hasPackedDot } from "../kernels/linear.ts";
+import type { Implementation, LinearImpl } from "../kernels/implementation.ts";
+import { q5kImplementation, type Q5KImplementationOptions } from "../kernels/q5k_implementation.ts";
 import { Q5KEmbedding } from "../kernels/embedding.ts";
 import { makeQ5KBlob } from "../kernels/make_blob.ts";
 import { dispatch, DispatchCache } from "../kernels/_gpu.ts";
@@ -42,6 +44,48 @@ export interface BenchConfig {
   vsLlamaCpp: boolean;
   ggmlLib?: string;
   forceWallClock?: boolean;
+  /** Other implementations to time beside ours (`bench --impl`), each its own rows. */
+  impls?: Implementation[];
+}
+
+/** One implementation the linear sweep times: one of ours (`key` a variant) or a user's. */
+interface LinearEntry {
+  key: string;
+  label: string;
+  ours: boolean;
+  impl: Implementation;
+}
+
+/** The options of ours that a bench variant times. */
+export function ourOptions(variant: BenchVariant): Q5KImplementationOptions {
+  switch (variant) {
+    case "auto":
+      return {};
+    case "matvec-int24":
+      return { variant: "matvec", activations: "int24" };
+    case "int8":
+      return { variant: "matvec", activations: "int8" };
+    case "rowlane-int8":
+    case "tiled-int8":
+      return {
+        variant: variant.slice(0, -"-int8".length) as "rowlane" | "tiled",
+        activations: "int8",
+      };
+    default:
+      return { variant, activations: "f32" };
+  }
+}
+
+/**
+ * The family a layer runs at M (from its `describe`), e.g. `matvec-int24`:
+ * ours without `auto→` and the reduction; another implementation's as it
+ * describes it.
+ */
+function familyOf(layer: LinearImpl, m: number, shared: boolean): string {
+  return (layer.describe?.(m, shared) ?? "").replace(/^auto→/, "").replace(
+    /\/(subgroup|workgroup)$/,
+    "",
+  );
 }
 
 /** A row family the bench times (see {@linkcode BenchConfig.variants}). */
@@ -58,6 +102,8 @@ export type BenchVariant =
 /** One measured case. */
 export interface BenchResult {
   op: "linear" | "embedding";
+  /** Which implementation ran: `kquant` (this library) or a `--impl` module's name. */
+  impl?: string;
   variant: string;
   m: number;
   n: number;
@@ -204,12 +250,6 @@ function storage(device: GPUDevice, label: string, bytes: number): GPUBuffer {
 
 const q5kBytes = (rows: number, k: number) => rows * (k / 256) * 176;
 
-/** The family a layer runs at M, with `-int24` where it holds the activations as 24 bits. */
-export function familyLabel(layer: Q5KLinear, m: number, shared: boolean): string {
-  const family = layer.kernelFor(m, shared);
-  return layer.activationsFor(m, shared) === "int24" ? `${family}-int24` : family;
-}
-
 /** Bytes of weights the bench cycles through, so they come from memory and not from L2 (50 MB on an H200). */
 export const ROTATION_BYTES = 256 * 2 ** 20;
 
@@ -355,10 +395,27 @@ export async function runBench(
     progress("int8, int24: skipped, this runtime's WGSL lacks packed_4x8_integer_dot_product");
     config = { ...config, variants: config.variants.filter((v) => !packed(v)) };
   }
+  const linearEntries: LinearEntry[] = [
+    ...config.variants.map((v) => ({
+      key: v,
+      label: v,
+      ours: true,
+      impl: q5kImplementation(ourOptions(v)),
+    })),
+    ...(config.impls ?? []).filter((i) => i.linear).map((impl) => ({
+      key: `impl:${impl.name}`,
+      label: impl.name,
+      ours: false,
+      impl,
+    })),
+  ];
   const linearCases = config.ops.includes("linear")
-    ? config.shapes.length * config.ms.length * config.variants.length
+    ? config.shapes.length * config.ms.length * linearEntries.length
     : 0;
-  const embCases = config.ops.includes("embedding") ? config.embedding.counts.length : 0;
+  const embCases = config.ops.includes("embedding")
+    ? config.embedding.counts.length *
+      (1 + (config.impls ?? []).filter((i) => i.embedding).length)
+    : 0;
   const total = linearCases + embCases;
   let done = 0;
   const subgroups = device.features.has("subgroups" as GPUFeatureName);
@@ -381,58 +438,48 @@ export async function runBench(
         string,
         { t: Timing; label: string; sharedUs?: number; sharedKernel?: string }
       >();
-      for (const variant of config.variants) {
-        const int8 = isInt8(variant);
-        const wide = variant === "matvec-int24";
-        const layers = Array.from(
-          { length: copies },
-          () =>
-            Q5KLinear.create(
-              device,
-              blob,
-              withInternals({
-                n,
-                k,
-                variant: variant === "int8" || variant === "matvec-int24"
-                  ? "matvec"
-                  : int8
-                  ? (variant.slice(0, -"-int8".length) as "rowlane" | "tiled")
-                  : variant as "auto" | "matvec" | "rowlane" | "tiled",
-                // auto: the library's default (24-bit activations for the
-                // mat-vec where measured faster); matvec-int24: those at every
-                // M; a forced family: f32 products.
-                activations: int8 ? "int8" : variant === "auto" || wide ? "auto" : "f32",
-                ...(wide ? { wideMatvecM: maxM } : {}),
-              }),
-            ),
-        );
+      for (const entry of linearEntries) {
+        const layers: LinearImpl[] = [];
+        for (let c = 0; c < copies; c++) {
+          layers.push(await entry.impl.linear!(device, blob, { n, k }));
+        }
+        const first = layers[0];
+        const encode = first.encode?.bind(first);
+        if (!encode) {
+          progress(`${entry.label}: skipped, it has no encode() (the bench times GPU passes)`);
+          for (const layer of layers) layer.destroy();
+          done += config.ms.length;
+          continue;
+        }
         for (const [i, m] of config.ms.entries()) {
           let turn = 0;
           // Uploading the layers' copies idled the GPU: warm up long first.
           const t = await timer.measure(
-            (encoder, tw) => layers[turn++ % copies].encode(encoder, x, y, m, tw),
+            (encoder, tw) => layers[turn++ % copies].encode!(encoder, x, y, m, tw),
             warmup(i === 0),
           );
           note(t);
-          const onePass = familyLabel(layers[0], m, false);
-          const label = variant === "int8"
-            ? "matvec-int8"
-            : variant === "auto"
-            ? `auto(${onePass})`
-            : variant;
-          const sharedUs = m <= SHARED_PASS_MAX_M
+          const onePass = familyOf(first, m, false);
+          const label = entry.ours
+            ? entry.key === "int8"
+              ? "matvec-int8"
+              : entry.key === "auto"
+              ? `auto(${onePass})`
+              : entry.key
+            : `${entry.label}${onePass ? ` (${onePass})` : ""}`;
+          const sharedUs = m <= SHARED_PASS_MAX_M && first.record
             ? await measureShared(
               timer,
-              (pass) => layers[turn++ % copies].record(pass, x, y, m),
+              (pass) => layers[turn++ % copies].record!(pass, x, y, m),
               warmup(false),
             )
             : undefined;
           // Where auto's shared-pass family (record()) is not its one-pass one.
-          const shared = variant === "auto" && sharedUs !== undefined
-            ? familyLabel(layers[0], m, true)
+          const shared = entry.key === "auto" && sharedUs !== undefined
+            ? familyOf(first, m, true)
             : undefined;
           const sharedKernel = shared !== onePass ? shared : undefined;
-          timings.set(`${m}/${variant}`, { t, label, sharedUs, sharedKernel });
+          timings.set(`${m}/${entry.key}`, { t, label, sharedUs, sharedKernel });
           done++;
           progress(
             `[${done}/${total}] linear ${n}x${k} m=${m} ${label}: ${t.medianUs.toFixed(1)} µs${
@@ -470,12 +517,15 @@ export async function runBench(
       }
       for (const m of config.ms) {
         const llamaCppUs = ggml?.mulMat(blob, n, k, m, config.measure.minTimeMs, copies);
-        for (const variant of config.variants) {
-          const { t, label, sharedUs, sharedKernel } = timings.get(`${m}/${variant}`)!;
+        for (const entry of linearEntries) {
+          const timing = timings.get(`${m}/${entry.key}`);
+          if (!timing) continue;
+          const { t, label, sharedUs, sharedKernel } = timing;
           const bytes = q5kBytes(n, k) + m * k * 4 + m * n * 4;
           const gbps = bytes / (t.medianUs * 1e3);
           results.push({
             op: "linear",
+            impl: entry.impl.name === "kquant" || entry.ours ? "kquant" : entry.impl.name,
             variant: label,
             m,
             n,
@@ -504,57 +554,74 @@ export async function runBench(
     const { rows, k, counts } = config.embedding;
     progress(`making a ${rows}x${k} Q5_K table (${(q5kBytes(rows, k) / 1e6).toFixed(0)} MB)…`);
     const blob = makeQ5KBlob(rows, k, { seed: 2 });
-    const table = Q5KEmbedding.create(device, blob, { rows, k });
     const maxCount = Math.max(...counts);
     const rand = mulberry32(7);
     const allIds = Int32Array.from({ length: maxCount }, () => Math.floor(rand() * rows));
     const ids = storage(device, "bench ids", maxCount * 4);
     device.queue.writeBuffer(ids, 0, allIds);
     const y = storage(device, "bench embedding y", maxCount * k * 4);
-    for (const [i, count] of counts.entries()) {
-      const t = await timer.measure(
-        (encoder, tw) => table.encode(encoder, ids, y, count, tw),
-        warmup(i === 0),
-      );
-      note(t);
-      const sharedUs = await measureShared(
-        timer,
-        (pass) => table.record(pass, ids, y, count),
-        warmup(false),
-      );
-      const llamaCppUs = ggml?.getRows(
-        blob,
-        rows,
-        k,
-        allIds.subarray(0, count),
-        config.measure.minTimeMs,
-      );
-      const bytes = count * (q5kBytes(1, k) + 4 + k * 4);
-      const gbps = bytes / (t.medianUs * 1e3);
-      results.push({
-        op: "embedding",
-        variant: "gather",
-        m: count,
-        n: rows,
-        k,
-        medianUs: t.medianUs,
-        p10Us: t.p10Us,
-        p90Us: t.p90Us,
-        gbps,
-        gflops: 0,
-        pctOfCeiling: (100 * gbps) / ceiling.gbps,
-        llamaCppUs,
-        sharedPassUs: sharedUs,
-        cpuUs: t.cpuUs,
-      });
-      done++;
-      progress(
-        `[${done}/${total}] embedding ${rows}x${k} ids=${count}: ${t.medianUs.toFixed(1)} µs, ${
-          gbps.toFixed(0)
-        } GB/s, ${sharedUs.toFixed(1)} µs in a shared pass${cpuBound(t)}`,
-      );
+    const tables = [
+      { name: "kquant", label: "gather", impl: q5kImplementation() },
+      ...(config.impls ?? []).filter((i) => i.embedding).map((impl) => ({
+        name: impl.name,
+        label: impl.name,
+        impl,
+      })),
+    ];
+    for (const entry of tables) {
+      const table = await entry.impl.embedding!(device, blob, { rows, k });
+      if (!table.encode) {
+        progress(`${entry.label}: skipped, it has no encode() (the bench times GPU passes)`);
+        table.destroy();
+        done += counts.length;
+        continue;
+      }
+      for (const [i, count] of counts.entries()) {
+        const t = await timer.measure(
+          (encoder, tw) => table.encode!(encoder, ids, y, count, tw),
+          warmup(i === 0),
+        );
+        note(t);
+        const sharedUs = table.record
+          ? await measureShared(timer, (pass) => table.record!(pass, ids, y, count), warmup(false))
+          : undefined;
+        const llamaCppUs = ggml?.getRows(
+          blob,
+          rows,
+          k,
+          allIds.subarray(0, count),
+          config.measure.minTimeMs,
+        );
+        const bytes = count * (q5kBytes(1, k) + 4 + k * 4);
+        const gbps = bytes / (t.medianUs * 1e3);
+        results.push({
+          op: "embedding",
+          impl: entry.name,
+          variant: entry.label,
+          m: count,
+          n: rows,
+          k,
+          medianUs: t.medianUs,
+          p10Us: t.p10Us,
+          p90Us: t.p90Us,
+          gbps,
+          gflops: 0,
+          pctOfCeiling: (100 * gbps) / ceiling.gbps,
+          llamaCppUs,
+          sharedPassUs: sharedUs,
+          cpuUs: t.cpuUs,
+        });
+        done++;
+        progress(
+          `[${done}/${total}] embedding ${rows}x${k} ids=${count}: ${t.medianUs.toFixed(1)} µs, ${
+            gbps.toFixed(0)
+          } GB/s${sharedUs === undefined ? "" : `, ${sharedUs.toFixed(1)} µs in a shared pass`}${
+            cpuBound(t)
+          }`,
+        );
+      }
+      table.destroy();
     }
-    table.destroy();
     ids.destroy();
     y.destroy();
   }

@@ -71,16 +71,23 @@ Deno.test("parseCommand() defaults bench to everything, auto variant, a table", 
 Deno.test("parseCommand() reads conform, info and help", () => {
   assert.deepEqual(parseCommand(["conform", "--vectors-only"]), {
     command: "conform",
-    options: { vectorsOnly: true, backend: undefined, quiet: false },
+    options: { vectorsOnly: true, impls: [], backend: undefined, quiet: false },
   });
   assert.deepEqual(parseCommand(["conform", "--max-m", "16", "--backend", "gl"]), {
     command: "conform",
-    options: { vectorsOnly: false, backend: "gl", quiet: false, maxM: 16 },
+    options: { vectorsOnly: false, impls: [], backend: "gl", quiet: false, maxM: 16 },
   });
   assert.deepEqual(parseCommand(["info", "--json"]), {
     command: "info",
     options: { backend: undefined, json: true },
   });
+  assert.deepEqual(
+    (parseCommand(["conform", "--impl", "a.ts", "--impl", "b.ts"]) as {
+      options: { impls: string[] };
+    })
+      .options.impls,
+    ["a.ts", "b.ts"],
+  );
   assert.equal(parseCommand([]).command, "help");
   assert.equal(parseCommand(["bench", "--help"]).command, "help");
 });

@@ -104,3 +104,31 @@ Deno.test("conform --impl reports a module that throws, lacks a factory or retur
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("bench --impl times the example beside kquant's kernels, with an impl column and field", async () => {
+  const args = ["--shape", "256x256", "--m", "1,8", "--table", "64x256", "--ids", "1,4"];
+  const r = await cli(
+    "bench",
+    "--impl",
+    "examples/naive_q5k.ts",
+    ...args,
+    "--min-time",
+    "0.01",
+    "--no-dense",
+    "--quiet",
+    "--json",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  for (const op of ["linear", "embedding"]) {
+    const impls = new Set(
+      report.results.filter((x: { op: string }) => x.op === op).map((x: { impl: string }) =>
+        x.impl
+      ),
+    );
+    assert.deepEqual([...impls].sort(), ["kquant", "naive"], op);
+  }
+  const bad = await cli("bench", "--impl", "examples/missing.ts", ...args);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^error: --impl examples\/missing\.ts: .*; nothing was run/);
+});

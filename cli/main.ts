@@ -82,6 +82,15 @@ async function bench(o: BenchOptions): Promise<number> {
       return 2;
     }
   }
+  const impls: Implementation[] = [];
+  for (const source of o.impls) {
+    const loaded = await loadImplementation(source);
+    if (!("impl" in loaded)) {
+      err(`error: --impl ${source}: ${loaded.error}; nothing was run`);
+      return 2;
+    }
+    impls.push(loaded.impl);
+  }
   const { adapter, device } = await openDevice(o.backend);
   const software = isSoftwareAdapter(adapter);
   const config: BenchConfig = {
@@ -103,6 +112,7 @@ async function bench(o: BenchOptions): Promise<number> {
     vsLlamaCpp: o.vsLlamaCpp,
     ggmlLib: o.ggmlLib,
     forceWallClock: o.wallClock,
+    impls,
   };
   const problems = benchProblems(device, config, hostMemory());
   if (problems.length > 0) {
