@@ -9,7 +9,6 @@
 import { hasPackedDot } from "../kernels/linear.ts";
 import type { Implementation, LinearImpl } from "../kernels/implementation.ts";
 import { q5kImplementation, type Q5KImplementationOptions } from "../kernels/q5k_implementation.ts";
-import { Q5KEmbedding } from "../kernels/embedding.ts";
 import { makeQ5KBlob } from "../kernels/make_blob.ts";
 import { dispatch, DispatchCache } from "../kernels/_gpu.ts";
 import { type Crossover, crossoverFor } from "../kernels/crossover.ts";

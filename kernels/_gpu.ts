@@ -6,6 +6,7 @@
 import { envVar } from "./_env.ts";
 import { bufferRange, fitsBinding } from "./_validate.ts";
 import { deviceGone, hasOpenPass, isClosed, isDestroyed, ownerOf } from "./_tracking.ts";
+import { forDevice } from "./subgroup_layout.ts";
 export interface KernelSpec {
   /** Human-readable name, used as the label of every GPU object. */
   name: string;
@@ -40,7 +41,10 @@ export function compiledFor(device: GPUDevice, spec: KernelSpec): Compiled {
       // deno-lint-ignore no-console
       console.error(`// ${spec.name} [${spec.key}]\n${spec.wgsl}`);
     }
-    const module = device.createShaderModule({ label: spec.name, code: spec.wgsl });
+    const module = device.createShaderModule({
+      label: spec.name,
+      code: forDevice(device, spec.wgsl),
+    });
     const pipeline = device.createComputePipeline({
       label: spec.name,
       layout: "auto",

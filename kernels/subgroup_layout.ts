@@ -22,6 +22,36 @@ export interface SubgroupLayout {
 }
 
 const probed = new WeakMap<GPUDevice, SubgroupLayout>();
+/** Per device: the directive its WGSL front-end wants before subgroup builtins. */
+const directives = new WeakMap<GPUDevice, string>();
+
+/** The directive that enables subgroup builtins in WGSL (Tint requires it, naga rejects it). */
+export const ENABLE_SUBGROUPS = "enable subgroups;\n";
+
+/**
+ * `wgsl` as `device`'s WGSL front-end accepts it: with `enable subgroups;`
+ * in front where the shader uses subgroup builtins and {@linkcode
+ * probeSubgroupLayout} found the front-end requires the directive (Dawn's
+ * Tint), without it otherwise (Deno's naga rejects it).
+ *
+ * @param device The device the shader is for.
+ * @param wgsl The shader, without enable directives.
+ * @returns The shader to compile.
+ */
+export function forDevice(device: GPUDevice, wgsl: string): string {
+  const directive = directives.get(device) ?? "";
+  return directive && /\bsubgroup[A-Z_]/.test(wgsl) ? directive + wgsl : wgsl;
+}
+
+/** Whether `code` compiles on `device` (a validation error scope around the module). */
+async function compiles(device: GPUDevice, code: string): Promise<boolean> {
+  device.pushErrorScope("validation");
+  const module = device.createShaderModule({ label: "kquant WGSL directive probe", code });
+  const error = await device.popErrorScope();
+  if (error) return false;
+  const info = await module.getCompilationInfo?.();
+  return !info?.messages.some((m) => m.type === "error");
+}
 
 /**
  * The subgroup layout of a device: probed by {@linkcode probeSubgroupLayout}
@@ -67,15 +97,29 @@ export async function probeSubgroupLayout(device: GPUDevice): Promise<SubgroupLa
     probed.set(device, none);
     return none;
   }
-  const module = device.createShaderModule({
-    label: "kquant subgroup layout probe",
-    code: `@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+  const probe = `@group(0) @binding(0) var<storage, read_write> out: array<u32>;
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) i: u32, @builtin(subgroup_invocation_id) lane: u32,
         @builtin(subgroup_size) size: u32) {
   out[2u * i] = lane;
   out[2u * i + 1u] = size;
-}`,
+}`;
+  // Decide once, by compiling the probe both ways (no runtime sniffing),
+  // whether this front-end wants `enable subgroups;` before subgroup builtins.
+  const directive = (await compiles(device, probe))
+    ? ""
+    : (await compiles(device, ENABLE_SUBGROUPS + probe))
+    ? ENABLE_SUBGROUPS
+    : null;
+  if (directive === null) {
+    const none: SubgroupLayout = { minSize: 0, linear: false, source: "probed" };
+    probed.set(device, none);
+    return none;
+  }
+  directives.set(device, directive);
+  const module = device.createShaderModule({
+    label: "kquant subgroup layout probe",
+    code: directive + probe,
   });
   const pipeline = device.createComputePipeline({
     label: "kquant subgroup layout probe",
