@@ -29,7 +29,14 @@ export type Command =
   | { command: "help"; topic?: string }
   | { command: "bench"; options: BenchOptions }
   | { command: "conform"; options: ConformOptions }
-  | { command: "info"; options: InfoOptions };
+  | { command: "info"; options: InfoOptions }
+  | { command: "serve"; options: ServeOptions };
+
+/** Options of `serve`. */
+export interface ServeOptions {
+  /** The port (0: any free one). */
+  port: number;
+}
 
 /** Options of `bench`. */
 export interface BenchOptions {
@@ -77,6 +84,7 @@ Commands:
   bench     time Q5_K linear across batch sizes M and embedding across id counts
   conform   run the conformance cases against llama.cpp on this GPU
   info      describe the adapter, its limits and the dispatch crossover
+  serve     serve the browser page (conformance and bench on the browser's WebGPU)
   help      this text
 
 Run 'deno run -A cli/main.ts <command> --help' for a command's flags.`;
@@ -87,7 +95,8 @@ const EXAMPLES = `Examples:
   deno run -A cli/main.ts bench --op linear --vs llama.cpp --json --out results.json --chart results.svg
   deno run -A cli/main.ts conform --vectors-only
   deno run -A cli/main.ts conform --impl examples/naive_q5k.ts
-  deno run -A cli/main.ts info`;
+  deno run -A cli/main.ts info
+  deno run -A cli/main.ts serve --port 8000`;
 
 /** Each command's flags, as `<command> --help` prints them. */
 const FLAGS: Record<string, string> = {
@@ -131,6 +140,12 @@ const FLAGS: Record<string, string> = {
                         on a software GL adapter the M = 64…130 kernels take minutes to compile
   --backend B           vulkan | metal | dx12 | gl (sets DENO_WEBGPU_BACKEND)
   --quiet               print failures and the summary only`,
+  serve: `Usage: deno run -A cli/main.ts serve [flags]
+
+  --port N              the port on 127.0.0.1 (default 8000; 0: any free one)
+
+  Open the printed URL in a browser with WebGPU; ?run=conform or ?run=bench starts a
+  run at once, ?impl=URL checks and times that implementation module.`,
   info: `Usage: deno run -A cli/main.ts info [flags]
 
   --backend B           vulkan | metal | dx12 | gl (sets DENO_WEBGPU_BACKEND)
@@ -268,7 +283,18 @@ export function parseCommand(argv: string[]): Command {
       },
     };
   }
-  throw new UsageError(`unknown command "${command}" (expected bench, conform, info or help)`);
+  if (command === "serve") {
+    const { values } = parse(rest, { port: { type: "string" } });
+    if (values.help) return { command: "help", topic: "serve" };
+    const text = (values.port as string | undefined) ?? "8000";
+    if (!/^\d+$/.test(text) || Number(text) > 65535) {
+      throw new UsageError(`--port must be an integer in 0..65535, current value is "${text}"`);
+    }
+    return { command: "serve", options: { port: Number(text) } };
+  }
+  throw new UsageError(
+    `unknown command "${command}" (expected bench, conform, info, serve or help)`,
+  );
 }
 
 function parseBench(rest: string[]): Command {

@@ -94,7 +94,8 @@ Deno.test("parseCommand() reads conform, info and help", () => {
 
 Deno.test("parseCommand() rejects bad input with a message naming the value", () => {
   const bad: [string[], string][] = [
-    [["serve"], '"serve"'],
+    [["frobnicate"], '"frobnicate"'],
+    [["serve", "--port", "70000"], '"70000"'],
     [["bench", "--bogus"], "bogus"],
     [["conform", "--max-m", "0"], '"0"'],
     [["conform", "--max-m", "8x"], '"8x"'],

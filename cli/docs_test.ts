@@ -57,7 +57,10 @@ Deno.test("docs: every quoted deno run / deno task command exists in the CLI's h
     for (const [, rest] of text.matchAll(/deno run -A cli\/main\.ts ([^`\n]*)/g)) {
       const [command, ...words] = rest.trim().split(/\s+/);
       if (command === "<command>") continue;
-      assert.ok(["bench", "conform", "info", "help"].includes(command), `${file}: ${rest}`);
+      assert.ok(
+        ["bench", "conform", "info", "serve", "help"].includes(command),
+        `${file}: ${rest}`,
+      );
       const help = helpFor(command);
       for (const flag of words.filter((w) => /^--[a-z]/.test(w))) {
         assert.ok(help.includes(flag.split("=")[0]), `${file}: ${command} has no flag ${flag}`);

@@ -171,7 +171,7 @@ async function conform(o: ConformOptions): Promise<number> {
     return 1;
   }
   const { device } = await openDevice(o.backend);
-  const { runSuite } = await import("../conformance/suite.ts");
+  const { resultLine, runSuite, summaryLine } = await import("../conformance/suite.ts");
   let oracle = null;
   if (!o.vectorsOnly) {
     const { loadLlamaCpp } = await import("../conformance/oracle.ts");
@@ -192,26 +192,12 @@ async function conform(o: ConformOptions): Promise<number> {
     if (r.skipped) skipped++;
     else if (r.ok) passed++;
     else failed++;
-    if (r.skipped) {
-      out(`skip ${source.padEnd(6)} ${r.name} [${r.variant}]: ${r.detail}`);
-      return;
-    }
-    if (o.quiet && r.ok) return;
-    const nmse = (v: number) => (v === 0 ? "0" : v.toExponential(2));
-    const figure = r.variant === "-"
-      ? "not checked"
-      : r.llama
-      ? `NMSE ${nmse(r.primary.nmse)} vs f64, ${nmse(r.llama.nmse)} vs llama.cpp`
-      : `max ${r.primary.maxUlp} ulp vs llama.cpp`;
-    out(
-      `${r.ok ? "ok  " : "FAIL"} ${source.padEnd(6)} ${r.name} [${r.variant}] ${figure}${
-        r.ok ? "" : `: ${r.detail}`
-      }`,
-    );
+    if (o.quiet && r.ok && !r.skipped) return;
+    out(resultLine(source, r));
   }, { maxM: o.maxM, ...(impls.length ? { impls } : {}) });
   oracle?.close();
   device.destroy();
-  out(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+  out(summaryLine(passed, failed, skipped));
   return failed === 0 ? 0 : 1;
 }
 
@@ -278,7 +264,7 @@ export async function main(argv: string[]): Promise<number> {
     command = parseCommand(argv);
   } catch (error) {
     if (error instanceof UsageError) {
-      const topic = ["bench", "conform", "info"].includes(argv[0]) ? ` ${argv[0]}` : "";
+      const topic = ["bench", "conform", "info", "serve"].includes(argv[0]) ? ` ${argv[0]}` : "";
       err(`error: ${error.message}\nrun 'deno run -A cli/main.ts${topic} --help' for the flags`);
       return 2;
     }
@@ -302,6 +288,14 @@ export async function main(argv: string[]): Promise<number> {
         return await conform(command.options);
       case "info":
         return await info(command.options);
+      case "serve": {
+        const { servePage } = await import("./serve.ts");
+        await servePage(command.options.port, (url) => {
+          out(`serving the page at ${url} (open it in a browser with WebGPU; Ctrl-C stops)`);
+          out(`  ${url}?run=conform runs the conformance suite, ${url}?run=bench the bench`);
+        });
+        return 0;
+      }
     }
   } catch (error) {
     if (error instanceof NoAdapterError) {

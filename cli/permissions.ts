@@ -16,7 +16,15 @@ function needs(command: Exclude<Command, { command: "help" }>): Need[] {
     why: "to read DENO_WEBGPU_BACKEND and the KQUANT_* settings",
     descriptor: { name: "env", variable: "DENO_WEBGPU_BACKEND" },
   };
-  const list: Need[] = [env];
+  const list: Need[] = command.command === "serve" ? [] : [env];
+  if (command.command === "serve") {
+    list.push(
+      { flag: "--allow-net", why: "to serve the page", descriptor: { name: "net" } },
+      { flag: "--allow-read", why: "to read the page and vectors", descriptor: { name: "read" } },
+      { flag: "--allow-write", why: "to write the bundle", descriptor: { name: "write" } },
+      { flag: "--allow-run", why: "to run deno bundle", descriptor: { name: "run" } },
+    );
+  }
   if (command.command === "conform") {
     list.push({
       flag: "--allow-read",

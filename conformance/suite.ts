@@ -31,6 +31,8 @@ export function ourImplementations(device: GPUDevice): Implementation[] {
     {},
     { variant: "matvec", reduction: "workgroup", activations: "f32" },
   ];
+  // Listed wherever subgroups are granted; skipped with the reason where the
+  // butterflies cannot use them (fewer than 8 lanes, or not consecutive).
   if (device.features.has("subgroups" as GPUFeatureName)) {
     runs.push({ variant: "matvec", reduction: "subgroup", activations: "f32" });
   }
@@ -47,9 +49,11 @@ export function ourImplementations(device: GPUDevice): Implementation[] {
   });
 }
 
-/** The device features `impl` needs and `device` lacks. */
-export function missingFeatures(device: GPUDevice, impl: Implementation): string[] {
-  return (impl.features ?? []).filter((f) => !device.features.has(f));
+/** Why `impl` cannot run on `device` (missing features, or its own reason), or null. */
+export function whyNot(device: GPUDevice, impl: Implementation): string | null {
+  const missing = (impl.features ?? []).filter((f) => !device.features.has(f));
+  if (missing.length) return `needs ${missing.join(", ")}, which this device lacks`;
+  return impl.unsupported?.(device) ?? null;
 }
 
 /** Runs one case on every implementation that has its op; one failure line per implementation that throws. */
@@ -63,13 +67,9 @@ export async function checkCase(
   for (const impl of impls) {
     if (!(linear ? impl.linear : impl.embedding)) continue;
     const name = caseName(data.case);
-    const missing = missingFeatures(device, impl);
-    if (missing.length) {
-      out.push({
-        ...failure(name, `needs ${missing.join(", ")}, which this device lacks`),
-        variant: impl.name,
-        skipped: true,
-      });
+    const reason = whyNot(device, impl);
+    if (reason) {
+      out.push({ ...failure(name, reason), variant: impl.name, skipped: true });
       continue;
     }
     try {
@@ -209,4 +209,23 @@ function checkEntry(entry: VectorEntry): VectorEntry {
     throw new TypeError(`manifest entry's case is ${name}, which its name does not match`);
   }
   return entry;
+}
+
+/** One result as `conform` prints it (the browser page prints the same). */
+export function resultLine(source: "vector" | "live", r: CaseResult): string {
+  if (r.skipped) return `skip ${source.padEnd(6)} ${r.name} [${r.variant}]: ${r.detail}`;
+  const nmse = (v: number) => (v === 0 ? "0" : v.toExponential(2));
+  const figure = r.variant === "-"
+    ? "not checked"
+    : r.llama
+    ? `NMSE ${nmse(r.primary.nmse)} vs f64, ${nmse(r.llama.nmse)} vs llama.cpp`
+    : `max ${r.primary.maxUlp} ulp vs llama.cpp`;
+  return `${r.ok ? "ok  " : "FAIL"} ${source.padEnd(6)} ${r.name} [${r.variant}] ${figure}${
+    r.ok ? "" : `: ${r.detail}`
+  }`;
+}
+
+/** The closing line of a conformance run. */
+export function summaryLine(passed: number, failed: number, skipped: number): string {
+  return `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`;
 }

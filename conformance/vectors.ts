@@ -150,12 +150,32 @@ export async function buildVectors(
 }
 
 /**
+ * The bytes at `url` by `fetch`, which reads `file:` URLs in Deno and
+ * `http:` ones in a browser, so the suite runs unchanged in both.
+ *
+ * @throws {Error} Starting "NotFound:" with the URL, for a missing file or a failed request.
+ */
+export async function readBytes(url: URL): Promise<Uint8Array> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw new Error(`NotFound: ${url.href}: ${(error as Error).message}`);
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`NotFound: ${url.href} (HTTP ${response.status})`);
+  }
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/**
  * Reads the manifest of the committed vectors.
  *
  * @param dir The vectors folder; the committed one by default.
  */
 export async function readManifest(dir: URL = VECTORS_DIR): Promise<VectorManifest> {
-  const text = await Deno.readTextFile(new URL("manifest.json", dir));
+  const text = new TextDecoder().decode(await readBytes(new URL("manifest.json", dir)));
   try {
     return JSON.parse(text);
   } catch (error) {
@@ -202,7 +222,7 @@ export async function loadVector(
 ): Promise<LoadedVector> {
   let bin: Uint8Array;
   try {
-    bin = await Deno.readFile(new URL(entry.file, dir));
+    bin = await readBytes(new URL(entry.file, dir));
   } catch (error) {
     throw new Error(`Vector ${entry.name}: cannot read ${entry.file}: ${(error as Error).message}`);
   }

@@ -8,6 +8,8 @@ const cache = new Map<string, string | undefined>();
 export function envVar(name: string): string | undefined {
   if (cache.has(name)) return cache.get(name);
   let value: string | undefined;
+  // In a browser there is no environment.
+  if (typeof Deno === "undefined") return undefined;
   try {
     const state = Deno.permissions.querySync({ name: "env", variable: name }).state;
     value = state === "granted" ? Deno.env.get(name) : undefined;

@@ -102,6 +102,12 @@ export interface Implementation {
   /** Device features the implementation needs; a device without one skips it, saying so. */
   features?: readonly GPUFeatureName[];
   /**
+   * Optional: why the implementation cannot run on `device` beyond missing
+   * features (e.g. subgroups too narrow), or null where it can; the suite
+   * then counts it as skipped with that reason, never as passed.
+   */
+  unsupported?(device: GPUDevice): string | null;
+  /**
    * The bound the conformance suite holds linear to: `"f32"` (default) NMSE
    * ≤ 1e-10 against the f64 reference, for f32 or wider activations;
    * `"int8"` llama.cpp's own 5e-4, for 8-bit activations.

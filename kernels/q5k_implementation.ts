@@ -16,6 +16,7 @@ import {
   withInternals,
 } from "./linear.ts";
 import { Q5KEmbedding } from "./embedding.ts";
+import { subgroupLayout } from "./subgroup_layout.ts";
 
 /** Which of this library's kernels an implementation runs. */
 export interface Q5KImplementationOptions {
@@ -58,6 +59,15 @@ export function q5kImplementation(options: Q5KImplementationOptions = {}): Imple
   return {
     name: parts.length ? `kquant:${parts.join("/")}` : "kquant",
     precision: activations === "int8" ? "int8" : "f32",
+    unsupported(device) {
+      if (reduction !== "subgroup") return null;
+      const layout = subgroupLayout(device);
+      return layout.linear && layout.minSize >= 8
+        ? null
+        : `the subgroup reduction needs consecutive subgroups of at least 8 lanes, this device has ${
+          layout.linear ? `${layout.minSize}` : "non-consecutive ones"
+        }`;
+    },
     linear(device, weights, { n, k }): LinearImpl {
       const layer = Q5KLinear.create(
         device,
