@@ -79,3 +79,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "the page's bench times ours and an ?impl= implementation, with a table and a chart",
+  ignore: !FULL_SUITE || chromiumPath() === null,
+  fn: async () => {
+    const stop = new AbortController();
+    let url = "";
+    const served = servePage(0, (u) => url = u, stop.signal);
+    try {
+      while (!url) await new Promise((r) => setTimeout(r, 100));
+      const page = await pageText(
+        `${url}?run=bench&shape=256x256&m=1,8&impl=/examples/naive_q5k.js`,
+        ["benchOut"],
+        300_000,
+      );
+      assert.equal(page.title, "done", page.text.benchOut);
+      assert.match(page.text.benchOut, /µs per pass by (GPU timestamps|wall clock)/);
+      assert.match(page.text.benchOut, /kquant.*naive/s);
+      assert.match(page.text.benchOut, /linear 256×256: latency/);
+    } finally {
+      stop.abort();
+      await served;
+    }
+  },
+});

@@ -26,10 +26,11 @@ export async function bundle(entry: string, out: string): Promise<void> {
   }
 }
 
-/** The file a request path maps to, or null (only the page, its bundle and the vectors). */
-function fileFor(path: string, bundled: string): string | URL | null {
+/** The file a request path maps to, or null (only the page, the bundles and the vectors). */
+function fileFor(path: string, dir: string): string | URL | null {
   if (path === "/" || path === "/index.html") return new URL("web/index.html", ROOT);
-  if (path === "/page.js") return bundled;
+  if (path === "/page.js") return `${dir}/page.js`;
+  if (path === "/examples/naive_q5k.js") return `${dir}/naive_q5k.js`;
   const vector = /^\/vectors\/([\w.-]+\.(?:json|bin))$/.exec(path);
   return vector ? new URL(`conformance/vectors/${vector[1]}`, ROOT) : null;
 }
@@ -46,16 +47,17 @@ export async function servePage(
   signal?: AbortSignal,
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "kquant-page-" });
-  const bundled = `${dir}/page.js`;
   try {
-    await bundle("web/page.ts", bundled);
+    await bundle("web/page.ts", `${dir}/page.js`);
+    // The example implementation, for ?impl=/examples/naive_q5k.js.
+    await bundle("examples/naive_q5k.ts", `${dir}/naive_q5k.js`);
     const server = Deno.serve({
       hostname: "127.0.0.1",
       port,
       signal,
       onListen: ({ port }) => onListen(`http://127.0.0.1:${port}/`),
     }, async (request) => {
-      const file = fileFor(new URL(request.url).pathname, bundled);
+      const file = fileFor(new URL(request.url).pathname, dir);
       if (!file) return new Response("not found", { status: 404 });
       try {
         const body = await Deno.readFile(file);

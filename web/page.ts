@@ -15,6 +15,8 @@ import { checkImplementation, type Implementation } from "../kernels/implementat
 import { q5kImplementation } from "../kernels/q5k_implementation.ts";
 import { ourImplementations, resultLine, runSuite, summaryLine } from "../conformance/suite.ts";
 import { GpuTimer } from "../bench/timing.ts";
+import { renderChart } from "../bench/chart.ts";
+import type { BenchReport, BenchResult } from "../bench/sweep.ts";
 
 const $ = (id: string) => document.getElementById(id)!;
 const params = new URLSearchParams(location.search);
@@ -60,6 +62,7 @@ async function bench(device: GPUDevice): Promise<void> {
   const y = device.createBuffer({ size: Math.max(...ms) * n * 4, usage });
   const blob = makeQ5KBlob(n, k, { seed: 1 });
   const rows: string[] = [];
+  const results: BenchResult[] = [];
   for (const impl of impls) {
     const layer = await impl.linear!(device, blob, { n, k });
     for (const m of ms) {
@@ -70,6 +73,20 @@ async function bench(device: GPUDevice): Promise<void> {
         { minTimeMs: 300, maxIters: 10000, warmup: 3, warmupMs: 50 },
       );
       const gbps = (n * (k / 256) * 176 + m * (n + k) * 4) / (t.medianUs * 1e3);
+      results.push({
+        op: "linear",
+        impl: impl.name,
+        variant: impl === impls[0] ? "auto" : impl.name,
+        m,
+        n,
+        k,
+        medianUs: t.medianUs,
+        p10Us: t.p10Us,
+        p90Us: t.p90Us,
+        gbps,
+        gflops: (2 * m * n * k) / (t.medianUs * 1e3),
+        pctOfCeiling: 0,
+      });
       rows.push(
         `<tr><td>${impl.name}</td><td>${layer.describe?.(m) ?? ""}</td><td>${m}</td><td>${
           t.medianUs.toFixed(1)
@@ -81,10 +98,18 @@ async function bench(device: GPUDevice): Promise<void> {
     layer.destroy();
   }
   for (const b of [x, y]) b.destroy();
+  // The CLI's chart, from the same rows (no read ceiling is measured here).
+  const report = {
+    adapter: { vendor: "", architecture: "", device: "", description: "this browser's adapter" },
+    backend: "browser WebGPU",
+    clock: timer.clock,
+    ceilingGBs: 0,
+    results,
+  } as unknown as BenchReport;
   $("benchOut").innerHTML = `<p>${n}×${k}, µs per pass by ${clock}</p><table><tr><th>impl</th>` +
     `<th>kernel</th><th>M</th><th>median µs</th><th>p10</th><th>p90</th><th>GB/s</th></tr>${
       rows.join("")
-    }</table>`;
+    }</table>${renderChart(report)}`;
   document.title = "done";
 }
 
