@@ -74,3 +74,13 @@ export { checkImplementation } from "./kernels/implementation.ts";
 export type { EmbeddingImpl, Implementation, LinearImpl } from "./kernels/implementation.ts";
 export { describeLayer, q5kImplementation } from "./kernels/q5k_implementation.ts";
 export type { Q5KImplementationOptions } from "./kernels/q5k_implementation.ts";
+export { blobSource, bytesSource, openGGUF, pathSource, readTensor } from "./gguf/reader.ts";
+export type {
+  ByteSource,
+  GGUFFile,
+  GGUFTensorInfo,
+  GGUFValue,
+  GGUFValueType,
+} from "./gguf/reader.ts";
+export { embeddingFromGGUF, linearFromGGUF, q5kShape, summarizeGGUF } from "./gguf/q5k_tensors.ts";
+export type { GGUFSummary } from "./gguf/q5k_tensors.ts";

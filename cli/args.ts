@@ -76,6 +76,8 @@ export interface ConformOptions {
 export interface InfoOptions {
   backend?: string;
   json: boolean;
+  /** Describe this GGUF file instead of the adapter. */
+  gguf?: string;
 }
 
 const COMMANDS = `Usage: deno run -A cli/main.ts <command> [flags]
@@ -149,6 +151,8 @@ const FLAGS: Record<string, string> = {
   info: `Usage: deno run -A cli/main.ts info [flags]
 
   --backend B           vulkan | metal | dx12 | gl (sets DENO_WEBGPU_BACKEND)
+  --gguf FILE           describe a GGUF file instead: architecture, bytes per type, the
+                        distinct Q5_K shapes (deno task fixture writes a small one)
   --json                print one JSON object`,
 };
 
@@ -271,7 +275,11 @@ export function parseCommand(argv: string[]): Command {
     };
   }
   if (command === "info") {
-    const { values } = parse(rest, { backend: { type: "string" }, json: { type: "boolean" } });
+    const { values } = parse(rest, {
+      backend: { type: "string" },
+      json: { type: "boolean" },
+      gguf: { type: "string" },
+    });
     if (values.help) return { command: "help", topic: "info" };
     return {
       command: "info",
@@ -280,6 +288,7 @@ export function parseCommand(argv: string[]): Command {
           ? undefined
           : oneOf("--backend", values.backend as string, BACKENDS),
         json: values.json === true,
+        ...(values.gguf === undefined ? {} : { gguf: values.gguf as string }),
       },
     };
   }

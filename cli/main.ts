@@ -201,7 +201,42 @@ async function conform(o: ConformOptions): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
+async function ggufInfo(path: string, json: boolean): Promise<number> {
+  const { openGGUF } = await import("../gguf/reader.ts");
+  const { summarizeGGUF } = await import("../gguf/q5k_tensors.ts");
+  let file;
+  try {
+    file = await openGGUF(path);
+  } catch (error) {
+    err(`error: ${(error as Error).message}`);
+    return 1;
+  }
+  file.source.close?.();
+  const s = summarizeGGUF(file);
+  if (json) {
+    out(JSON.stringify({ version: file.version, alignment: file.alignment, ...s }, null, 2));
+    return 0;
+  }
+  const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+  out(`file          ${path} (GGUF v${file.version}, ${mb(file.size)})`);
+  out(`architecture  ${s.architecture}`);
+  out(`tensors       ${s.tensors}`);
+  for (const t of s.byType) {
+    out(`  ${t.type.padEnd(8)} ${String(t.tensors).padStart(5)} tensors  ${mb(t.bytes)}`);
+  }
+  out(`Q5_K shapes   ${s.q5kShapes.length} distinct (N×K: tensors)`);
+  for (const q of s.q5kShapes) {
+    out(
+      `  ${`${q.n}×${q.k}`.padEnd(12)} ${q.names.length}: ${q.names.slice(0, 4).join(", ")}${
+        q.names.length > 4 ? `, … (${q.names.length - 4} more)` : ""
+      }`,
+    );
+  }
+  return 0;
+}
+
 async function info(o: InfoOptions): Promise<number> {
+  if (o.gguf !== undefined) return await ggufInfo(o.gguf, o.json);
   const { adapter, device } = await openDevice(o.backend);
   const i = await probeDevice(adapter, device);
   device.destroy();

@@ -25,6 +25,13 @@ function needs(command: Exclude<Command, { command: "help" }>): Need[] {
       { flag: "--allow-run", why: "to run deno bundle", descriptor: { name: "run" } },
     );
   }
+  if (command.command === "info" && command.options.gguf !== undefined) {
+    list.push({
+      flag: "--allow-read",
+      why: `to read ${command.options.gguf}`,
+      descriptor: { name: "read", path: command.options.gguf },
+    });
+  }
   if (command.command === "conform") {
     list.push({
       flag: "--allow-read",
