@@ -9,6 +9,20 @@ import { readManifest } from "../conformance/vectors.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 
+/** Serves the page for the length of `body`, which gets its URL. */
+async function withPage(body: (url: string) => Promise<void>): Promise<void> {
+  const stop = new AbortController();
+  let url = "";
+  const served = servePage(0, (u) => url = u, stop.signal);
+  try {
+    while (!url) await new Promise((r) => setTimeout(r, 100));
+    await body(url);
+  } finally {
+    stop.abort();
+    await served;
+  }
+}
+
 Deno.test({
   name:
     "Chromium (Dawn/Tint) passes the committed vectors with the Deno run's case count, subgroups probed under Tint",
@@ -25,11 +39,7 @@ Deno.test({
     assert.equal(dFailed, "0", denoText);
     const denoTotal = Number(dPassed) + Number(dSkipped ?? 0);
 
-    const stop = new AbortController();
-    let url = "";
-    const served = servePage(0, (u) => url = u, stop.signal);
-    try {
-      while (!url) await new Promise((r) => setTimeout(r, 100));
+    await withPage(async (url) => {
       const page = await pageText(
         `${url}?run=conform`,
         ["adapter", "summary", "results"],
@@ -53,10 +63,7 @@ Deno.test({
         assert.equal(adapter.subgroups.source, "probed");
         assert.ok(adapter.subgroups.minSize >= 4 && adapter.subgroups.linear, page.text.adapter);
       }
-    } finally {
-      stop.abort();
-      await served;
-    }
+    });
   },
 });
 
@@ -64,19 +71,12 @@ Deno.test({
   name: "the page says what is missing when the browser has no WebGPU",
   ignore: !FULL_SUITE || chromiumPath() === null,
   fn: async () => {
-    const stop = new AbortController();
-    let url = "";
-    const served = servePage(0, (u) => url = u, stop.signal);
-    try {
-      while (!url) await new Promise((r) => setTimeout(r, 100));
+    await withPage(async (url) => {
       // No --enable-unsafe-webgpu: headless Chromium on Linux then has no adapter.
       const page = await pageText(url, ["status"], 60_000, false);
       assert.equal(page.title, "error");
       assert.match(page.text.status, /WebGPU|adapter/);
-    } finally {
-      stop.abort();
-      await served;
-    }
+    });
   },
 });
 
@@ -84,11 +84,7 @@ Deno.test({
   name: "the page's bench times ours and an ?impl= implementation, with a table and a chart",
   ignore: !FULL_SUITE || chromiumPath() === null,
   fn: async () => {
-    const stop = new AbortController();
-    let url = "";
-    const served = servePage(0, (u) => url = u, stop.signal);
-    try {
-      while (!url) await new Promise((r) => setTimeout(r, 100));
+    await withPage(async (url) => {
       const page = await pageText(
         `${url}?run=bench&shape=256x256&m=1,8&impl=/examples/naive_q5k.js`,
         ["benchOut"],
@@ -98,9 +94,6 @@ Deno.test({
       assert.match(page.text.benchOut, /µs per pass by (GPU timestamps|wall clock)/);
       assert.match(page.text.benchOut, /kquant.*naive/s);
       assert.match(page.text.benchOut, /linear 256×256: latency/);
-    } finally {
-      stop.abort();
-      await served;
-    }
+    });
   },
 });

@@ -1,21 +1,11 @@
 // conform --impl and bench --impl on the example implementation, on copies of
 // it broken on purpose, and on modules that are not implementations.
 import assert from "node:assert/strict";
+import { cli } from "./_run_cli.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const MAIN = new URL("cli/main.ts", ROOT).pathname;
 const EXAMPLE = new URL("examples/naive_q5k.ts", ROOT);
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 /** A copy of the example with `from` replaced by `to` (which must occur), in a temp dir. */
 async function broken(from: string, to: string): Promise<string> {

@@ -1,19 +1,9 @@
 import assert from "node:assert/strict";
+import { cli } from "./_run_cli.ts";
 import { hasPackedDot } from "../kernels/linear.ts";
 import { FULL_SUITE } from "../conformance/test_device.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
 
 /** Whether Deno finds an adapter on its GL backend here (Mesa's EGL). */
 const glAdapter = new Deno.Command(Deno.execPath(), {

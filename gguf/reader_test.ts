@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { blobSource, type GGUFFile, openGGUF, readTensor } from "./reader.ts";
+import { blobSource, GGUF_VALUE_TYPES, type GGUFFile, openGGUF, readTensor } from "./reader.ts";
 import { GGML_TYPES } from "./ggml_types.ts";
 import { type FixtureTensor, llamaGguf } from "./_llama_gguf.ts";
 import { quantizeQ5K } from "../kernels/quantize.ts";
@@ -86,40 +86,10 @@ for (const alignment of [undefined]) {
         assert.deepEqual(
           [...ours.metadata].map(([key, v]) => ({
             key,
-            type: [
-              "u8",
-              "i8",
-              "u16",
-              "i16",
-              "u32",
-              "i32",
-              "f32",
-              "bool",
-              "string",
-              "array",
-              "u64",
-              "i64",
-              "f64",
-            ]
-              .indexOf(v.type),
+            type: GGUF_VALUE_TYPES.indexOf(v.type),
             ...(v.type === "array"
               ? {
-                arrType: [
-                  "u8",
-                  "i8",
-                  "u16",
-                  "i16",
-                  "u32",
-                  "i32",
-                  "f32",
-                  "bool",
-                  "string",
-                  "array",
-                  "u64",
-                  "i64",
-                  "f64",
-                ]
-                  .indexOf(v.itemType),
+                arrType: GGUF_VALUE_TYPES.indexOf(v.itemType),
                 arrN: v.value.length,
               }
               : {}),
