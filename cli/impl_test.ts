@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import { cli } from "./_run_cli.ts";
 
 const ROOT = new URL("../", import.meta.url);
-const MAIN = new URL("cli/main.ts", ROOT).pathname;
 const EXAMPLE = new URL("examples/naive_q5k.ts", ROOT);
 
 /** A copy of the example with `from` replaced by `to` (which must occur), in a temp dir. */
