@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { BenchConfig } from "./sweep.ts";
+import { type BenchConfig, compactNames } from "./sweep.ts";
 
 const q5kBytes = (rows: number, k: number) => rows * (k / 256) * 176;
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
@@ -36,8 +36,8 @@ export function benchProblems(
   };
   if (config.ops.includes("linear")) {
     const maxM = Math.max(...config.ms);
-    for (const { n, k } of config.shapes) {
-      const flag = `--shape ${n}x${k}`;
+    for (const { n, k, names } of config.shapes) {
+      const flag = names ? `--gguf ${compactNames(names)} (${n}x${k})` : `--shape ${n}x${k}`;
       fits(flag, "the Q5_K weights", q5kBytes(n, k), buffer, "the device's maxBufferSize");
       fits(flag, "the weights in host memory", q5kBytes(n, k), hostBytes, "free host memory");
       fits(
@@ -66,8 +66,8 @@ export function benchProblems(
     }
   }
   if (config.ops.includes("embedding")) {
-    const { rows, k, counts } = config.embedding;
-    const flag = `--table ${rows}x${k}`;
+    const { rows, k, counts, name } = config.embedding;
+    const flag = name ? `--gguf ${name} (${rows}x${k})` : `--table ${rows}x${k}`;
     fits(flag, "the Q5_K table", q5kBytes(rows, k), buffer, "the device's maxBufferSize");
     fits(flag, "the table in host memory", q5kBytes(rows, k), hostBytes, "free host memory");
     const most = Math.max(...counts);

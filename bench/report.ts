@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type BenchReport, type BenchResult, SHARED_PASS_OPS } from "./sweep.ts";
+import { type BenchReport, type BenchResult, compactNames, SHARED_PASS_OPS } from "./sweep.ts";
 import type { Crossover } from "../kernels/crossover.ts";
 
 const COLUMNS: { head: string; get: (r: BenchResult) => string; left?: boolean }[] = [
@@ -12,6 +12,7 @@ const COLUMNS: { head: string; get: (r: BenchResult) => string; left?: boolean }
   { head: "impl", get: (r) => r.impl ?? "kquant", left: true },
   { head: "variant", get: (r) => r.variant, left: true },
   { head: "N×K", get: (r) => `${r.n}×${r.k}`, left: true },
+  { head: "tensors", get: (r) => (r.tensors ? compactNames(r.tensors) : "-"), left: true },
   { head: "M", get: (r) => String(r.m) },
   { head: "median µs", get: (r) => fix(r.medianUs) },
   { head: "p10 µs", get: (r) => fix(r.p10Us) },
@@ -82,6 +83,7 @@ export function formatHeader(report: BenchReport): string {
 export function formatTable(report: BenchReport): string {
   const cols = COLUMNS.filter((c) =>
     (c.head === "impl" ? report.results.some((r) => (r.impl ?? "kquant") !== "kquant") : true) &&
+    (c.head === "tensors" ? report.results.some((r) => r.tensors) : true) &&
     (c.head.startsWith("llama") ? report.results.some((r) => r.llamaCppUs !== undefined) : true) &&
     (c.head.startsWith("dense") ? report.results.some((r) => r.denseUs !== undefined) : true) &&
     (c.head.startsWith("1-pass") ? report.results.some((r) => r.readUs !== undefined) : true)
@@ -149,10 +151,11 @@ export function formatCsv(report: BenchReport): string {
     "sharedPassUs",
     "sharedPassKernel",
     "cpuUs",
+    "tensors",
   ];
-  const rows = report.results.map((r) =>
-    keys.map((k) => r[k] === undefined ? "" : String(r[k])).join(",")
-  );
+  const cell = (v: unknown) =>
+    v === undefined ? "" : Array.isArray(v) ? `"${v.join(" ")}"` : String(v);
+  const rows = report.results.map((r) => keys.map((k) => cell(r[k])).join(","));
   return [keys.join(","), ...rows].join("\n") + "\n";
 }
 

@@ -23,6 +23,43 @@ import { type GgmlBench, openGgmlBench } from "./llamacpp.ts";
 export interface Shape {
   n: number;
   k: number;
+  /**
+   * The weights of copy `copy` (a GGUF file's tensors of this shape, in
+   * turn); seeded random blocks when absent. Called once per layer made, so
+   * at most the copies being timed are in host memory.
+   */
+  weights?: (copy: number) => Promise<Uint8Array>;
+  /** The tensors that share the shape (a GGUF file's), listed with the row and counted in the whole-model sum. */
+  names?: string[];
+}
+
+/** The embedding sweep: a rows×K table and the id counts. */
+export interface EmbeddingConfig {
+  rows: number;
+  k: number;
+  counts: number[];
+  /** The table's bytes (a GGUF file's `token_embd`); seeded random blocks when absent. */
+  table?: () => Promise<Uint8Array>;
+  /** The tensor the table comes from. */
+  name?: string;
+}
+
+/**
+ * Per M, the sum over every tensor of a GGUF file of its shape's median:
+ * the Q5_K matmul time of one model step, for one implementation row.
+ */
+export interface ModelSum {
+  /** `kquant` or a `--impl` module's name. */
+  impl: string;
+  /** The bench variant (`auto`, `tiled`, …) or the implementation's name. */
+  variant: string;
+  m: number;
+  /** Σ over tensors of the one-pass-per-op median. */
+  us: number;
+  /** Σ over tensors of the shared-pass time, where every shape has one. */
+  sharedPassUs?: number;
+  /** Tensors summed. */
+  tensors: number;
 }
 
 /** What to run. */
@@ -37,7 +74,7 @@ export interface BenchConfig {
    * at every M.
    */
   variants: BenchVariant[];
-  embedding: { rows: number; k: number; counts: number[] };
+  embedding: EmbeddingConfig;
   measure: MeasureOptions;
   dense: boolean;
   vsLlamaCpp: boolean;
@@ -103,6 +140,8 @@ export interface BenchResult {
   op: "linear" | "embedding";
   /** Which implementation ran: `kquant` (this library) or a `--impl` module's name. */
   impl?: string;
+  /** The GGUF tensors that have this shape (`bench --gguf`). */
+  tensors?: string[];
   variant: string;
   m: number;
   n: number;
@@ -181,6 +220,26 @@ export interface BenchReport {
   llamaCpp?: { backend: string; libDir: string };
   date: string;
   results: BenchResult[];
+  /** Where the shapes have tensor names (`bench --gguf`): per implementation row and M, the whole model's Q5_K time. */
+  model?: ModelSum[];
+  /** What `bench --gguf` read: the file, the tensors behind each shape, what it skipped, the upload. */
+  gguf?: GGUFBenchInfo;
+}
+
+/** The file side of a `bench --gguf` report. */
+export interface GGUFBenchInfo {
+  file: string;
+  architecture: string;
+  /** Each distinct Q5_K shape timed and its tensors. */
+  shapes: { n: number; k: number; names: string[] }[];
+  /** The Q5_K table timed as the embedding, if any. */
+  embedding?: string;
+  /** Every tensor not timed, with its type and why. */
+  skipped: { name: string; type: string; reason: string }[];
+  /** Host → GPU upload of every Q5_K tensor, one at a time (file reads timed apart). */
+  upload: { tensors: number; bytes: number; readMs: number; uploadMs: number; gbps: number };
+  /** Milliseconds to parse the header and tensor table. */
+  headerMs: number;
 }
 
 /** Llama-3-8B-like shapes and the batch sizes a user cares about. */
@@ -388,6 +447,7 @@ export async function runBench(
     } MiB (${timer.tickSource})`,
   );
   const results: BenchResult[] = [];
+  const model = new Map<string, ModelSum>();
   const isInt8 = (v: string) => v === "int8" || v.endsWith("-int8");
   const packed = (v: string) => isInt8(v) || v === "matvec-int24";
   if (config.variants.some(packed) && !hasPackedDot()) {
@@ -421,9 +481,16 @@ export async function runBench(
 
   if (config.ops.includes("linear")) {
     const maxDim = device.limits.maxComputeWorkgroupsPerDimension;
-    for (const { n, k } of config.shapes) {
-      const blob = makeQ5KBlob(n, k, { seed: 1 });
+    for (const { n, k, weights, names } of config.shapes) {
+      const weightsOf = weights ?? (() => Promise.resolve(makeQ5KBlob(n, k, { seed: 1 })));
       const copies = weightCopies(q5kBytes(n, k), software);
+      if (names) {
+        progress(
+          `${n}x${k}: ${names.length} tensor${names.length > 1 ? "s" : ""} (${
+            listNames(names)
+          }), timing ${Math.min(copies, names.length)} of them in turn`,
+        );
+      }
       const maxM = Math.max(...config.ms);
       const x = storage(device, "bench x", maxM * k * 4);
       fillRandom(device, x, maxM * k * 4, 0x3f7fffff); // floats in [0, 1)
@@ -440,7 +507,7 @@ export async function runBench(
       for (const entry of linearEntries) {
         const layers: LinearImpl[] = [];
         for (let c = 0; c < copies; c++) {
-          layers.push(await entry.impl.linear!(device, blob, { n, k }));
+          layers.push(await entry.impl.linear!(device, await weightsOf(c), { n, k }));
         }
         const first = layers[0];
         const encode = first.encode?.bind(first);
@@ -514,8 +581,11 @@ export async function runBench(
         }
         for (const b of denseW) b.destroy();
       }
+      const blob = ggml ? await weightsOf(0) : null;
       for (const m of config.ms) {
-        const llamaCppUs = ggml?.mulMat(blob, n, k, m, config.measure.minTimeMs, copies);
+        const llamaCppUs = blob
+          ? ggml?.mulMat(blob, n, k, m, config.measure.minTimeMs, copies)
+          : undefined;
         for (const entry of linearEntries) {
           const timing = timings.get(`${m}/${entry.key}`);
           if (!timing) continue;
@@ -541,7 +611,9 @@ export async function runBench(
             sharedPassUs: sharedUs,
             ...(sharedKernel ? { sharedPassKernel: sharedKernel } : {}),
             cpuUs: t.cpuUs,
+            ...(names ? { tensors: names } : {}),
           });
+          if (names) addToModel(model, entry, m, names.length, t.medianUs, sharedUs);
         }
       }
       x.destroy();
@@ -550,9 +622,13 @@ export async function runBench(
   }
 
   if (config.ops.includes("embedding")) {
-    const { rows, k, counts } = config.embedding;
-    progress(`making a ${rows}x${k} Q5_K table (${(q5kBytes(rows, k) / 1e6).toFixed(0)} MB)…`);
-    const blob = makeQ5KBlob(rows, k, { seed: 2 });
+    const { rows, k, counts, table: tableBytes, name } = config.embedding;
+    progress(
+      `${name ? `reading ${name}, ` : "making "}a ${rows}x${k} Q5_K table (${
+        (q5kBytes(rows, k) / 1e6).toFixed(0)
+      } MB)…`,
+    );
+    const blob = tableBytes ? await tableBytes() : makeQ5KBlob(rows, k, { seed: 2 });
     const maxCount = Math.max(...counts);
     const rand = mulberry32(7);
     const allIds = Int32Array.from({ length: maxCount }, () => Math.floor(rand() * rows));
@@ -609,6 +685,7 @@ export async function runBench(
           llamaCppUs,
           sharedPassUs: sharedUs,
           cpuUs: t.cpuUs,
+          ...(name ? { tensors: [name] } : {}),
         });
         done++;
         progress(
@@ -673,11 +750,60 @@ export async function runBench(
     llamaCpp: ggml ? { backend: ggml.backendName, libDir: ggml.libDir } : undefined,
     date: new Date().toISOString(),
     results,
+    ...(config.shapes.some((s) => s.names) && config.ops.includes("linear")
+      ? { model: [...model.values()] }
+      : {}),
   };
   ggml?.close();
   timer.destroy();
   uniforms.destroy();
   return report;
+}
+
+/**
+ * Tensor names in short: every block's copy once (`blk.0.attn_q.weight`,
+ * `blk.1.attn_q.weight` → `blk.*.attn_q.weight`), in file order.
+ */
+export function compactNames(names: string[]): string {
+  return [...new Set(names.map((n) => n.replace(/^blk\.\d+\./, "blk.*.")))].join(", ");
+}
+
+/** Up to four names, then how many more. */
+export function listNames(names: string[], most = 4): string {
+  return names.length > most
+    ? `${names.slice(0, most).join(", ")}, … (${names.length - most} more)`
+    : names.join(", ");
+}
+
+/**
+ * Adds `tensors` × one shape's times to the whole-model sum of an
+ * implementation row at M; the shared-pass sum is kept only while every
+ * shape so far has one.
+ */
+export function addToModel(
+  model: Map<string, ModelSum>,
+  entry: { key: string; label: string; ours: boolean },
+  m: number,
+  tensors: number,
+  us: number,
+  sharedUs: number | undefined,
+): void {
+  const key = `${entry.key}/${m}`;
+  const first = !model.has(key);
+  const sum = model.get(key) ?? {
+    impl: entry.ours ? "kquant" : entry.label,
+    variant: entry.ours ? entry.key : entry.label,
+    m,
+    us: 0,
+    sharedPassUs: 0,
+    tensors: 0,
+  };
+  sum.us += tensors * us;
+  sum.tensors += tensors;
+  if (sharedUs === undefined || (!first && sum.sharedPassUs === undefined)) {
+    delete sum.sharedPassUs;
+  } else sum.sharedPassUs! += tensors * sharedUs;
+  model.set(key, sum);
 }
 
 /**

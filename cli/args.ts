@@ -59,6 +59,8 @@ export interface BenchOptions {
   wallClock: boolean;
   /** Implementation modules to time beside this library's kernels. */
   impls: string[];
+  /** Time this GGUF file's Q5_K shapes (and its Q5_K token_embd) instead of the synthetic ones. */
+  gguf?: string;
 }
 
 /** Options of `conform`. */
@@ -70,6 +72,10 @@ export interface ConformOptions {
   quiet: boolean;
   /** Only linear cases of M at most this (embedding cases always run). */
   maxM?: number;
+  /** Check this GGUF file's Q5_K tensors instead of the conformance cases. */
+  gguf?: string;
+  /** With gguf: rows checked per tensor (a seeded sample of larger ones); Infinity for all. */
+  rows?: number;
 }
 
 /** Options of `info`. */
@@ -97,6 +103,7 @@ const EXAMPLES = `Examples:
   deno run -A cli/main.ts bench --op linear --vs llama.cpp --json --out results.json --chart results.svg
   deno run -A cli/main.ts conform --vectors-only
   deno run -A cli/main.ts conform --impl examples/naive_q5k.ts
+  deno task fixture && deno run -A cli/main.ts bench --gguf fixture.gguf --m 1,8,64
   deno run -A cli/main.ts info
   deno run -A cli/main.ts serve --port 8000`;
 
@@ -105,6 +112,10 @@ const FLAGS: Record<string, string> = {
   bench: `Usage: deno run -A cli/main.ts bench [flags]
 
   --shape NxK           weight shape, repeatable (default 4096x4096, 14336x4096, 4096x14336)
+  --gguf FILE           time this GGUF file's Q5_K weights instead: each distinct shape (its
+                        tensors named), token_embd as the embedding where it is Q5_K, the
+                        whole model's Q5_K time per M and the upload rate; other tensors
+                        are listed as skipped
   --m LIST              batch sizes, e.g. 1,2,8 (default 1,2,3,4,5,8,16,32,64,128,256,512)
   --op OP               linear | embedding | all (default all)
   --variant V           auto | matvec | rowlane | tiled | matvec-int24 | int8 | rowlane-int8 |
@@ -138,6 +149,12 @@ const FLAGS: Record<string, string> = {
                         (repeatable; its default export is an Implementation, see the API
                         docs; it runs with the permissions you gave Deno)
   --vectors-only        only the committed llama.cpp vectors (no live oracle)
+  --gguf FILE           check this GGUF file's Q5_K tensors instead: every family at
+                        M = 1, 8, 64 against the f64 reference over llama.cpp's
+                        dequantization and llama.cpp's ggml_mul_mat; token_embd (if Q5_K)
+                        as an embedding against dequantize_row_q5_K (needs llama.cpp)
+  --rows N|all          with --gguf: rows checked per tensor (default 256; larger tensors
+                        get a seeded sample of N rows, said in the output)
   --max-m N             only linear cases with M ≤ N (every embedding case still runs);
                         on a software GL adapter the M = 64…130 kernels take minutes to compile
   --backend B           vulkan | metal | dx12 | gl (sets DENO_WEBGPU_BACKEND)
@@ -257,8 +274,18 @@ export function parseCommand(argv: string[]): Command {
       backend: { type: "string" },
       quiet: { type: "boolean" },
       "max-m": { type: "string" },
+      gguf: { type: "string" },
+      rows: { type: "string" },
     });
     if (values.help) return { command: "help", topic: "conform" };
+    if (values.rows !== undefined && values.gguf === undefined) {
+      throw new UsageError(`--rows needs --gguf, current value is "${values.rows}" alone`);
+    }
+    if (values.gguf !== undefined && values["vectors-only"]) {
+      throw new UsageError(
+        "--gguf needs llama.cpp's dequantization, current value is --gguf with --vectors-only",
+      );
+    }
     return {
       command: "conform",
       options: {
@@ -271,6 +298,10 @@ export function parseCommand(argv: string[]): Command {
         ...(values["max-m"] === undefined
           ? {}
           : { maxM: positiveInt("--max-m", values["max-m"] as string) }),
+        ...(values.gguf === undefined ? {} : { gguf: values.gguf as string }),
+        ...(values.rows === undefined ? {} : {
+          rows: values.rows === "all" ? Infinity : positiveInt("--rows", values.rows as string),
+        }),
       },
     };
   }
@@ -327,8 +358,18 @@ function parseBench(rest: string[]): Command {
     "wall-clock": { type: "boolean" },
     quiet: { type: "boolean" },
     impl: { type: "string", multiple: true },
+    gguf: { type: "string" },
   });
   if (v.help) return { command: "help", topic: "bench" };
+  for (const flag of ["shape", "table"] as const) {
+    if (v.gguf !== undefined && v[flag] !== undefined) {
+      throw new UsageError(
+        `--${flag} cannot be used with --gguf (the file gives the shapes), current value is "${
+          (v[flag] as string[] | string).toString()
+        }"`,
+      );
+    }
+  }
   if (v.json && v.csv) {
     throw new UsageError("--json and --csv cannot be used together, current value is both");
   }
@@ -387,6 +428,7 @@ function parseBench(rest: string[]): Command {
       quiet: v.quiet === true,
       wallClock: v["wall-clock"] === true,
       impls: (v.impl as string[] | undefined) ?? [],
+      ...(v.gguf === undefined ? {} : { gguf: v.gguf as string }),
     },
   };
 }

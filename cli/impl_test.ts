@@ -1,23 +1,7 @@
 // conform --impl and bench --impl on the example implementation, on copies of
 // it broken on purpose, and on modules that are not implementations.
 import assert from "node:assert/strict";
-import { cli } from "./_run_cli.ts";
-
-const ROOT = new URL("../", import.meta.url);
-const EXAMPLE = new URL("examples/naive_q5k.ts", ROOT);
-
-/** A copy of the example with `from` replaced by `to` (which must occur), in a temp dir. */
-async function broken(from: string, to: string): Promise<string> {
-  const text = await Deno.readTextFile(EXAMPLE);
-  assert.ok(text.includes(from), `the example no longer has ${from}`);
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/broken.ts`;
-  await Deno.writeTextFile(
-    path,
-    text.replace(from, to).replace('"../mod.ts"', JSON.stringify(new URL("mod.ts", ROOT).href)),
-  );
-  return path;
-}
+import { broken, cli } from "./_run_cli.ts";
 
 const small = ["--vectors-only", "--max-m", "9"];
 

@@ -31,6 +31,8 @@ import {
 } from "../bench/report.ts";
 import { renderChart } from "../bench/chart.ts";
 import { probeDevice } from "../bench/probe.ts";
+import { EMBEDDING_TENSOR, ggufPlan, measureUpload } from "../bench/gguf_plan.ts";
+import { formatGGUF, uploadLine } from "../bench/gguf_report.ts";
 
 // deno-lint-ignore no-console
 const out = (s: string) => console.log(s);
@@ -91,17 +93,40 @@ async function bench(o: BenchOptions): Promise<number> {
     }
     impls.push(loaded.impl);
   }
+  let gguf: Awaited<ReturnType<typeof openBenchGGUF>> | null = null;
+  if (o.gguf !== undefined) {
+    try {
+      gguf = await openBenchGGUF(o.gguf);
+    } catch (error) {
+      err(`error: --gguf ${o.gguf}: ${(error as Error).message}; nothing was run`);
+      return 1;
+    }
+  }
+  if (
+    gguf && !(o.ops.includes("linear") && gguf.plan.shapes.length) &&
+    !(o.ops.includes("embedding") && gguf.plan.embedding)
+  ) {
+    const types = [...new Set(gguf.plan.skipped.map((t) => t.type))].join(", ");
+    err(
+      `error: --gguf ${o.gguf} has no 2-D Q5_K tensor for --op ${
+        o.ops.join(",")
+      } (its other tensors: ${types || "none"}); nothing was run`,
+    );
+    gguf.file.source.close?.();
+    return 1;
+  }
   const { adapter, device } = await openDevice(o.backend);
   const software = isSoftwareAdapter(adapter);
+  const counts = o.ids ?? (software ? SOFTWARE_EMBEDDING.counts : DEFAULT_EMBEDDING.counts);
+  const ggufOps = gguf && !gguf.plan.embedding ? o.ops.filter((op) => op !== "embedding") : o.ops;
   const config: BenchConfig = {
-    shapes: o.shapes ?? (software ? SOFTWARE_SHAPES : DEFAULT_SHAPES),
+    shapes: gguf?.plan.shapes ?? o.shapes ?? (software ? SOFTWARE_SHAPES : DEFAULT_SHAPES),
     ms: o.ms ?? (software ? SOFTWARE_MS : DEFAULT_MS),
-    ops: o.ops,
+    ops: ggufOps,
     variants: o.variants,
-    embedding: {
-      ...(o.table ?? (software ? SOFTWARE_EMBEDDING : DEFAULT_EMBEDDING)),
-      counts: o.ids ?? (software ? SOFTWARE_EMBEDDING.counts : DEFAULT_EMBEDDING.counts),
-    },
+    embedding: gguf?.plan.embedding
+      ? { ...gguf.plan.embedding, counts }
+      : { ...(o.table ?? (software ? SOFTWARE_EMBEDDING : DEFAULT_EMBEDDING)), counts },
     measure: {
       minTimeMs: o.minTimeMs ?? (software ? 100 : 1000),
       maxIters: o.iters ?? 100000,
@@ -121,20 +146,47 @@ async function bench(o: BenchOptions): Promise<number> {
     device.destroy();
     return 2;
   }
-  const scaledDown = software && (!o.shapes || !o.ms || !o.table || o.minTimeMs === undefined);
+  const scaledDown = software &&
+    (gguf
+      ? !o.ms || o.minTimeMs === undefined
+      : !o.shapes || !o.ms || !o.table || o.minTimeMs === undefined);
   if (scaledDown && !o.quiet) {
     err(
       "software adapter: defaults scaled down (smaller shapes, fewer M, 0.1 s per case) to finish in about a minute",
     );
   }
   const started = performance.now();
-  const report = await runBench(device, adapter, config, o.quiet ? () => {} : err);
+  const progress = o.quiet ? () => {} : err;
+  let upload;
+  if (gguf) {
+    if (!gguf.plan.embedding && o.ops.includes("embedding")) {
+      progress(`no Q5_K ${EMBEDDING_TENSOR} in ${o.gguf}: no embedding to time`);
+    }
+    progress(`uploading the file's ${gguf.uploads.length} Q5_K tensors one at a time…`);
+    upload = await measureUpload(device, gguf.file, gguf.uploads);
+    progress(uploadLine(upload));
+  }
+  const report = await runBench(device, adapter, config, progress);
   report.scaledDown = scaledDown;
+  if (gguf && upload) {
+    report.gguf = {
+      file: o.gguf!,
+      architecture: gguf.plan.architecture,
+      shapes: gguf.plan.shapes.map(({ n, k, names }) => ({ n, k, names: names! })),
+      ...(gguf.plan.embedding ? { embedding: gguf.plan.embedding.name } : {}),
+      skipped: gguf.plan.skipped,
+      upload,
+      headerMs: gguf.headerMs,
+    };
+  }
+  gguf?.file.source.close?.();
   const text = o.format === "json"
     ? formatJson(report)
     : o.format === "csv"
     ? formatCsv(report)
-    : `${formatHeader(report)}\n\n${formatTable(report)}\n`;
+    : `${formatHeader(report)}\n\n${formatTable(report)}\n${
+      report.gguf ? `\n${formatGGUF(report)}\n` : ""
+    }`;
   device.destroy();
   let failed: string | null = null;
   for (const [path, body] of [[o.out, text], [o.chart, renderChart(report)]] as const) {
@@ -155,6 +207,17 @@ async function bench(o: BenchOptions): Promise<number> {
   return 0;
 }
 
+/** Opens `path` for `bench --gguf`: the parsed file, what to time, what to upload. */
+async function openBenchGGUF(path: string) {
+  const { openGGUF } = await import("../gguf/reader.ts");
+  const started = performance.now();
+  const file = await openGGUF(path);
+  const headerMs = performance.now() - started;
+  const plan = ggufPlan(file);
+  const embedding = file.tensors.find((t) => t.name === plan.embedding?.name);
+  return { file, plan, headerMs, uploads: [...plan.linear, ...(embedding ? [embedding] : [])] };
+}
+
 async function conform(o: ConformOptions): Promise<number> {
   const impls: Implementation[] = [];
   let loadFailures = 0;
@@ -170,6 +233,7 @@ async function conform(o: ConformOptions): Promise<number> {
     out(`0 passed, ${loadFailures} failed`);
     return 1;
   }
+  if (o.gguf !== undefined) return await conformGGUF(o, o.gguf, impls, loadFailures);
   const { device } = await openDevice(o.backend);
   const { resultLine, runSuite, summaryLine } = await import("../conformance/suite.ts");
   let oracle = null;
@@ -199,6 +263,79 @@ async function conform(o: ConformOptions): Promise<number> {
   device.destroy();
   out(summaryLine(passed, failed, skipped));
   return failed === 0 ? 0 : 1;
+}
+
+/** `conform --gguf`: the file's Q5_K tensors against llama.cpp (which it needs). */
+async function conformGGUF(
+  o: ConformOptions,
+  path: string,
+  impls: Implementation[],
+  loadFailures: number,
+): Promise<number> {
+  const { openGGUF } = await import("../gguf/reader.ts");
+  const { resultLine, summaryLine } = await import("../conformance/suite.ts");
+  const { GGUF_DEFAULT_ROWS, GGUF_LINEAR_RUNS, runGGUFSuite } = await import(
+    "../conformance/gguf_suite.ts"
+  );
+  let file;
+  try {
+    file = await openGGUF(path);
+  } catch (error) {
+    err(`error: --gguf ${path}: ${(error as Error).message}; nothing was checked`);
+    return 1;
+  }
+  const { loadLlamaCpp } = await import("../conformance/oracle.ts");
+  let oracle;
+  try {
+    oracle = await loadLlamaCpp();
+  } catch (error) {
+    err(
+      `error: conform --gguf checks against llama.cpp, which did not load: ${
+        (error as Error).message
+      }`,
+    );
+    file.source.close?.();
+    return 1;
+  }
+  const { device } = await openDevice(o.backend);
+  const rows = o.rows ?? GGUF_DEFAULT_ROWS;
+  const ms = GGUF_LINEAR_RUNS.filter((r) => r.m <= (o.maxM ?? Infinity)).map((r) =>
+    `${r.m}${r.x === "uniform" ? "" : ` (x=${r.x})`}`
+  );
+  out(
+    `${path}: every 2-D Q5_K tensor at M = ${ms.join(", ") || "none (--max-m)"}, ${
+      rows === Infinity
+        ? "every row"
+        : `tensors of more than ${rows} rows on a seeded sample of ${rows}`
+    }; token_embd as an embedding where it is Q5_K`,
+  );
+  let passed = 0;
+  let failed = loadFailures;
+  let skipped = 0;
+  await runGGUFSuite(
+    device,
+    oracle,
+    file,
+    (r) => {
+      if (r.skipped) skipped++;
+      else if (r.ok) passed++;
+      else failed++;
+      if (o.quiet && r.ok && !r.skipped) return;
+      out(resultLine("gguf", r));
+    },
+    o.quiet ? () => {} : out,
+    {
+      rows,
+      ...(o.maxM === undefined ? {} : { maxM: o.maxM }),
+      ...(impls.length ? { impls } : {}),
+    },
+  );
+  oracle.close();
+  file.source.close?.();
+  device.destroy();
+  out(summaryLine(passed, failed, skipped));
+  if (passed + failed === 0) err(`error: ${path} has no 2-D Q5_K tensor to check`);
+  return failed === 0 && passed > 0 ? 0 : 1;
 }
 
 async function ggufInfo(path: string, json: boolean): Promise<number> {

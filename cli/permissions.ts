@@ -25,7 +25,7 @@ function needs(command: Exclude<Command, { command: "help" }>): Need[] {
       { flag: "--allow-run", why: "to run deno bundle", descriptor: { name: "run" } },
     );
   }
-  if (command.command === "info" && command.options.gguf !== undefined) {
+  if (command.command !== "serve" && command.options.gguf !== undefined) {
     list.push({
       flag: "--allow-read",
       why: `to read ${command.options.gguf}`,
@@ -41,7 +41,9 @@ function needs(command: Exclude<Command, { command: "help" }>): Need[] {
     if (!command.options.vectorsOnly) {
       list.push({
         flag: "--allow-ffi",
-        why: "to load llama.cpp (or pass --vectors-only)",
+        why: command.options.gguf === undefined
+          ? "to load llama.cpp (or pass --vectors-only)"
+          : "to load llama.cpp, the reference --gguf checks against",
         descriptor: { name: "ffi" },
       });
     }

@@ -212,7 +212,7 @@ function checkEntry(entry: VectorEntry): VectorEntry {
 }
 
 /** One result as `conform` prints it (the browser page prints the same). */
-export function resultLine(source: "vector" | "live", r: CaseResult): string {
+export function resultLine(source: "vector" | "live" | "gguf", r: CaseResult): string {
   if (r.skipped) return `skip ${source.padEnd(6)} ${r.name} [${r.variant}]: ${r.detail}`;
   const nmse = (v: number) => (v === 0 ? "0" : v.toExponential(2));
   const figure = r.variant === "-"
