@@ -137,11 +137,7 @@ if (import.meta.main) {
     } ms; page cache warm after writing)`,
   );
   const info = (await navigator.gpu.requestAdapter())?.info;
-  out(
-    `adapter   ${
-      info ? [info.vendor, info.device, info.description].filter(Boolean).join(" / ") : "?"
-    }`,
-  );
+  out(`adapter   ${info?.description || info?.device || "(no description)"}`);
   device.destroy();
   file!.source.close?.();
 }

@@ -88,6 +88,21 @@ Deno.test("parseCommand() reads conform, info and help", () => {
       .options.impls,
     ["a.ts", "b.ts"],
   );
+  assert.deepEqual(parseCommand(["conform", "--gguf", "m.gguf", "--rows", "all"]), {
+    command: "conform",
+    options: {
+      vectorsOnly: false,
+      impls: [],
+      backend: undefined,
+      quiet: false,
+      gguf: "m.gguf",
+      rows: Infinity,
+    },
+  });
+  assert.equal(
+    (parseCommand(["bench", "--gguf", "m.gguf"]) as { options: { gguf?: string } }).options.gguf,
+    "m.gguf",
+  );
   assert.equal(parseCommand([]).command, "help");
   assert.equal(parseCommand(["bench", "--help"]).command, "help");
 });
@@ -117,6 +132,12 @@ Deno.test("parseCommand() rejects bad input with a message naming the value", ()
     [["bench", "--json", "--csv"], "--json and --csv"],
     [["conform", "--fast"], "fast"],
     [["info", "--backend", "x"], '"x"'],
+    [["bench", "--gguf", "m.gguf", "--shape", "64x256"], '"64x256"'],
+    [["bench", "--gguf", "m.gguf", "--table", "64x256"], '"64x256"'],
+    [["conform", "--rows", "8"], '"8"'],
+    [["conform", "--gguf", "m.gguf", "--rows", "0"], '"0"'],
+    [["conform", "--gguf", "m.gguf", "--rows", "some"], '"some"'],
+    [["conform", "--gguf", "m.gguf", "--vectors-only"], "--vectors-only"],
   ];
   for (const [argv, needle] of bad) {
     assert.throws(

@@ -33,10 +33,14 @@ Deno.test("bench --gguf times each Q5_K shape with its tensors, the embedding, t
     "0.01",
     "--no-dense",
     "--json",
+    "--chart",
+    `${dir}/gguf.svg`,
     "--quiet",
   );
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as BenchReport;
+  const svg = await Deno.readTextFile(`${dir}/gguf.svg`);
+  assert.match(svg, /<svg[\s\S]*1536×512[\s\S]*<\/svg>/);
   const g = report.gguf!;
   // Every distinct shape, with exactly the fixture's tensors of that shape.
   const shapes = new Map<string, string[]>();
