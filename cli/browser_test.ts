@@ -62,6 +62,11 @@ Deno.test({
       if (adapter.features.includes("subgroups")) {
         assert.equal(adapter.subgroups.source, "probed");
         assert.ok(adapter.subgroups.minSize >= 4 && adapter.subgroups.linear, page.text.adapter);
+        // The subgroup reduction ran under Dawn, forced and as auto's choice, and passed.
+        const ran = (label: RegExp) => lines.filter((l) => l.startsWith("ok") && label.test(l));
+        assert.ok(ran(/\[matvec\/subgroup\]/).length > 0, lines.join("\n"));
+        assert.ok(ran(/\[auto→matvec(-int24)?\/subgroup\]/).length > 0, lines.join("\n"));
+        assert.deepEqual(lines.filter((l) => l.startsWith("skip") && /subgroup/.test(l)), []);
       }
     });
   },

@@ -317,13 +317,13 @@ export class Q5KLinear {
         `Cannot ${action}: reduction "subgroup" needs a device with the subgroups feature, current value is "subgroup"`,
       );
     }
-    // The butterflies need subgroups of at least 8 lanes (one super-block) laid
-    // out over consecutive invocations (checked by requestDevice()).
+    // The butterflies need subgroups laid out over consecutive invocations
+    // (checked by requestDevice()) of WebGPU's 4 lanes or more.
     const layout = subgroupLayout(device);
-    const usable = hasSubgroups && layout.linear && layout.minSize >= 8;
+    const usable = hasSubgroups && layout.linear && layout.minSize >= 4;
     if (wanted === "subgroup" && !usable) {
       throw new RangeError(
-        `Cannot ${action}: reduction "subgroup" needs consecutive subgroups of at least 8 lanes, current value is ${
+        `Cannot ${action}: reduction "subgroup" needs consecutive subgroups of at least 4 lanes, current value is ${
           layout.linear ? `size ${layout.minSize}` : "a non-consecutive layout"
         }`,
       );

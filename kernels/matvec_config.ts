@@ -94,7 +94,9 @@ export function matvecConfigFor(
   planes: 1 | 3 = 1,
 ): MatvecConfig {
   const cols = Math.min(m, MATVEC_MAX_COLS);
-  const useSubgroups = !forceWorkgroup && subgroupMinSize >= 8;
+  // WebGPU's subgroups have 4 lanes or more: butterflies span the device's
+  // smallest and workgroup memory joins what one subgroup does not span.
+  const useSubgroups = !forceWorkgroup && subgroupMinSize >= 4;
   const nb = k / 256;
   // Measured on an H200 (bench/results, README "What made it fast"), GPU kept
   // busy: M = 1 keeps 8 lanes per block, 4 adjacent blocks per lane group, 2

@@ -220,12 +220,21 @@ function matvecWgsl(cfg: MatvecConfig): string {
     }
   };
   if (strided) {
-    // 1. The TPB lanes of one super-block (adjacent lanes) combine; 2. the S
-    // slots of a row set, strided across the workgroup, meet in workgroup memory.
-    if (sg) butterflies(TPB);
+    // 1. The TPB lanes of one super-block (adjacent lanes) combine, by
+    // butterflies over W of them where subgroups are narrower than TPB (4
+    // lanes under SwiftShader); 2. the P = TPB / W sums of each slot and the
+    // S slots of a row set, strided across the workgroup, meet in workgroup memory.
+    const W = sg ? Math.min(TPB, cfg.subgroupWidth) : TPB;
+    const P = TPB / W;
+    if (sg) butterflies(W);
     else tree(TPB, "t", "lid - t");
-    if (S > 1) {
-      partials("t == 0u", "group * S + slot", S, (vi) => `slot == 0u && t == ${vi % TPB}u`);
+    if (S * P > 1) {
+      partials(
+        P > 1 ? `t % ${W}u == 0u` : "t == 0u",
+        P > 1 ? `(group * S + slot) * ${P}u + t / ${W}u` : "group * S + slot",
+        S * P,
+        (vi) => `slot == 0u && t == ${vi % TPB}u`,
+      );
     }
     storeLane = (idx) => `slot == 0u && t == ${idx % TPB}u`;
   } else {

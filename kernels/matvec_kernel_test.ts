@@ -158,3 +158,33 @@ Deno.test("the 24-bit mat-vec never takes biased sums: the config leaves them ou
     /three activation planes with biased sums/,
   );
 });
+
+Deno.test({
+  name:
+    "butterflies narrower than a super-block's lanes (4-lane subgroups, as SwiftShader's) finish in workgroup memory",
+  ignore: !subgroups,
+  fn: async () => {
+    let seed = 80;
+    for (const slotLayout of ["adjacent", "strided"] as const) {
+      for (const lanesPerBlock of [8, 16] as const) {
+        // Butterflies over 4 lanes are right on any subgroup of 4 or more consecutive lanes.
+        const base = matvecConfigFor(3, 1024, 4, false, false);
+        assert.equal(base.subgroupWidth, 4);
+        assert.equal(base.reduce, "subgroup");
+        const cfg: MatvecConfig = { ...base, slotLayout, lanesPerBlock, unroll: 1 };
+        await check(cfg, 3, 37, 1280, seed++);
+        await check({ ...cfg, cols: 1, rows: 1, slots: 8 }, 1, 37, 1280, seed++);
+        await check({ ...cfg, cols: 1, rows: 2, slots: 1 }, 1, 37, 1280, seed++);
+      }
+      const int8 = matvecConfigFor(2, 1024, 4, false, false, true);
+      await check({ ...int8, slotLayout }, 2, 37, 1280, seed++, 5e-4);
+    }
+  },
+});
+
+Deno.test("matvecConfigFor() uses subgroups of WebGPU's smallest size, 4 lanes, and none below", () => {
+  assert.equal(matvecConfigFor(1, 4096, 4, false, false).reduce, "subgroup");
+  assert.equal(matvecConfigFor(1, 4096, 4, false, false).subgroupWidth, 4);
+  assert.equal(matvecConfigFor(1, 4096, 0, false, false).reduce, "workgroup");
+  assert.equal(matvecConfigFor(1, 4096, 32, true, false).reduce, "workgroup");
+});

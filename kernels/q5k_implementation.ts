@@ -62,9 +62,9 @@ export function q5kImplementation(options: Q5KImplementationOptions = {}): Imple
     unsupported(device) {
       if (reduction !== "subgroup") return null;
       const layout = subgroupLayout(device);
-      return layout.linear && layout.minSize >= 8
+      return layout.linear && layout.minSize >= 4
         ? null
-        : `the subgroup reduction needs consecutive subgroups of at least 8 lanes, this device has ${
+        : `the subgroup reduction needs consecutive subgroups of at least 4 lanes, this device has ${
           layout.linear ? `${layout.minSize}` : "non-consecutive ones"
         }`;
     },
