@@ -32,7 +32,7 @@ export function ourImplementations(device: GPUDevice): Implementation[] {
     { variant: "matvec", reduction: "workgroup", activations: "f32" },
   ];
   // Listed wherever subgroups are granted; skipped with the reason where the
-  // butterflies cannot use them (fewer than 8 lanes, or not consecutive).
+  // butterflies cannot use them (subgroups not laid over consecutive lanes).
   if (device.features.has("subgroups" as GPUFeatureName)) {
     runs.push({ variant: "matvec", reduction: "subgroup", activations: "f32" });
   }

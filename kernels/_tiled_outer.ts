@@ -31,23 +31,21 @@ export function outerTileBytes(tm: number, tn: number): number {
 }
 
 /**
- * The WGSL of the K-major tiled kernel (f32 activations; TM and TN multiples
- * of 64). `threads` (default 256): 16 along M, the rest along N; 128 only
- * with TN = 64, 512 only with TN = 256 (two decoding threads a weight row
- * either way).
+ * The WGSL of the K-major tiled kernel (f32 activations; TM a multiple of
+ * 64, TN 64 or 128): 256 threads, 16 along M and 16 along N, two decoding
+ * threads a weight row. (128- and 512-thread forms and half-sub-block steps
+ * were measured and dropped in 0.2.0: docs/performance.md.)
  */
 export function tiledOuterWgsl(
   cfg: TileOutput & {
     prefetch: boolean;
     xT?: boolean;
     apart?: boolean;
-    threads?: 128 | 256 | 512;
     vec4Out?: boolean;
-    halves?: boolean;
   },
 ): string {
   const { tm: TM, tn: TN } = cfg;
-  const WG = cfg.threads ?? 256;
+  const WG = 256;
   const TX = WG / 16; // threads along N
   if (TM % 64 || TN % 64 || 2 * TN > WG) {
     throw new Error(`internal: K-major tile ${TM}x${TN} on ${WG} threads`);
@@ -55,15 +53,6 @@ export function tiledOuterWgsl(
   const RM = TM / 16; // outputs per thread along M: RM/4 vec4s of 4 adjacent rows
   const RN = TN / TX; // and along N
   const E = (TM * BK) / 4 / WG; // activation vec4s each thread stages per step
-  // `halves`: each sub-block in two steps of 16 k through half the workgroup
-  // memory (xT only, no prefetch); activation vec4s e < E / 2 hold k < 16.
-  const HK = cfg.halves ? BK / 2 : BK;
-  if (cfg.halves && (!cfg.xT || cfg.prefetch || E % 2)) {
-    throw new Error(`internal: half steps need xT, no prefetch and an even ${E}`);
-  }
-  // The activation vec4s a half step stages (every one without halves: phase -1).
-  const vec4sOf = (phase: number) =>
-    range(cfg.xT ? E : 0).filter((e) => phase < 0 || (e < E / 2) === (phase === 0));
   const lines: string[] = [];
   const emit = (s: string) => lines.push(s);
   for (const i of range(RM)) {
@@ -85,8 +74,8 @@ export function tiledOuterWgsl(
     emit(`${indent}let kk${e} = (lid + ${WG * e}u) / ${TM / 4}u;`);
     emit(`${indent}let mq${e} = m0 / 4u + (lid + ${WG * e}u) % ${TM / 4}u;`);
   };
-  const load = (kb: string, indent: string, es = vec4sOf(-1), words = true) => {
-    for (const e of es) {
+  const load = (kb: string, indent: string) => {
+    for (const e of range(cfg.xT ? E : 0)) {
       emit(`${indent}{`);
       placeT(e, `${indent}  `);
       emit(`${indent}  let mt4 = (p.m + 3u) / 4u;`);
@@ -104,16 +93,15 @@ export function tiledOuterWgsl(
       );
       emit(`${indent}}`);
     }
-    if (words) emitWeightWords(kb, indent, emit);
+    emitWeightWords(kb, indent, emit);
   };
   // The weights' transposing stores: with the two threads of a row TN lanes
   // apart, a subgroup's 32 stores of one k go to 32 rows, 32 banks.
   emitRowAndRange(emit, cfg.apart);
-  // `phase` (halves only): stage k 16·phase…16·phase + 15 of the sub-block.
-  const stage = (phase = -1) => {
-    for (const e of vec4sOf(phase)) {
+  const stage = () => {
+    for (const e of range(cfg.xT ? E : 0)) {
       emit(`    {`);
-      emit(`      let kk${e} = (lid + ${WG * e}u) / ${TM / 4}u${phase > 0 ? ` - ${HK}u` : ""};`);
+      emit(`      let kk${e} = (lid + ${WG * e}u) / ${TM / 4}u;`);
       emit(`      xs[kk${e}][(lid + ${WG * e}u) % ${TM / 4}u] = xr${e};`);
       emit(`    }`);
     }
@@ -126,22 +114,18 @@ export function tiledOuterWgsl(
       emit(`    }`);
     }
     emitDecodeHeader(emit);
-    // With halves, the row's thread of this half decodes its 16 weights.
-    if (phase >= 0) emit(`      if (half == ${phase}u) {`);
     for (const i of range(4)) {
       emit(`      {`);
       emit(`        let v = d1 * unpack_q(quants4(qs.${"xyzw"[i]}, qh.${"xyzw"[i]}, j)) - m1;`);
-      const k0 = phase >= 0 ? "" : "16u * half + ";
       for (const c of range(4)) {
-        emit(`        ws[${k0}${4 * i + c}u][wn / 4u][wn % 4u] = v.${"xyzw"[c]};`);
+        emit(`        ws[16u * half + ${4 * i + c}u][wn / 4u][wn % 4u] = v.${"xyzw"[c]};`);
       }
       emit(`      }`);
     }
-    if (phase >= 0) emit(`      }`);
     emit(`    }`);
   };
   const compute = () => {
-    for (const kk of range(HK)) {
+    for (const kk of range(BK)) {
       emit(`    {`);
       for (const g of range(RM / 4)) emit(`      let a${g} = xs[${kk}u][tm + ${16 * g}u];`);
       for (const g of range(RN / 4)) emit(`      let b${g} = ws[${kk}u][tn + ${TX * g}u];`);
@@ -155,23 +139,8 @@ export function tiledOuterWgsl(
       emit(`    }`);
     }
   };
-  if (cfg.halves) {
-    // Per sub-block: the first half's activations and every weight word,
-    // then the second half's activations once the first half is computed.
-    emit(`  for (var kb = k_begin; kb < k_end; kb += BK) {`);
-    for (const phase of [0, 1]) {
-      load("kb", "    ", vec4sOf(phase), phase === 0);
-      stage(phase);
-      emit(`    workgroupBarrier();`);
-      compute();
-      emit(`    workgroupBarrier();`);
-    }
-    emit(`  }`);
-  } else {
-    emitStepLoop(cfg.prefetch, load, () => stage(), compute, emit);
-  }
+  emitStepLoop(cfg.prefetch, load, stage, compute, emit);
   const vecStores = emitOuterStores(cfg, RM, RN, TX, emit);
-  const steps = cfg.halves ? `${HK}` : "BK";
 
   return /* wgsl */ `${Q5K_WGSL}
 const TM = ${TM}u;        // tile edge in M
@@ -180,13 +149,11 @@ const BK = ${BK}u;        // K-step: one sub-block
 ${TILED_PARAMS}
 ${tiledBindings(false, cfg.bias, vecStores)}
 
-var<workgroup> xs: array<array<vec4<f32>, ${TM / 4}>, ${steps}>;  // [k][m / 4]
-var<workgroup> ws: array<array<vec4<f32>, ${TN / 4}>, ${steps}>;  // [k][n / 4]
+var<workgroup> xs: array<array<vec4<f32>, ${TM / 4}>, BK>;  // [k][m / 4]
+var<workgroup> ws: array<array<vec4<f32>, ${TN / 4}>, BK>;  // [k][n / 4]
 
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${
-    TILE_PROLOGUE.replace("lid % 16u", `lid % ${TX}u`).replace("lid / 16u", `lid / ${TX}u`)
-  }
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${TILE_PROLOGUE}
   let k4 = p.k / 4u;
 ${lines.join("\n")}
 }

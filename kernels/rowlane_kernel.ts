@@ -57,17 +57,6 @@ export interface RowLaneConfig {
    * 8 `dot4I8Packed`, scaled once per sub-block (always loops over sub-blocks).
    */
   int8?: boolean;
-  /**
-   * Stage each block's weight words (the workgroup's WG·R rows × 176 bytes)
-   * in workgroup memory with coalesced loads before the block's barrier, and
-   * read them from there, instead of each lane loading its own rows' words.
-   */
-  stagedWeights?: boolean;
-}
-
-/** Workgroup memory the staged weights of one block take (WG·R rows of 11 vec4s). */
-export function stagedWeightBytes(cfg: Pick<RowLaneConfig, "wg" | "r">): number {
-  return cfg.wg * cfg.r * 176;
 }
 
 /**
@@ -129,9 +118,9 @@ export function rowLaneConfigFor(
   split: boolean,
   int8 = false,
 ): RowLaneConfig {
-  // "R,WG,LANES[,MC[,staged[,GROUPS]]]" (rows a lane, lanes per workgroup,
-  // lanes the K-splits aim for, widest column group, staged weights, how M
-  // is cut into column groups) for tuning experiments.
+  // "R,WG,LANES[,MC[,_[,GROUPS]]]" (rows a lane, lanes per workgroup, lanes
+  // the K-splits aim for, widest column group, a word no longer read (staged
+  // weights until 0.2.0), how M is cut into column groups) for tuning experiments.
   const words = (envVar("KQUANT_ROWLANE") ?? "").split(",");
   const [r, wg, lanes, widest] = words.map(Number);
   const perColumn = int8 ? INT8_COLUMN_BYTES : 1024;
@@ -170,13 +159,10 @@ export function rowLaneConfigFor(
   if (r === 1 || r === 2 || r === 4) cfg.r = r;
   if (wg === 64 || wg === 128 || wg === 256) cfg.wg = wg;
   if (lanes >= 1024) cfg.lanes = lanes;
-  // Staged weights where workgroup memory allows (slower wherever measured,
-  // H200: M = 4 of 14336×4096 52.5 → 72.1 µs with one row a lane, int8 M = 64
-  // 179 → 184; bench/experiments/README.md "Tried and not kept").
-  const columns = cfg.mc * perColumn;
-  if (words[4] === "staged" && columns + stagedWeightBytes(cfg) <= maxWorkgroupStorage) {
-    cfg.stagedWeights = true;
-  }
+  // Each lane loads its own rows' words: staging a block's weights in
+  // workgroup memory was slower wherever measured (H200: M = 4 of 14336×4096
+  // 52.5 → 72.1 µs with one row a lane, int8 M = 64 179 → 184) and was
+  // removed in 0.2.0 (docs/performance.md, "Tried and not kept").
   return cfg;
 }
 
@@ -217,12 +203,11 @@ export function rowLaneKernel(cfg: RowLaneConfig, shape: TiledShape): KernelSpec
     cfg.bias ? "bias" : "nobias",
     cfg.split ? "split" : "whole",
     cfg.int8 ? "int8" : cfg.pairs ? "pairs" : "subblocks",
-    ...(cfg.stagedWeights ? ["staged"] : []),
   ].join(":");
   return {
     name: `q5_K lane per row${cfg.int8 ? " int8" : ""} (${cfg.mc} columns, ${cfg.r} rows a lane${
       cfg.split ? ", split-K" : ""
-    }${cfg.stagedWeights ? ", staged weights" : ""})`,
+    })`,
     key,
     wgsl: cachedWgsl(key, () => cfg.int8 ? rowLaneInt8Wgsl(cfg) : rowLaneWgsl(cfg)),
     ...tiledGrid({ tm: cfg.mc, tn: cfg.wg * cfg.r, bias: cfg.bias, split: cfg.split }, shape),
@@ -250,17 +235,16 @@ function rowLaneWgsl(cfg: RowLaneConfig): string {
     );
     emit(`    }`);
   }
-  emitWeightStage(cfg, emit);
   emit(`    workgroupBarrier();`);
   emitHeaders(cfg, emit);
   const words = (j: string, indent: string) => {
     for (const r of rs) {
       // qh: 32 bytes, bit j of byte l for weight l; qs: 32 bytes per sub-block
       // pair, low nibbles for even j.
-      emit(`${indent}let qh${r}a = ${word(cfg, r, "1u")};`);
-      emit(`${indent}let qh${r}b = ${word(cfg, r, "2u")};`);
-      emit(`${indent}let qs${r}a = ${word(cfg, r, `3u + 2u * (${j} / 2u)`)};`);
-      emit(`${indent}let qs${r}b = ${word(cfg, r, `4u + 2u * (${j} / 2u)`)};`);
+      emit(`${indent}let qh${r}a = ${word(r, "1u")};`);
+      emit(`${indent}let qh${r}b = ${word(r, "2u")};`);
+      emit(`${indent}let qs${r}a = ${word(r, `3u + 2u * (${j} / 2u)`)};`);
+      emit(`${indent}let qs${r}b = ${word(r, `4u + 2u * (${j} / 2u)`)};`);
     }
   };
   const subBlock = (j: string, indent: string) => {
@@ -320,37 +304,16 @@ function emitLaneRows(cfg: RowLaneConfig, emit: (s: string) => void): void {
   }
 }
 
-/** Vec4 `offset` of lane row `r`'s block: from workgroup memory when staged. */
-function word(cfg: RowLaneConfig, r: number, offset: string): string {
-  return cfg.stagedWeights
-    ? `wst[lid + ${r * cfg.wg}u][${offset}]`
-    : `w[base${r}${offset === "0u" ? "" : ` + ${offset}`}]`;
-}
-
-/**
- * Staged weights: the workgroup's WG·R rows of this block, 11 vec4s each
- * (contiguous in the blob), loaded R·11 vec4s a lane with consecutive lanes
- * on consecutive vec4s, stored before the block's barrier.
- */
-function emitWeightStage(cfg: RowLaneConfig, emit: (s: string) => void): void {
-  if (!cfg.stagedWeights) return;
-  // Every load issued before the first store.
-  for (const e of range(cfg.r * 11)) {
-    emit(`    let wv${e} = lid + ${e * cfg.wg}u;`);
-    emit(
-      `    let ww${e} = w[(min(n0 + wv${e} / BLOCK_VEC4, p.rows - 1u) * p.nb + blk) * BLOCK_VEC4 + wv${e} % BLOCK_VEC4];`,
-    );
-  }
-  for (const e of range(cfg.r * 11)) {
-    emit(`    wst[wv${e} / BLOCK_VEC4][wv${e} % BLOCK_VEC4] = ww${e};`);
-  }
+/** Vec4 `offset` of lane row `r`'s block. */
+function word(r: number, offset: string): string {
+  return `w[base${r}${offset === "0u" ? "" : ` + ${offset}`}]`;
 }
 
 /** Each row's block header (vec4 of words 0..3) and its d and dmin. */
 function emitHeaders(cfg: RowLaneConfig, emit: (s: string) => void): void {
   for (const r of range(cfg.r)) {
-    if (!cfg.stagedWeights) emit(`    let base${r} = (wrow${r} * p.nb + blk) * BLOCK_VEC4;`);
-    emit(`    let hd${r} = ${word(cfg, r, "0u")};`);
+    emit(`    let base${r} = (wrow${r} * p.nb + blk) * BLOCK_VEC4;`);
+    emit(`    let hd${r} = ${word(r, "0u")};`);
     emit(`    let d${r} = f16_bits_to_f32(hd${r}.x & 0xffffu);`);
     emit(`    let dm${r} = f16_bits_to_f32(hd${r}.x >> 16u);`);
   }
@@ -380,11 +343,7 @@ const TM = MC;
 ${TILED_PARAMS}
 ${tiledBindings(cfg.int8 ?? false, cfg.bias)}
 
-${shared}${
-    cfg.stagedWeights
-      ? "\nvar<workgroup> wst: array<array<vec4<u32>, 11>, TN>;  // [row][vec4 of the block]"
-      : ""
-  }
+${shared}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -449,15 +408,14 @@ function rowLaneInt8Wgsl(cfg: RowLaneConfig): string {
     8,
     "xfs[mm][v % 8u] = select(vec2<f32>(0.0), xsc[row * (p.k / 32u) + blk * 8u + v % 8u], live);",
   );
-  emitWeightStage(cfg, emit);
   emit(`    workgroupBarrier();`);
   emitHeaders(cfg, emit);
   emit(`    for (var j = 0u; j < 8u; j++) {`);
   for (const r of rs) {
-    emit(`      let qh${r}a = ${word(cfg, r, "1u")};`);
-    emit(`      let qh${r}b = ${word(cfg, r, "2u")};`);
-    emit(`      let qs${r}a = ${word(cfg, r, "3u + 2u * (j / 2u)")};`);
-    emit(`      let qs${r}b = ${word(cfg, r, "4u + 2u * (j / 2u)")};`);
+    emit(`      let qh${r}a = ${word(r, "1u")};`);
+    emit(`      let qh${r}b = ${word(r, "2u")};`);
+    emit(`      let qs${r}a = ${word(r, "3u + 2u * (j / 2u)")};`);
+    emit(`      let qs${r}b = ${word(r, "4u + 2u * (j / 2u)")};`);
     emit(`      let sm${r} = scale_min(j, hd${r}.y, hd${r}.z, hd${r}.w);`);
     emit(`      let g${r} = vec2<f32>(d${r} * f32(sm${r}.x), dm${r} * f32(sm${r}.y));`);
     for (const i of range(8)) {

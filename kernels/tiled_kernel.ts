@@ -45,7 +45,7 @@ import {
 export interface TileShape {
   /** 256 only K-major (16×8 outputs a thread, 48 KiB; `tallTiles`). */
   tm: 16 | 32 | 64 | 128 | 256;
-  /** 256 only K-major on 512 threads (`threads`), for comparison. */
+  /** 256 only K-major (`tallTiles`). */
   tn: 64 | 128 | 256;
 }
 
@@ -60,12 +60,6 @@ export interface TiledConfig extends TileShape {
   /** Load the next K-step into registers while this one computes (more registers; default on). */
   prefetch?: boolean;
   /**
-   * Index workgroup memory as one flat array (`[row · PAD + k]`, a clamp per
-   * load) instead of rows at constant K offsets; only for comparison
-   * (H200 M = 512: 2112 µs flat, 1756 by rows).
-   */
-  flat?: boolean;
-  /**
    * Workgroup memory K-contiguous with vec4 dot products (`rows`, default) or
    * K-major with outer products (`outer`, `_tiled_outer.ts`; TM and TN of 64
    * or 128).
@@ -76,27 +70,10 @@ export interface TiledConfig extends TileShape {
   /** Outer layout only: a weight row's two decoding threads TN lanes apart instead of adjacent. */
   apart?: boolean;
   /**
-   * Outer layout only: threads a workgroup (default 256; 128 only with TN =
-   * 64, 512 only with TN = 256, 8×8 outputs each); only for comparison.
-   */
-  threads?: 128 | 256 | 512;
-  /**
-   * Outer layout on transposed x without prefetch only: each sub-block in two
-   * steps of 16 k through half the workgroup memory (16 KiB at 128×128), four
-   * barriers a sub-block instead of two; only for comparison.
-   */
-  halves?: boolean;
-  /**
    * Outer layout without split only: store y a vec4 of 4 columns at a time
    * (N and every weight chunk's first row must be multiples of 4).
    */
   vec4Out?: boolean;
-  /**
-   * Rows layout only: load a step's weight operands in this many groups, the
-   * activation operands once per group (fewer live registers, more
-   * workgroup-memory reads; default 1); only for comparison.
-   */
-  bGroups?: 1 | 2 | 4;
 }
 
 /** Runtime shape of one tiled dispatch (one weight chunk). */
@@ -216,24 +193,20 @@ export function tiledKernel(config: TiledConfig, shape: TiledShape): KernelSpec 
   const cfg = {
     ...config,
     prefetch: config.prefetch ?? true,
-    flat: config.flat ?? false,
     layout: config.layout ?? "rows",
   };
   const key = [
     cfg.layout === "outer" ? "q5k-tiled-outer" : "q5k-tiled",
     cfg.prefetch ? "prefetch" : "noprefetch",
-    cfg.flat ? "flat" : "rows",
+    "rows",
     `m${cfg.tm}`,
     `n${cfg.tn}`,
     cfg.padded ? "pad" : "nopad",
     cfg.bias ? "bias" : "nobias",
     cfg.split ? "split" : "whole",
-    ...(config.bGroups ?? 1) > 1 ? [`b${config.bGroups}`] : [],
     ...(config.xT ? ["xT"] : []),
     ...(config.apart ? ["apart"] : []),
-    ...(config.threads ?? 256) !== 256 ? [`t${config.threads}`] : [],
     ...(config.vec4Out && !config.split ? ["v4"] : []),
-    ...(config.halves ? ["halves"] : []),
   ].join(":");
   return {
     name: `q5_K tiled (${cfg.tm}x${cfg.tn}x${BK}${cfg.split ? ", split-K" : ""})`,
@@ -303,8 +276,7 @@ function tiledWgsl(cfg: TiledConfig): string {
   const ns = range(TN / 16); // and along N
   const E = Math.max(1, (TM * KQ) / 256); // activation vec4s each thread stages per step
   const few = TM * KQ < 256; // fewer activation vec4s than threads: some threads stage none
-  const at = (array: string, row: string, k: string) =>
-    cfg.flat ? `${array}[(${row}) * PAD + ${k}]` : `${array}[${row}][${k}]`;
+  const at = (array: string, row: string, k: string) => `${array}[${row}][${k}]`;
   for (const i of ms) for (const jj of ns) emit(`  var c${i}_${jj} = 0.0;`);
   // Double buffering (with `prefetch`): the next K-step's activations and weight
   // words are loaded into registers while the current step computes from
@@ -362,35 +334,25 @@ function tiledWgsl(cfg: TiledConfig): string {
     emit(`    }`);
   };
   const step = (kq: string) => {
-    const groups = cfg.bGroups ?? 1;
-    const per = ns.length / groups;
-    for (const g of range(groups)) {
-      const js = ns.slice(g * per, (g + 1) * per);
-      if (groups > 1) emit(`      {`);
-      for (const jj of js) emit(`      let b${jj} = ${at("ws", `tn + ${16 * jj}u`, kq)};`);
-      for (const i of ms) {
-        emit(`      let a${i} = ${at("xs", `tm + ${16 * i}u`, kq)};`);
-        // Four chained FMAs, not c += dot(a, b): the dot's add is one more
-        // instruction per 4 FMAs (H200: 6–8% faster at M ≥ 128, bench/experiments/tiled_layouts.ts).
-        for (const jj of js) {
-          const f = (c: string, acc: string) => `fma(a${i}.${c}, b${jj}.${c}, ${acc})`;
-          emit(`      c${i}_${jj} = ${f("w", f("z", f("y", f("x", `c${i}_${jj}`))))};`);
-        }
+    for (const jj of ns) emit(`      let b${jj} = ${at("ws", `tn + ${16 * jj}u`, kq)};`);
+    for (const i of ms) {
+      emit(`      let a${i} = ${at("xs", `tm + ${16 * i}u`, kq)};`);
+      // Four chained FMAs, not c += dot(a, b): the dot's add is one more
+      // instruction per 4 FMAs (H200: 6–8% faster at M ≥ 128, bench/experiments/tiled_layouts.ts).
+      for (const jj of ns) {
+        const f = (c: string, acc: string) => `fma(a${i}.${c}, b${jj}.${c}, ${acc})`;
+        emit(`      c${i}_${jj} = ${f("w", f("z", f("y", f("x", `c${i}_${jj}`))))};`);
       }
-      if (groups > 1) emit(`      }`);
     }
   };
+  // Workgroup memory as rows at constant K offsets, the K loop unrolled (one
+  // flat array indexed in a K loop took 2112 µs against 1756 at M = 512 on
+  // an H200; removed in 0.2.0, docs/performance.md).
   const compute = () => {
-    if (cfg.flat) {
-      emit(`    for (var kq = 0u; kq < KQ; kq++) {`);
-      step("kq");
+    for (const kq of range(KQ)) {
+      emit(`    {`);
+      step(`${kq}u`);
       emit(`    }`);
-    } else {
-      for (const kq of range(KQ)) {
-        emit(`    {`);
-        step(`${kq}u`);
-        emit(`    }`);
-      }
     }
   };
   emitStepLoop(cfg.prefetch !== false, load, stage, compute, emit);
@@ -406,13 +368,8 @@ const WG = 256u;          // 16 x 16 threads
 ${TILED_PARAMS}
 ${tiledBindings(false, cfg.bias)}
 
-${
-    cfg.flat
-      ? `var<workgroup> xs: array<vec4<f32>, ${TM * PAD}>;  // [m][k / 4]
-var<workgroup> ws: array<vec4<f32>, ${TN * PAD}>;  // [n][k / 4]`
-      : `var<workgroup> xs: array<array<vec4<f32>, PAD>, TM>;  // [m][k / 4]
-var<workgroup> ws: array<array<vec4<f32>, PAD>, TN>;  // [n][k / 4]`
-  }
+var<workgroup> xs: array<array<vec4<f32>, PAD>, TM>;  // [m][k / 4]
+var<workgroup> ws: array<array<vec4<f32>, PAD>, TN>;  // [n][k / 4]
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {${TILE_PROLOGUE}

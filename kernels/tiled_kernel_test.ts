@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fullTest, runs48KiBTiles, testDevice } from "../conformance/test_device.ts";
+import { runs48KiBTiles, testDevice } from "../conformance/test_device.ts";
 import { LINEAR_REF_NMSE } from "../conformance/check.ts";
 import { tileBytes, type TiledConfig, tiledKernel, type TiledShape } from "./tiled_kernel.ts";
 import { outerTileBytes } from "./_tiled_outer.ts";
@@ -88,25 +88,6 @@ Deno.test("the K-major layout needs 32 KiB of workgroup memory for 128×128 tile
   );
 });
 
-// Options only experiments use: the full suite (KQUANT_TEST_FULL=1).
-fullTest(
-  "the tiled kernel with its operands in groups, prefetched or not, matches the f64 reference",
-  async () => {
-    let seed = 360;
-    for (const bGroups of [2, 4] as const) {
-      for (const prefetch of [true, false]) {
-        for (const [tm, tn] of [[128, 128], [16, 64]] as const) {
-          const padded = rowsPadding(tm, tn);
-          if (padded === null) continue;
-          const cfg = { tm, tn, padded, bias: true, split: false, bGroups, prefetch };
-          await check(cfg, 70, 136, 768, 1, seed++);
-          await check(cfg, 9, 70, 512, 2, seed++);
-        }
-      }
-    }
-  },
-);
-
 Deno.test("the K-major tiled kernel reading transposed activations, its row threads adjacent or apart, matches the f64 reference", async () => {
   let seed = 420;
   for (const [tm, tn] of [[128, 128], [64, 128], [128, 64]] as const) {
@@ -160,68 +141,3 @@ Deno.test("the K-major tiled kernel on 256-row tiles (16×8 outputs a thread, 48
     await check(cfg, 9, 132, 512, 1, seed++);
   }
 });
-
-// Options only experiments use: the full suite (KQUANT_TEST_FULL=1).
-fullTest(
-  "the K-major tiled kernel in half steps (16 k, half the workgroup memory) matches the f64 reference",
-  async () => {
-    let seed = 660;
-    for (const [tm, tn] of [[128, 128], [64, 128]] as const) {
-      const cfg = { ...outerXT(tm, tn), prefetch: false, halves: true } as const;
-      // Partial tiles, K of 3 blocks, split-K, vec4 stores.
-      await check(cfg, 130, 200, 768, 1, seed++);
-      await check({ ...cfg, bias: false }, 70, 136, 768, 3, seed++);
-      await check({ ...cfg, vec4Out: true }, 9, 136, 512, 1, seed++);
-    }
-    const base = { ...outerXT(128, 128), bias: false, prefetch: false } as const;
-    const spec = tiledKernel({ ...base, halves: true }, oneTile(128, 128));
-    // 16 k of each operand: 16 KiB, and four barriers a sub-block.
-    assert.match(spec.wgsl, /var<workgroup> xs: array<array<vec4<f32>, 32>, 16>/);
-    assert.equal(spec.wgsl.match(/workgroupBarrier\(\)/g)?.length, 4);
-    assert.match(spec.key, /:halves/);
-    assert.throws(
-      () => tiledKernel({ ...base, xT: false, halves: true }, oneTile(128, 128)),
-      /half steps need xT/,
-    );
-  },
-);
-
-// Options only experiments use: the full suite (KQUANT_TEST_FULL=1).
-fullTest(
-  "the K-major tiled kernel on 128 threads (TN = 64, 8×8 outputs a thread) matches the f64 reference",
-  async () => {
-    let seed = 480;
-    for (const [tm, xT] of [[128, true], [64, true], [128, false]] as const) {
-      for (const prefetch of [false, true]) {
-        const cfg = {
-          tm,
-          tn: 64,
-          padded: true,
-          bias: true,
-          split: false,
-          layout: "outer",
-          xT,
-          prefetch,
-          threads: 128,
-        } as const;
-        await check(cfg, 130, 200, 768, 1, seed++);
-        await check(cfg, 70, 136, 768, 3, seed++);
-        await check({ ...cfg, bias: false }, 9, 70, 512, 2, seed++);
-      }
-    }
-    assert.throws(
-      () =>
-        tiledKernel(
-          { ...outerXT(128, 128), bias: false, xT: false, threads: 128 },
-          oneTile(128, 128),
-        ),
-      /K-major tile 128x128 on 128 threads/,
-    );
-    const spec = tiledKernel(
-      { tm: 128, tn: 64, padded: true, bias: false, split: false, layout: "outer", threads: 128 },
-      oneTile(128, 64),
-    );
-    assert.match(spec.wgsl, /@workgroup_size\(128\)/);
-    assert.match(spec.key, /:t128/);
-  },
-);

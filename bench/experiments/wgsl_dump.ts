@@ -1,7 +1,7 @@
 /**
  * Writes the generated WGSL of a matrix of library kernel configurations —
  * the tiled kernel over tiles, layouts and options, the mat-vec over M,
- * activations and row lengths — each with its key, name, grid and uniforms,
+ * activations and row lengths, the lane-per-row kernel over its forms — each with its key, name, grid and uniforms,
  * so a refactor can be checked byte for byte against its base: run it in a
  * checkout of each (e.g. `git worktree add /tmp/base BASE`) and diff the two
  * files. Configurations a kernel refuses are listed with the error. A
@@ -18,6 +18,7 @@ import type { KernelSpec } from "../../kernels/_gpu.ts";
 import { type TiledConfig, tiledKernel } from "../../kernels/tiled_kernel.ts";
 import { matvecConfigFor } from "../../kernels/matvec_config.ts";
 import { matvecKernel } from "../../kernels/matvec_kernel.ts";
+import { type RowLaneConfig, rowLaneKernel } from "../../kernels/rowlane_kernel.ts";
 
 /** One kernel spec as text: key, name, grid and uniforms on a line, then the WGSL. */
 function entry(spec: KernelSpec): string {
@@ -65,9 +66,7 @@ export function wgslDump(): string[] {
     bias: [false, true],
     vec4Out: [false, true],
     padded: [true, false],
-    extra: [{}, { flat: true }, { bGroups: 4 }, { threads: 512 }, { threads: 128 }, {
-      halves: true,
-    }, { apart: true }],
+    extra: [{}, { apart: true }],
   });
   for (const { extra, ...base } of tiled) {
     const cfg = { ...base, ...extra } as TiledConfig;
@@ -85,6 +84,18 @@ export function wgslDump(): string[] {
         }
       }
     }
+  }
+  const rowLane = product({
+    mc: [1, 3, 8, 20, 32, 64],
+    r: [1, 2],
+    wg: [128, 256],
+    bias: [false, true],
+    split: [false, true],
+    pairs: [false, true],
+    int8: [false, true],
+  });
+  for (const cfg of rowLane) {
+    attempt(cfg, () => rowLaneKernel(cfg as RowLaneConfig, tiledShape(cfg.split ? 2 : 1)));
   }
   return out;
 }
