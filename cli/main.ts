@@ -10,7 +10,8 @@ import { benchProblems } from "../bench/preflight.ts";
 import { loadImplementation } from "./load_impl.ts";
 import type { Implementation } from "../kernels/implementation.ts";
 import type { BenchOptions, ConformOptions, InfoOptions } from "./args.ts";
-import { NO_ADAPTER_HELP, requestDeviceFrom } from "../kernels/device.ts";
+import { err, NoAdapterError, openDevice, out } from "./_io.ts";
+import { type BenchGGUF, conformGGUF, ggufInfo, openBenchGGUF } from "./gguf_commands.ts";
 import {
   type BenchConfig,
   DEFAULT_EMBEDDING,
@@ -31,23 +32,8 @@ import {
 } from "../bench/report.ts";
 import { renderChart } from "../bench/chart.ts";
 import { probeDevice } from "../bench/probe.ts";
-import { EMBEDDING_TENSOR, ggufPlan, measureUpload } from "../bench/gguf_plan.ts";
+import { EMBEDDING_TENSOR, measureUpload } from "../bench/gguf_plan.ts";
 import { formatGGUF, uploadLine } from "../bench/gguf_report.ts";
-
-// deno-lint-ignore no-console
-const out = (s: string) => console.log(s);
-// deno-lint-ignore no-console
-const err = (s: string) => console.error(s);
-
-class NoAdapterError extends Error {}
-
-async function openDevice(backend?: string): Promise<{ adapter: GPUAdapter; device: GPUDevice }> {
-  // Deno reads DENO_WEBGPU_BACKEND when the first adapter is requested.
-  if (backend) Deno.env.set("DENO_WEBGPU_BACKEND", backend);
-  const adapter = await navigator.gpu?.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) throw new NoAdapterError(NO_ADAPTER_HELP);
-  return { adapter, device: await requestDeviceFrom(adapter) };
-}
 
 /** Free host memory, where Deno may tell (it needs --allow-sys), else unknown. */
 function hostMemory(): number {
@@ -93,7 +79,7 @@ async function bench(o: BenchOptions): Promise<number> {
     }
     impls.push(loaded.impl);
   }
-  let gguf: Awaited<ReturnType<typeof openBenchGGUF>> | null = null;
+  let gguf: BenchGGUF | null = null;
   if (o.gguf !== undefined) {
     try {
       gguf = await openBenchGGUF(o.gguf);
@@ -207,17 +193,6 @@ async function bench(o: BenchOptions): Promise<number> {
   return 0;
 }
 
-/** Opens `path` for `bench --gguf`: the parsed file, what to time, what to upload. */
-async function openBenchGGUF(path: string) {
-  const { openGGUF } = await import("../gguf/reader.ts");
-  const started = performance.now();
-  const file = await openGGUF(path);
-  const headerMs = performance.now() - started;
-  const plan = ggufPlan(file);
-  const embedding = file.tensors.find((t) => t.name === plan.embedding?.name);
-  return { file, plan, headerMs, uploads: [...plan.linear, ...(embedding ? [embedding] : [])] };
-}
-
 async function conform(o: ConformOptions): Promise<number> {
   const impls: Implementation[] = [];
   let loadFailures = 0;
@@ -263,113 +238,6 @@ async function conform(o: ConformOptions): Promise<number> {
   device.destroy();
   out(summaryLine(passed, failed, skipped));
   return failed === 0 ? 0 : 1;
-}
-
-/** `conform --gguf`: the file's Q5_K tensors against llama.cpp (which it needs). */
-async function conformGGUF(
-  o: ConformOptions,
-  path: string,
-  impls: Implementation[],
-  loadFailures: number,
-): Promise<number> {
-  const { openGGUF } = await import("../gguf/reader.ts");
-  const { resultLine, summaryLine } = await import("../conformance/suite.ts");
-  const { GGUF_DEFAULT_ROWS, GGUF_LINEAR_RUNS, runGGUFSuite } = await import(
-    "../conformance/gguf_suite.ts"
-  );
-  let file;
-  try {
-    file = await openGGUF(path);
-  } catch (error) {
-    err(`error: --gguf ${path}: ${(error as Error).message}; nothing was checked`);
-    return 1;
-  }
-  const { loadLlamaCpp } = await import("../conformance/oracle.ts");
-  let oracle;
-  try {
-    oracle = await loadLlamaCpp();
-  } catch (error) {
-    err(
-      `error: conform --gguf checks against llama.cpp, which did not load: ${
-        (error as Error).message
-      }`,
-    );
-    file.source.close?.();
-    return 1;
-  }
-  const { device } = await openDevice(o.backend);
-  const rows = o.rows ?? GGUF_DEFAULT_ROWS;
-  const ms = GGUF_LINEAR_RUNS.filter((r) => r.m <= (o.maxM ?? Infinity)).map((r) =>
-    `${r.m}${r.x === "uniform" ? "" : ` (x=${r.x})`}`
-  );
-  out(
-    `${path}: every 2-D Q5_K tensor at M = ${ms.join(", ") || "none (--max-m)"}, ${
-      rows === Infinity
-        ? "every row"
-        : `tensors of more than ${rows} rows on a seeded sample of ${rows}`
-    }; token_embd as an embedding where it is Q5_K`,
-  );
-  let passed = 0;
-  let failed = loadFailures;
-  let skipped = 0;
-  await runGGUFSuite(
-    device,
-    oracle,
-    file,
-    (r) => {
-      if (r.skipped) skipped++;
-      else if (r.ok) passed++;
-      else failed++;
-      if (o.quiet && r.ok && !r.skipped) return;
-      out(resultLine("gguf", r));
-    },
-    o.quiet ? () => {} : out,
-    {
-      rows,
-      ...(o.maxM === undefined ? {} : { maxM: o.maxM }),
-      ...(impls.length ? { impls } : {}),
-    },
-  );
-  oracle.close();
-  file.source.close?.();
-  device.destroy();
-  out(summaryLine(passed, failed, skipped));
-  if (passed + failed === 0) err(`error: ${path} has no 2-D Q5_K tensor to check`);
-  return failed === 0 && passed > 0 ? 0 : 1;
-}
-
-async function ggufInfo(path: string, json: boolean): Promise<number> {
-  const { openGGUF } = await import("../gguf/reader.ts");
-  const { summarizeGGUF } = await import("../gguf/q5k_tensors.ts");
-  let file;
-  try {
-    file = await openGGUF(path);
-  } catch (error) {
-    err(`error: ${(error as Error).message}`);
-    return 1;
-  }
-  file.source.close?.();
-  const s = summarizeGGUF(file);
-  if (json) {
-    out(JSON.stringify({ version: file.version, alignment: file.alignment, ...s }, null, 2));
-    return 0;
-  }
-  const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
-  out(`file          ${path} (GGUF v${file.version}, ${mb(file.size)})`);
-  out(`architecture  ${s.architecture}`);
-  out(`tensors       ${s.tensors}`);
-  for (const t of s.byType) {
-    out(`  ${t.type.padEnd(8)} ${String(t.tensors).padStart(5)} tensors  ${mb(t.bytes)}`);
-  }
-  out(`Q5_K shapes   ${s.q5kShapes.length} distinct (N×K: tensors)`);
-  for (const q of s.q5kShapes) {
-    out(
-      `  ${`${q.n}×${q.k}`.padEnd(12)} ${q.names.length}: ${q.names.slice(0, 4).join(", ")}${
-        q.names.length > 4 ? `, … (${q.names.length - 4} more)` : ""
-      }`,
-    );
-  }
-  return 0;
 }
 
 async function info(o: InfoOptions): Promise<number> {

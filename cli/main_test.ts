@@ -242,7 +242,7 @@ Deno.test("cli bench prints an aligned table, CSV, and an SVG chart", async () =
   const lines = (await Deno.readTextFile(`${dir}/r.csv`)).trim().split("\n");
   assert.equal(
     lines[0],
-    "op,impl,variant,m,n,k,medianUs,p10Us,p90Us,gbps,gflops,pctOfCeiling,denseUs,llamaCppUs,readUs,sharedPassUs,sharedPassKernel,cpuUs",
+    "op,impl,variant,m,n,k,medianUs,p10Us,p90Us,gbps,gflops,pctOfCeiling,denseUs,llamaCppUs,readUs,sharedPassUs,sharedPassKernel,cpuUs,tensors",
   );
   assert.equal(lines.length, 1 + 2 * 8 + 2); // 2 M × 8 variants, 2 embedding id counts
   await Deno.remove(dir, { recursive: true });
