@@ -102,6 +102,32 @@ Deno.test("bench --gguf prints the file, upload, shapes, skipped tensors and the
   assert.match(r.stdout, /^ +2 +\d+/m);
 });
 
+Deno.test("bench --gguf --impl times another implementation on the file's weights and sums its model too", async () => {
+  const r = await cli(
+    "bench",
+    "--gguf",
+    FIXTURE,
+    "--impl",
+    "examples/naive_q5k.ts",
+    "--m",
+    "1",
+    "--op",
+    "linear",
+    "--min-time",
+    "0.01",
+    "--no-dense",
+    "--json",
+    "--quiet",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as BenchReport;
+  const naive = report.results.filter((x) => x.impl === "naive");
+  assert.equal(naive.length, 3);
+  for (const row of naive) assert.ok(row.tensors!.length === 4 && row.medianUs > 0);
+  const sums = report.model!.filter((s) => s.m === 1).map((s) => [s.impl, s.tensors]);
+  assert.deepEqual(sums, [["kquant", 12], ["naive", 12]]);
+});
+
 Deno.test("conform --gguf checks every Q5_K tensor on every family and the embedding bit-exact", async () => {
   const r = await cli("conform", "--gguf", FIXTURE, "--rows", "64", "--max-m", "8");
   assert.equal(r.code, 0, r.stdout + r.stderr);
