@@ -5,7 +5,7 @@
  * out as ggml's gguf.cpp writes (offsets padded to the alignment, the data
  * section aligned after the table); checked against llama.cpp's reader in
  * bench/gguf_writer_test.ts. Test fixtures come from llama.cpp's own writer
- * (gguf/_llama_gguf.ts); this one exists for files too big for that.
+ * (conformance/llama_gguf.ts); this one exists for files too big for that.
  *
  * @module
  */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tensorBytes, writeGGUF } from "./gguf_writer.ts";
-import { llamaGguf } from "../gguf/_llama_gguf.ts";
+import { llamaGguf } from "../conformance/llama_gguf.ts";
 import { openGGUF, pathSource, readTensor } from "../gguf/reader.ts";
 import { counted } from "./gguf_load.ts";
 import { mulberry32 } from "../kernels/_rng.ts";

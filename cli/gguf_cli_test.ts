@@ -1,10 +1,10 @@
 // bench --gguf and conform --gguf on the model-shaped fixture that llama.cpp's
-// writer makes (gguf/write_fixture.ts), on a broken implementation and on a
+// writer makes (conformance/gguf_fixture.ts), on a broken implementation and on a
 // hostile file.
 import assert from "node:assert/strict";
 import { broken, cli } from "./_run_cli.ts";
-import { fixtureLayout } from "../gguf/write_fixture.ts";
-import { llamaGguf } from "../gguf/_llama_gguf.ts";
+import { fixtureLayout } from "../conformance/gguf_fixture.ts";
+import { llamaGguf } from "../conformance/llama_gguf.ts";
 import type { BenchReport } from "../bench/sweep.ts";
 import { GGML_TYPES } from "../gguf/ggml_types.ts";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { openGGUF } from "./reader.ts";
 import { embeddingFromGGUF, linearFromGGUF, summarizeGGUF } from "./q5k_tensors.ts";
-import { fixtureLayout } from "./write_fixture.ts";
-import { llamaGguf } from "./_llama_gguf.ts";
+import { fixtureLayout } from "../conformance/gguf_fixture.ts";
+import { llamaGguf } from "../conformance/llama_gguf.ts";
 import { testDevice } from "../conformance/test_device.ts";
 import { dequantizeQ5K } from "../kernels/dequantize.ts";
 import { uniformF32 } from "../kernels/_rng.ts";

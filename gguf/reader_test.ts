@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { blobSource, GGUF_VALUE_TYPES, type GGUFFile, openGGUF, readTensor } from "./reader.ts";
 import { GGML_TYPES } from "./ggml_types.ts";
-import { type FixtureTensor, llamaGguf } from "./_llama_gguf.ts";
+import { type FixtureTensor, llamaGguf } from "../conformance/llama_gguf.ts";
 import { quantizeQ5K } from "../kernels/quantize.ts";
 import { mulberry32, normalF32 } from "../kernels/_rng.ts";
 

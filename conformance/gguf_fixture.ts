@@ -8,8 +8,8 @@
  * @module
  */
 
-import { type FixtureTensor, llamaGguf } from "./_llama_gguf.ts";
-import { GGML_TYPES } from "./ggml_types.ts";
+import { type FixtureTensor, llamaGguf } from "./llama_gguf.ts";
+import { GGML_TYPES } from "../gguf/ggml_types.ts";
 import { quantizeQ5K } from "../kernels/quantize.ts";
 import { mulberry32, normalF32 } from "../kernels/_rng.ts";
 

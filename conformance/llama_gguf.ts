@@ -2,9 +2,9 @@
 // libggml-base.so, from the npm package the oracle uses), over Deno's FFI.
 // Fixtures are written by llama.cpp, and our parse is compared with its.
 
-import { findLlamaCppLibDir } from "../conformance/oracle.ts";
-import { initParams } from "../conformance/ggml_ffi.ts";
-import { pinLibrary } from "../conformance/pin_library.ts";
+import { findLlamaCppLibDir } from "./oracle.ts";
+import { initParams } from "./ggml_ffi.ts";
+import { pinLibrary } from "./pin_library.ts";
 
 const SYMBOLS = {
   ggml_init: { parameters: [{ struct: ["usize", "pointer", "bool"] }], result: "pointer" },
