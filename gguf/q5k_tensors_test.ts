@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { openGGUF } from "./reader.ts";
+import { openGGUF, readTensor } from "./reader.ts";
 import { embeddingFromGGUF, linearFromGGUF, summarizeGGUF } from "./q5k_tensors.ts";
 import { fixtureLayout } from "../conformance/gguf_fixture.ts";
 import { llamaGguf } from "../conformance/llama_gguf.ts";
@@ -47,6 +47,19 @@ Deno.test({
       );
       await assert.rejects(linearFromGGUF(device, file, "nope"), RangeError);
       await assert.rejects(linearFromGGUF(device, file, "blk.0.attn_norm.weight"), TypeError);
+      await assert.rejects(
+        embeddingFromGGUF(device, file, "output.weight"),
+        /output\.weight.*Q6_K/,
+      );
+      await assert.rejects(
+        readTensor(file, "nope"),
+        (e: Error) => e instanceof RangeError && /"nope"/.test(e.message),
+      );
+      // The file answers as before after every rejected call.
+      const again = await linearFromGGUF(device, file, q.name);
+      const c2 = compareNmse(await again.run(x, 3), ref, 1e-10);
+      assert.ok(c2.ok, c2.detail);
+      again.destroy();
       const s = summarizeGGUF(file);
       assert.equal(s.architecture, "llama");
       assert.deepEqual(s.q5kShapes.map((q) => `${q.n}x${q.k}:${q.names.length}`), [
