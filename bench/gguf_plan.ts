@@ -8,11 +8,8 @@
  */
 
 import { type GGUFFile, type GGUFTensorInfo, readTensor } from "../gguf/reader.ts";
-import { q5kShape, summarizeGGUF } from "../gguf/q5k_tensors.ts";
+import { EMBEDDING_TENSOR, q5kShape, summarizeGGUF } from "../gguf/q5k_tensors.ts";
 import type { EmbeddingConfig, GGUFBenchInfo, Shape } from "./sweep.ts";
-
-/** The tensor `bench --gguf` times as the embedding table when it is Q5_K. */
-export const EMBEDDING_TENSOR = "token_embd.weight";
 
 /** What a file gives the sweep. */
 export interface GGUFPlan {
@@ -22,8 +19,8 @@ export interface GGUFPlan {
   embedding: Omit<EmbeddingConfig, "counts"> | null;
   /** Every tensor not timed, with its type and why. */
   skipped: GGUFBenchInfo["skipped"];
-  /** The Q5_K tensors timed as linear weights. */
-  linear: GGUFTensorInfo[];
+  /** Every 2-D Q5_K tensor, the embedding table too (what the upload times), in file order. */
+  q5k: GGUFTensorInfo[];
   architecture: string;
 }
 
@@ -36,7 +33,7 @@ export function ggufPlan(file: GGUFFile): GGUFPlan {
   const skipped: GGUFPlan["skipped"] = [];
   const byShape = new Map<string, GGUFTensorInfo[]>();
   let embedding: GGUFPlan["embedding"] = null;
-  const linear: GGUFTensorInfo[] = [];
+  const q5k: GGUFTensorInfo[] = [];
   for (const t of file.tensors) {
     if (t.typeName !== "Q5_K") {
       skipped.push({ name: t.name, type: t.typeName, reason: "not Q5_K" });
@@ -49,6 +46,7 @@ export function ggufPlan(file: GGUFFile): GGUFPlan {
       skipped.push({ name: t.name, type: t.typeName, reason: `not 2-D: dims [${t.dims}]` });
       continue;
     }
+    q5k.push(t);
     if (t.name === EMBEDDING_TENSOR) {
       embedding = {
         rows: shape.n,
@@ -58,7 +56,6 @@ export function ggufPlan(file: GGUFFile): GGUFPlan {
       };
       continue;
     }
-    linear.push(t);
     const key = `${shape.n}x${shape.k}`;
     byShape.set(key, [...(byShape.get(key) ?? []), t]);
   }
@@ -71,7 +68,7 @@ export function ggufPlan(file: GGUFFile): GGUFPlan {
       weights: (copy) => readTensor(file, tensors[copy % tensors.length]),
     };
   });
-  return { shapes, embedding, skipped, linear, architecture: summarizeGGUF(file).architecture };
+  return { shapes, embedding, skipped, q5k, architecture: summarizeGGUF(file).architecture };
 }
 
 /**

@@ -9,7 +9,7 @@ import { err, openDevice, out } from "./_io.ts";
 import type { ConformOptions } from "./args.ts";
 import type { Implementation } from "../kernels/implementation.ts";
 import { type GGUFPlan, ggufPlan } from "../bench/gguf_plan.ts";
-import { type GGUFFile, type GGUFTensorInfo, openGGUF } from "../gguf/reader.ts";
+import { type GGUFFile, openGGUF } from "../gguf/reader.ts";
 
 /** A file opened for `bench --gguf`. */
 export interface BenchGGUF {
@@ -17,8 +17,6 @@ export interface BenchGGUF {
   plan: GGUFPlan;
   /** Milliseconds to parse the header and tensor table. */
   headerMs: number;
-  /** The Q5_K tensors whose upload is timed: the linear weights and the embedding table. */
-  uploads: GGUFTensorInfo[];
 }
 
 /** Opens `path` for `bench --gguf`: the parsed file, what to time, what to upload. */
@@ -26,9 +24,7 @@ export async function openBenchGGUF(path: string): Promise<BenchGGUF> {
   const started = performance.now();
   const file = await openGGUF(path);
   const headerMs = performance.now() - started;
-  const plan = ggufPlan(file);
-  const embedding = file.tensors.find((t) => t.name === plan.embedding?.name);
-  return { file, plan, headerMs, uploads: [...plan.linear, ...(embedding ? [embedding] : [])] };
+  return { file, plan: ggufPlan(file), headerMs };
 }
 
 /** `conform --gguf`: the file's Q5_K tensors against llama.cpp (which it needs). */
@@ -38,7 +34,7 @@ export async function conformGGUF(
   impls: Implementation[],
   loadFailures: number,
 ): Promise<number> {
-  const { resultLine, summaryLine } = await import("../conformance/suite.ts");
+  const { resultLine, Tally } = await import("../conformance/suite.ts");
   const { GGUF_DEFAULT_ROWS, GGUF_LINEAR_RUNS, runGGUFSuite } = await import(
     "../conformance/gguf_suite.ts"
   );
@@ -74,17 +70,13 @@ export async function conformGGUF(
         : `tensors of more than ${rows} rows on a seeded sample of ${rows}`
     }; token_embd as an embedding where it is Q5_K`,
   );
-  let passed = 0;
-  let failed = loadFailures;
-  let skipped = 0;
+  const tally = new Tally(loadFailures);
   await runGGUFSuite(
     device,
     oracle,
     file,
     (r) => {
-      if (r.skipped) skipped++;
-      else if (r.ok) passed++;
-      else failed++;
+      tally.add(r);
       if (o.quiet && r.ok && !r.skipped) return;
       out(resultLine("gguf", r));
     },
@@ -98,9 +90,9 @@ export async function conformGGUF(
   oracle.close();
   file.source.close?.();
   device.destroy();
-  out(summaryLine(passed, failed, skipped));
-  if (passed + failed === 0) err(`error: ${path} has no 2-D Q5_K tensor to check`);
-  return failed === 0 && passed > 0 ? 0 : 1;
+  out(tally.line());
+  if (tally.passed + tally.failed === 0) err(`error: ${path} has no 2-D Q5_K tensor to check`);
+  return tally.failed === 0 && tally.passed > 0 ? 0 : 1;
 }
 
 export async function ggufInfo(path: string, json: boolean): Promise<number> {

@@ -32,7 +32,8 @@ import {
 } from "../bench/report.ts";
 import { renderChart } from "../bench/chart.ts";
 import { probeDevice } from "../bench/probe.ts";
-import { EMBEDDING_TENSOR, measureUpload } from "../bench/gguf_plan.ts";
+import { measureUpload } from "../bench/gguf_plan.ts";
+import { EMBEDDING_TENSOR } from "../gguf/q5k_tensors.ts";
 import { formatGGUF, uploadLine } from "../bench/gguf_report.ts";
 
 /** Free host memory, where Deno may tell (it needs --allow-sys), else unknown. */
@@ -148,8 +149,8 @@ async function bench(o: BenchOptions): Promise<number> {
     if (!gguf.plan.embedding && o.ops.includes("embedding")) {
       progress(`no Q5_K ${EMBEDDING_TENSOR} in ${o.gguf}: no embedding to time`);
     }
-    progress(`uploading the file's ${gguf.uploads.length} Q5_K tensors one at a time…`);
-    upload = await measureUpload(device, gguf.file, gguf.uploads);
+    progress(`uploading the file's ${gguf.plan.q5k.length} Q5_K tensors one at a time…`);
+    upload = await measureUpload(device, gguf.file, gguf.plan.q5k);
     progress(uploadLine(upload));
   }
   const report = await runBench(device, adapter, config, progress);
@@ -210,7 +211,7 @@ async function conform(o: ConformOptions): Promise<number> {
   }
   if (o.gguf !== undefined) return await conformGGUF(o, o.gguf, impls, loadFailures);
   const { device } = await openDevice(o.backend);
-  const { resultLine, runSuite, summaryLine } = await import("../conformance/suite.ts");
+  const { resultLine, runSuite, Tally } = await import("../conformance/suite.ts");
   let oracle = null;
   if (!o.vectorsOnly) {
     const { loadLlamaCpp } = await import("../conformance/oracle.ts");
@@ -224,20 +225,16 @@ async function conform(o: ConformOptions): Promise<number> {
       );
     }
   }
-  let passed = 0;
-  let failed = loadFailures;
-  let skipped = 0;
+  const tally = new Tally(loadFailures);
   await runSuite(device, oracle, (source, r) => {
-    if (r.skipped) skipped++;
-    else if (r.ok) passed++;
-    else failed++;
+    tally.add(r);
     if (o.quiet && r.ok && !r.skipped) return;
     out(resultLine(source, r));
   }, { maxM: o.maxM, ...(impls.length ? { impls } : {}) });
   oracle?.close();
   device.destroy();
-  out(summaryLine(passed, failed, skipped));
-  return failed === 0 ? 0 : 1;
+  out(tally.line());
+  return tally.failed === 0 ? 0 : 1;
 }
 
 async function info(o: InfoOptions): Promise<number> {

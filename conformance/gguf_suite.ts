@@ -12,14 +12,20 @@
  */
 
 import type { CaseResult, EmbeddingData, LinearData } from "./check.ts";
-import { caseActivations, type LinearCase, type XKind } from "./cases.ts";
+import {
+  caseActivations,
+  caseIds,
+  type EmbeddingCase,
+  type LinearCase,
+  type XKind,
+} from "./cases.ts";
 import { referenceLinear } from "./compare.ts";
 import type { LlamaCppOracle } from "./oracle.ts";
 import { checkCase, failure } from "./suite.ts";
 import type { Implementation } from "../kernels/implementation.ts";
 import { mulberry32 } from "../kernels/_rng.ts";
 import { type GGUFFile, type GGUFTensorInfo, readTensor } from "../gguf/reader.ts";
-import { q5kShape } from "../gguf/q5k_tensors.ts";
+import { EMBEDDING_TENSOR, q5kShape } from "../gguf/q5k_tensors.ts";
 
 /** The linear runs per tensor: M and the activations' kind (LLM-like outlier channels at M = 8). */
 export const GGUF_LINEAR_RUNS: readonly { m: number; x: XKind }[] = [
@@ -31,8 +37,6 @@ export const GGUF_LINEAR_RUNS: readonly { m: number; x: XKind }[] = [
 export const GGUF_DEFAULT_ROWS = 256;
 /** Ids looked up in the embedding check (the first and last row among them). */
 export const GGUF_EMBEDDING_IDS = 64;
-/** The tensor checked as an embedding table when it is Q5_K. */
-export const GGUF_EMBEDDING_TENSOR = "token_embd.weight";
 
 /** Options of {@linkcode runGGUFSuite}. */
 export interface GGUFSuiteOptions {
@@ -149,7 +153,7 @@ export async function runGGUFSuite(
         emit(name, [failure(name, `could not run: ${message(error)}`)]);
       }
     }
-    if (tensor.name === GGUF_EMBEDDING_TENSOR) {
+    if (tensor.name === EMBEDDING_TENSOR) {
       const count = Math.min(GGUF_EMBEDDING_IDS, n);
       const name = `gguf(${tensor.name} as embedding, ids=${count}, seed ${seed})`;
       try {
@@ -178,11 +182,8 @@ async function embeddingData(
   oracle: LlamaCppOracle,
 ): Promise<EmbeddingData> {
   const { n, k } = q5kShape(tensor);
-  const rand = mulberry32((seed ^ 0x85ebca6b) >>> 0);
-  const ids = Int32Array.from(
-    { length: count },
-    (_, i) => (i === 0 ? n - 1 : i === 1 ? 0 : Math.floor(rand() * n)),
-  );
+  const c: EmbeddingCase = { op: "embedding", rows: n, k, ids: count, mode: "random", seed };
+  const ids = caseIds(c);
   const blob = await readTensor(file, tensor);
   const rowBytes = tensor.bytes / n;
   const expected = new Float32Array(count * k);
@@ -190,7 +191,7 @@ async function embeddingData(
     expected.set(oracle.dequantize(blob.subarray(id * rowBytes, (id + 1) * rowBytes)), i * k);
   });
   return {
-    case: { op: "embedding", rows: n, k, ids: count, mode: "random", seed },
+    case: c,
     blob,
     ids,
     expected,

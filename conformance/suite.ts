@@ -225,6 +225,24 @@ export function resultLine(source: "vector" | "live" | "gguf", r: CaseResult): s
   }`;
 }
 
+/** Counts results as they arrive, for the closing line. */
+export class Tally {
+  passed = 0;
+  skipped = 0;
+  /** @param failed Failures counted before any result (e.g. modules that did not load). */
+  constructor(public failed = 0) {}
+  /** Counts one result. */
+  add(r: CaseResult): void {
+    if (r.skipped) this.skipped++;
+    else if (r.ok) this.passed++;
+    else this.failed++;
+  }
+  /** The closing line: {@linkcode summaryLine} of the counts. */
+  line(): string {
+    return summaryLine(this.passed, this.failed, this.skipped);
+  }
+}
+
 /** The closing line of a conformance run. */
 export function summaryLine(passed: number, failed: number, skipped: number): string {
   return `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`;

@@ -31,6 +31,9 @@ export function q5kShape(tensor: GGUFTensorInfo): { n: number; k: number } {
   return { k: tensor.dims[0], n: tensor.dims[1] ?? 1 };
 }
 
+/** The tensor a GGUF model's token embedding table is named by (llama.cpp's `LLM_TENSOR_TOKEN_EMBD`). */
+export const EMBEDDING_TENSOR = "token_embd.weight";
+
 function find(file: GGUFFile, name: string): GGUFTensorInfo {
   const t = file.tensors.find((x) => x.name === name);
   if (!t) throw new RangeError(`Cannot find GGUF tensor: no tensor is named "${name}"`);

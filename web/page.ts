@@ -13,7 +13,7 @@ import { subgroupLayout } from "../kernels/subgroup_layout.ts";
 import { makeQ5KBlob } from "../kernels/make_blob.ts";
 import { checkImplementation, type Implementation } from "../kernels/implementation.ts";
 import { q5kImplementation } from "../kernels/q5k_implementation.ts";
-import { ourImplementations, resultLine, runSuite, summaryLine } from "../conformance/suite.ts";
+import { ourImplementations, resultLine, runSuite, Tally } from "../conformance/suite.ts";
 import { GpuTimer } from "../bench/timing.ts";
 import { renderChart } from "../bench/chart.ts";
 import type { BenchReport, BenchResult } from "../bench/sweep.ts";
@@ -36,16 +36,14 @@ async function implFromUrl(): Promise<Implementation | null> {
 async function conform(device: GPUDevice): Promise<void> {
   const mine = await implFromUrl();
   const lines: string[] = [];
-  let [passed, failed, skipped] = [0, 0, 0];
+  const tally = new Tally();
   $("summary").textContent = "running…";
   await runSuite(device, null, (source, r) => {
-    if (r.skipped) skipped++;
-    else if (r.ok) passed++;
-    else failed++;
+    tally.add(r);
     lines.push(resultLine(source, r));
     $("results").textContent = lines.join("\n");
   }, { impls: mine ? [mine] : ourImplementations(device) });
-  $("summary").textContent = summaryLine(passed, failed, skipped);
+  $("summary").textContent = tally.line();
   document.title = "done";
 }
 
